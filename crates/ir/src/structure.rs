@@ -325,7 +325,7 @@ impl Workflow {
     /// Every call site of the largest expansion (all optional steps on, counts at their maximum),
     /// as (path, agent) in depth-first order. Paths are child positions and repeat copy indices.
     fn collect_sites(&self, id: NodeId, path: &mut Vec<u32>, out: &mut Vec<(Vec<u32>, AgentId)>) {
-        let mut visit = |i: u32, child: NodeId, path: &mut Vec<u32>, out: &mut Vec<_>| {
+        let visit = |i: u32, child: NodeId, path: &mut Vec<u32>, out: &mut Vec<_>| {
             path.push(i);
             self.collect_sites(child, path, out);
             path.pop();

@@ -1,0 +1,61 @@
+//! The shipped example workflows parse and have the paper's structure counts.
+
+use std::path::PathBuf;
+
+fn example(name: &str) -> flowcompile_ir::Workflow {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/{name}/workflow.toml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    match flowcompile_spec::parse(&text, &path.display().to_string()) {
+        Ok(wf) => wf,
+        Err(e) => panic!("{}", e.plain()),
+    }
+}
+
+#[track_caller]
+fn check(name: &str, n_structures: usize, n_configs: Option<u128>) {
+    let wf = example(name);
+    let space = wf.design_space().unwrap();
+    assert_eq!(space.structures.len(), n_structures, "{name}");
+    if let Some(n) = n_configs {
+        assert_eq!(space.n_configs().exact(), Some(n), "{name}");
+    }
+}
+
+#[test]
+fn hotpotqa_has_6_structures_and_1043280_configurations() {
+    check("hotpotqa", 6, Some(1_043_280));
+}
+
+#[test]
+fn math_has_17_structures() {
+    check("math", 17, None);
+}
+
+#[test]
+fn code_has_12_structures() {
+    check("code", 12, None);
+}
+
+#[test]
+fn every_bad_spec_reports_the_expected_errors() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/bad");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        n += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let errors = flowcompile_spec::parse(&text, &name).expect_err(&name).plain();
+        let expected_path = path.with_extension("expected");
+        if std::env::var_os("FLOWCOMPILE_BLESS").is_some() {
+            std::fs::write(&expected_path, format!("{errors}\n")).unwrap();
+        }
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("missing {}", expected_path.display()));
+        assert_eq!(errors.trim_end(), expected.trim_end(), "{name}");
+    }
+    assert!(n >= 10, "only {n} bad specs");
+}
