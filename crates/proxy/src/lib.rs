@@ -1,0 +1,196 @@
+//! The structure-aware proxy: predicts a workflow configuration's accuracy and latency by composing
+//! its sub-agents' profiled [`Metrics`] along the workflow's structure.
+//!
+//! | construct | accuracy | latency ([`ExecutionModel::Parallel`]) | latency ([`ExecutionModel::Sequential`]) |
+//! |---|---|---|---|
+//! | sequence | prod p | sum t | sum t |
+//! | any-of | 1 - prod(1 - p) | max t | sum t |
+//! | all-of | prod p | max t | sum t |
+//! | conditional | sum w p | sum w t | sum w t |
+//! | retry, k attempts | 1 - (1 - p0) r^k, r = 1 - pf | t0 + (1 - p0)(1 + r + ... + r^(k-1)) tf | same |
+//!
+//! Every rule is monotone: a better (more accurate or faster) sub-agent never makes the workflow worse.
+//! The search relies on this to prune, and on the [`fold`] primitives being the only arithmetic: the
+//! search composes partial results with the same operations in the same order as [`evaluate`], so its
+//! predictions are bit-identical to evaluating each configuration directly.
+//!
+//! ```
+//! use flowcompile_ir::{AgentId, Expr, SlotId};
+//! use flowcompile_profile::Metrics;
+//! use flowcompile_proxy::{evaluate, ExecutionModel};
+//! let call = |s| Expr::Call { slot: SlotId(s), agent: AgentId(s) };
+//! let two_solvers_then_vote = Expr::Seq(vec![Expr::AnyOf(vec![call(0), call(1)]), call(2)]);
+//! let profile = [
+//!     Metrics { accuracy: 0.5, latency_s: 2.0 },
+//!     Metrics { accuracy: 0.5, latency_s: 3.0 },
+//!     Metrics { accuracy: 0.9, latency_s: 1.0 },
+//! ];
+//! let m = evaluate(&two_solvers_then_vote, &|s: SlotId| profile[s.0 as usize], &[], ExecutionModel::Parallel);
+//! assert_eq!(m.accuracy, 0.75 * 0.9);
+//! assert_eq!(m.latency_s, 3.0 + 1.0);
+//! ```
+#![deny(missing_docs)]
+
+use flowcompile_ir::{Expr, SlotId, Tool};
+pub use flowcompile_profile::Metrics;
+
+/// How the latencies of parallel branches combine.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ExecutionModel {
+    /// Branches run concurrently (a serving stack with batching): the slowest branch counts.
+    #[default]
+    Parallel,
+    /// Branches run one after another (a batch-1 device, the paper's prototype): latencies add up.
+    Sequential,
+}
+
+impl ExecutionModel {
+    /// The name used on the command line and in artifacts.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutionModel::Parallel => "parallel",
+            ExecutionModel::Sequential => "sequential",
+        }
+    }
+}
+
+/// The composition primitives. Partial states keep "larger accuracy is better, smaller latency is
+/// better" so that dominance can be checked on them directly.
+pub mod fold {
+    use super::{ExecutionModel, Metrics};
+
+    /// What an empty sequence or a switched-off step contributes.
+    pub const IDENTITY: Metrics = Metrics {
+        accuracy: 1.0,
+        latency_s: 0.0,
+    };
+
+    fn parallel(a: f64, b: f64, exec: ExecutionModel) -> f64 {
+        match exec {
+            ExecutionModel::Parallel => a.max(b),
+            ExecutionModel::Sequential => a + b,
+        }
+    }
+
+    /// Sequence: accuracies multiply, latencies add.
+    pub fn seq(a: Metrics, b: Metrics) -> Metrics {
+        Metrics {
+            accuracy: a.accuracy * b.accuracy,
+            latency_s: a.latency_s + b.latency_s,
+        }
+    }
+
+    /// All-of: accuracies multiply, latencies combine by the execution model.
+    pub fn all_of(a: Metrics, b: Metrics, exec: ExecutionModel) -> Metrics {
+        Metrics {
+            accuracy: a.accuracy * b.accuracy,
+            latency_s: parallel(a.latency_s, b.latency_s, exec),
+        }
+    }
+
+    /// Any-of, first candidate: the state holds minus the probability that every candidate fails.
+    pub fn any_of_start(m: Metrics) -> Metrics {
+        Metrics {
+            accuracy: -(1.0 - m.accuracy),
+            latency_s: m.latency_s,
+        }
+    }
+
+    /// Any-of, one more candidate.
+    pub fn any_of_step(state: Metrics, m: Metrics, exec: ExecutionModel) -> Metrics {
+        Metrics {
+            accuracy: -((-state.accuracy) * (1.0 - m.accuracy)),
+            latency_s: parallel(state.latency_s, m.latency_s, exec),
+        }
+    }
+
+    /// Any-of, done: success is one minus the probability that every candidate fails.
+    pub fn any_of_finish(state: Metrics) -> Metrics {
+        Metrics {
+            accuracy: 1.0 - (-state.accuracy),
+            latency_s: state.latency_s,
+        }
+    }
+
+    /// Conditional, first branch taken with probability `w`.
+    pub fn cond_start(w: f64, m: Metrics) -> Metrics {
+        Metrics {
+            accuracy: w * m.accuracy,
+            latency_s: w * m.latency_s,
+        }
+    }
+
+    /// Conditional, one more branch.
+    pub fn cond_step(state: Metrics, w: f64, m: Metrics) -> Metrics {
+        Metrics {
+            accuracy: state.accuracy + w * m.accuracy,
+            latency_s: state.latency_s + w * m.latency_s,
+        }
+    }
+
+    /// Bounded retry: a first attempt (`body`), then up to `attempts` runs of `fixer`, stopping on
+    /// success. Accuracy `1 - (1-p0) r^k`; latency `t0 + (1-p0) (1 + r + ... + r^(k-1)) tf`, the
+    /// expected number of fixer runs times its latency, with `r = 1 - pf`.
+    pub fn retry(body: Metrics, fixer: Metrics, attempts: u32) -> Metrics {
+        let r = 1.0 - fixer.accuracy;
+        let mut r_k = 1.0;
+        let mut expected_runs = 0.0;
+        for _ in 0..attempts {
+            expected_runs += r_k;
+            r_k *= r;
+        }
+        let fail = 1.0 - body.accuracy;
+        Metrics {
+            accuracy: 1.0 - fail * r_k,
+            latency_s: body.latency_s + fail * expected_runs * fixer.latency_s,
+        }
+    }
+}
+
+/// Predicts the metrics of a concrete structure given each slot's metrics under its setting.
+pub fn evaluate(
+    expr: &Expr,
+    slot: &dyn Fn(SlotId) -> Metrics,
+    tools: &[Tool],
+    exec: ExecutionModel,
+) -> Metrics {
+    let eval = |e: &Expr| evaluate(e, slot, tools, exec);
+    match expr {
+        Expr::Call { slot: s, .. } => slot(*s),
+        Expr::Tool(t) => Metrics {
+            accuracy: 1.0,
+            latency_s: tools[t.0 as usize].latency_s,
+        },
+        Expr::Seq(items) => match items.split_first() {
+            None => fold::IDENTITY,
+            Some((first, rest)) => rest.iter().fold(eval(first), |s, e| fold::seq(s, eval(e))),
+        },
+        Expr::AllOf(items) => match items.split_first() {
+            None => fold::IDENTITY,
+            Some((first, rest)) => rest
+                .iter()
+                .fold(eval(first), |s, e| fold::all_of(s, eval(e), exec)),
+        },
+        Expr::AnyOf(items) => match items.split_first() {
+            None => fold::IDENTITY,
+            Some((first, rest)) => fold::any_of_finish(
+                rest.iter()
+                    .fold(fold::any_of_start(eval(first)), |s, e| fold::any_of_step(s, eval(e), exec)),
+            ),
+        },
+        Expr::Cond(arms) => match arms.split_first() {
+            None => fold::IDENTITY,
+            Some(((w, first), rest)) => rest
+                .iter()
+                .fold(fold::cond_start(*w, eval(first)), |s, (w, e)| fold::cond_step(s, *w, eval(e))),
+        },
+        Expr::Retry {
+            body,
+            fixer,
+            attempts,
+        } => fold::retry(eval(body), eval(fixer), *attempts),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+use flowcompile_ir::{AgentId, Expr, SlotId, Tool, ToolId, ToolKind};
+use proptest::prelude::*;
+
+use super::*;
+
+fn m(accuracy: f64, latency_s: f64) -> Metrics {
+    Metrics { accuracy, latency_s }
+}
+
+fn call(s: u32) -> Expr {
+    Expr::Call { slot: SlotId(s), agent: AgentId(s) }
+}
+
+#[track_caller]
+fn check(expr: &Expr, slots: &[Metrics], exec: ExecutionModel, want: Metrics) {
+    let tools = [Tool { name: "t".into(), kind: ToolKind::ExtractAnswer, latency_s: 0.25 }];
+    let got = evaluate(expr, &|s: SlotId| slots[s.0 as usize], &tools, exec);
+    assert!((got.accuracy - want.accuracy).abs() < 1e-12, "accuracy {got:?} != {want:?}");
+    assert!((got.latency_s - want.latency_s).abs() < 1e-12, "latency {got:?} != {want:?}");
+}
+
+const P: ExecutionModel = ExecutionModel::Parallel;
+const S: ExecutionModel = ExecutionModel::Sequential;
+
+#[test]
+fn sequence_multiplies_accuracy_and_adds_latency() {
+    let slots = [m(0.9, 1.0), m(0.8, 2.0)];
+    check(&Expr::Seq(vec![call(0), call(1), Expr::Tool(ToolId(0))]), &slots, P, m(0.72, 3.25));
+    check(&Expr::Seq(vec![]), &slots, P, m(1.0, 0.0));
+}
+
+#[test]
+fn any_of_is_one_minus_all_fail_with_max_or_sum_latency() {
+    let slots = [m(0.5, 1.0), m(0.6, 3.0), m(0.2, 2.0)];
+    let e = Expr::AnyOf(vec![call(0), call(1), call(2)]);
+    check(&e, &slots, P, m(1.0 - 0.5 * 0.4 * 0.8, 3.0));
+    check(&e, &slots, S, m(1.0 - 0.5 * 0.4 * 0.8, 6.0));
+}
+
+#[test]
+fn all_of_multiplies_with_max_or_sum_latency() {
+    let slots = [m(0.5, 1.0), m(0.6, 3.0)];
+    let e = Expr::AllOf(vec![call(0), call(1)]);
+    check(&e, &slots, P, m(0.3, 3.0));
+    check(&e, &slots, S, m(0.3, 4.0));
+}
+
+#[test]
+fn conditional_weights_both_metrics() {
+    let slots = [m(0.9, 1.0), m(0.5, 5.0)];
+    let e = Expr::Cond(vec![(0.75, call(0)), (0.25, call(1))]);
+    check(&e, &slots, P, m(0.75 * 0.9 + 0.25 * 0.5, 0.75 + 1.25));
+}
+
+#[test]
+fn retry_matches_the_closed_form() {
+    let (p0, pf, t0, tf) = (0.6, 0.3, 2.0, 1.5);
+    let slots = [m(p0, t0), m(pf, tf)];
+    for k in 1..5 {
+        let r: f64 = 1.0 - pf;
+        let acc = p0 + (1.0 - p0) * (1.0 - r.powi(k as i32));
+        let runs = (1.0 - p0) * (1.0 - r.powi(k as i32)) / (1.0 - r);
+        let e = Expr::Retry { body: Box::new(call(0)), fixer: Box::new(call(1)), attempts: k };
+        check(&e, &slots, P, m(acc, t0 + runs * tf));
+    }
+}
+
+#[test]
+fn retry_with_a_fixer_that_never_succeeds_runs_every_attempt() {
+    let slots = [m(0.5, 1.0), m(0.0, 2.0)];
+    let e = Expr::Retry { body: Box::new(call(0)), fixer: Box::new(call(1)), attempts: 3 };
+    check(&e, &slots, P, m(0.5, 1.0 + 0.5 * 3.0 * 2.0));
+}
+
+/// A random expression over `n_slots` slots.
+fn expr(n_slots: u32) -> impl Strategy<Value = Expr> {
+    let leaf = (0..n_slots).prop_map(call);
+    leaf.prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Expr::Seq),
+            prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::AnyOf),
+            prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::AllOf),
+            (prop::collection::vec(inner.clone(), 2..3), 0.0..1.0f64)
+                .prop_map(|(v, w)| Expr::Cond(v.into_iter().zip([w, 1.0 - w]).map(|(e, w)| (w, e)).collect())),
+            (inner.clone(), inner, 1u32..4).prop_map(|(b, f, k)| Expr::Retry {
+                body: Box::new(b),
+                fixer: Box::new(f),
+                attempts: k,
+            }),
+        ]
+    })
+}
+
+fn metrics() -> impl Strategy<Value = Metrics> {
+    (0.0..=1.0f64, 0.0..100.0f64).prop_map(|(a, l)| m(a, l))
+}
+
+proptest! {
+    /// Monotonicity, bit for bit: improving one slot never makes the workflow less accurate or slower.
+    #[test]
+    fn a_better_slot_never_makes_the_workflow_worse(
+        e in expr(4),
+        slots in prop::collection::vec(metrics(), 4),
+        which in 0usize..4,
+        gain in 0.0..=1.0f64,
+        cut in 0.0..=1.0f64,
+        parallel in any::<bool>(),
+    ) {
+        let exec = if parallel { P } else { S };
+        let mut better = slots.clone();
+        let b = &mut better[which];
+        b.accuracy += (1.0 - b.accuracy) * gain;
+        b.latency_s *= 1.0 - cut;
+        let before = evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], exec);
+        let after = evaluate(&e, &|s: SlotId| better[s.0 as usize], &[], exec);
+        prop_assert!(after.accuracy >= before.accuracy, "{before:?} -> {after:?}");
+        prop_assert!(after.latency_s <= before.latency_s, "{before:?} -> {after:?}");
+        prop_assert!((0.0..=1.0).contains(&after.accuracy));
+    }
+
+    /// Parallel execution is never slower than sequential and predicts the same accuracy.
+    #[test]
+    fn parallel_is_never_slower_than_sequential(e in expr(3), slots in prop::collection::vec(metrics(), 3)) {
+        let p = evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], P);
+        let s = evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], S);
+        prop_assert_eq!(p.accuracy, s.accuracy);
+        prop_assert!(p.latency_s <= s.latency_s);
+    }
+}

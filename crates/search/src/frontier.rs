@@ -1,0 +1,247 @@
+//! The exact search: per-slot pruning, partial frontiers per structure, then a merge.
+
+use flowcompile_ir::SlotId;
+use flowcompile_proxy::{fold, ExecutionModel, Metrics};
+
+use crate::plan::{Kind, Plan};
+use crate::{final_filter, Frontier, Point, Problem};
+
+/// Partial configurations of one plan node, in canonical key order, with the setting ranks of the
+/// node's slots (in canonical slot order) flattened `width` at a time.
+struct Front {
+    metrics: Vec<Metrics>,
+    ranks: Vec<u32>,
+    width: usize,
+}
+
+impl Front {
+    fn single(m: Metrics) -> Front {
+        Front {
+            metrics: vec![m],
+            ranks: Vec::new(),
+            width: 0,
+        }
+    }
+
+    fn ranks(&self, i: usize) -> &[u32] {
+        &self.ranks[i * self.width..(i + 1) * self.width]
+    }
+
+    fn map(mut self, f: impl Fn(Metrics) -> Metrics) -> Front {
+        self.metrics.iter_mut().for_each(|m| *m = f(*m));
+        self
+    }
+}
+
+/// The Pareto staircase of the points kept so far: latency strictly increasing, accuracy strictly
+/// increasing.
+#[derive(Default)]
+struct Staircase(Vec<Metrics>);
+
+impl Staircase {
+    /// Whether a kept point is at least as accurate and at least as fast as `m`.
+    fn dominates(&self, m: Metrics) -> bool {
+        let n = self.0.partition_point(|s| s.latency_s <= m.latency_s);
+        n > 0 && self.0[n - 1].accuracy >= m.accuracy
+    }
+
+    /// Adds a point no kept point dominates.
+    fn insert(&mut self, m: Metrics) {
+        let lo = self.0.partition_point(|s| s.latency_s < m.latency_s);
+        let mut hi = lo;
+        while hi < self.0.len() && self.0[hi].accuracy <= m.accuracy {
+            hi += 1;
+        }
+        self.0.splice(lo..hi, [m]);
+    }
+}
+
+/// Keeps, from candidates in key order, each one that no earlier kept candidate weakly dominates.
+fn safe_filter(candidates: impl Iterator<Item = (Metrics, usize, usize)>) -> Vec<(Metrics, usize, usize)> {
+    let mut stairs = Staircase::default();
+    let mut kept = Vec::new();
+    for c in candidates {
+        if !stairs.dominates(c.0) {
+            stairs.insert(c.0);
+            kept.push(c);
+        }
+    }
+    kept
+}
+
+/// All pairs of `a` and `b` combined by `op`, filtered, in key order.
+fn combine(a: &Front, b: &Front, op: impl Fn(Metrics, Metrics) -> Metrics) -> Front {
+    let pairs = (0..a.metrics.len())
+        .flat_map(|i| (0..b.metrics.len()).map(move |j| (i, j)))
+        .map(|(i, j)| (op(a.metrics[i], b.metrics[j]), i, j));
+    let kept = safe_filter(pairs);
+    let width = a.width + b.width;
+    let mut out = Front {
+        metrics: Vec::with_capacity(kept.len()),
+        ranks: Vec::with_capacity(kept.len() * width),
+        width,
+    };
+    for (m, i, j) in kept {
+        out.metrics.push(m);
+        out.ranks.extend_from_slice(a.ranks(i));
+        out.ranks.extend_from_slice(b.ranks(j));
+    }
+    out
+}
+
+struct Solver<'p> {
+    problem: &'p Problem<'p>,
+    /// Kept setting ranks per slot.
+    kept_ranks: Vec<Vec<u32>>,
+    /// Rank fixed for each slot by the node that binds it.
+    fixed: Vec<u32>,
+}
+
+impl Solver<'_> {
+    fn solve(&mut self, plan: &Plan) -> Front {
+        if plan.bind.is_empty() {
+            return self.solve_inner(plan);
+        }
+        let lists: Vec<Vec<u32>> = plan.bind.iter().map(|s| self.kept_ranks[s.0 as usize].clone()).collect();
+        let mut odometer = vec![0usize; lists.len()];
+        let mut parts: Vec<(Vec<u32>, Front)> = Vec::new();
+        'combos: loop {
+            let prefix: Vec<u32> = odometer.iter().zip(&lists).map(|(&i, l)| l[i]).collect();
+            for (s, r) in plan.bind.iter().zip(&prefix) {
+                self.fixed[s.0 as usize] = *r;
+            }
+            parts.push((prefix, self.solve_inner(plan)));
+            // Advance the odometer, last slot fastest, so prefixes come in key order.
+            let mut k = lists.len();
+            loop {
+                if k == 0 {
+                    break 'combos;
+                }
+                k -= 1;
+                odometer[k] += 1;
+                if odometer[k] < lists[k].len() {
+                    break;
+                }
+                odometer[k] = 0;
+            }
+        }
+        let candidates = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(p, (_, front))| front.metrics.iter().enumerate().map(move |(i, m)| (*m, p, i)));
+        let kept = safe_filter(candidates);
+        let width = plan.bind.len() + parts[0].1.width;
+        let mut out = Front {
+            metrics: Vec::with_capacity(kept.len()),
+            ranks: Vec::with_capacity(kept.len() * width),
+            width,
+        };
+        for (m, p, i) in kept {
+            out.metrics.push(m);
+            out.ranks.extend_from_slice(&parts[p].0);
+            out.ranks.extend_from_slice(parts[p].1.ranks(i));
+        }
+        out
+    }
+
+    fn fold_children(&mut self, children: &[Plan], start: impl Fn(Metrics) -> Metrics, step: impl Fn(Metrics, Metrics) -> Metrics) -> Front {
+        match children.split_first() {
+            None => Front::single(fold::IDENTITY),
+            Some((first, rest)) => {
+                let mut state = self.solve(first).map(start);
+                for c in rest {
+                    let next = self.solve(c);
+                    state = combine(&state, &next, &step);
+                }
+                state
+            }
+        }
+    }
+
+    fn solve_inner(&mut self, plan: &Plan) -> Front {
+        let exec: ExecutionModel = self.problem.exec;
+        match &plan.kind {
+            Kind::Call(slot) => Front::single(self.problem.metrics_at_rank(*slot, self.fixed[slot.0 as usize])),
+            Kind::Tool(latency_s) => Front::single(Metrics {
+                accuracy: 1.0,
+                latency_s: *latency_s,
+            }),
+            Kind::Seq(children) => self.fold_children(children, |m| m, fold::seq),
+            Kind::AllOf(children) => self.fold_children(children, |m| m, |a, b| fold::all_of(a, b, exec)),
+            Kind::AnyOf(children) => self
+                .fold_children(children, fold::any_of_start, |a, b| fold::any_of_step(a, b, exec))
+                .map(fold::any_of_finish),
+            Kind::Cond(arms) => match arms.split_first() {
+                None => Front::single(fold::IDENTITY),
+                Some(((w0, first), rest)) => {
+                    let w0 = *w0;
+                    let mut state = self.solve(first).map(|m| fold::cond_start(w0, m));
+                    for (w, c) in rest {
+                        let w = *w;
+                        let next = self.solve(c);
+                        state = combine(&state, &next, |s, m| fold::cond_step(s, w, m));
+                    }
+                    state
+                }
+            },
+            Kind::Retry(body, fixer, attempts) => {
+                let k = *attempts;
+                let b = self.solve(body);
+                let f = self.solve(fixer);
+                combine(&b, &f, |b, f| fold::retry(b, f, k))
+            }
+        }
+    }
+}
+
+/// The exact Pareto frontier of the problem's design space (see the crate docs for the tie rule).
+pub fn pareto(problem: &Problem) -> Frontier {
+    let n_slots = problem.space.slots.len();
+    let kept_ranks: Vec<Vec<u32>> = (0..n_slots)
+        .map(|s| {
+            let slot = SlotId(s as u32);
+            let ranked = &problem.ranked[s];
+            problem
+                .kept_settings(slot)
+                .into_iter()
+                .map(|setting| ranked.iter().position(|&x| x == setting).expect("a ranked setting") as u32)
+                .collect()
+        })
+        .collect();
+    let kept_per_slot = kept_ranks.iter().map(Vec::len).collect();
+    let mut solver = Solver {
+        problem,
+        kept_ranks,
+        fixed: vec![0; n_slots],
+    };
+    let mut candidates = Vec::new();
+    for (idx, structure) in problem.space.structures.iter().enumerate() {
+        let plan = Plan::new(&structure.expr, problem.tools);
+        let mut order = Vec::new();
+        plan.slot_order(&mut order);
+        let front = solver.solve(&plan);
+        for i in 0..front.metrics.len() {
+            candidates.push((front.metrics[i], (idx, order.clone(), front.ranks(i).to_vec())));
+        }
+    }
+    let points = final_filter(candidates)
+        .into_iter()
+        .map(|(metrics, (structure, order, ranks))| {
+            let mut settings: Vec<(SlotId, u32)> = order
+                .into_iter()
+                .zip(ranks)
+                .map(|(slot, rank)| (slot, problem.rank_to_setting(slot, rank)))
+                .collect();
+            settings.sort();
+            Point {
+                structure,
+                settings,
+                metrics,
+            }
+        })
+        .collect();
+    Frontier {
+        points,
+        kept_per_slot,
+    }
+}

@@ -1,0 +1,164 @@
+//! Design-space exploration: the exact Pareto set of workflow configurations under the proxy.
+//!
+//! [`pareto`] returns exactly what [`brute_force`] returns (every configuration evaluated, then
+//! filtered), bit for bit, without enumerating the space:
+//! 1. **Per-slot pruning.** Each slot's settings are ranked best first (higher accuracy, then lower
+//!    latency, then file order); a setting weakly dominated by an earlier one is dropped. The proxy is
+//!    monotone, so swapping in the dominating setting never makes a configuration worse.
+//! 2. **Partial frontiers.** Each structure is solved bottom-up: a node's frontier is built from its
+//!    children's frontiers with the proxy's own [`flowcompile_proxy::fold`] operations, in the order
+//!    [`flowcompile_proxy::evaluate`] applies them, and filtered. A slot called from several places
+//!    (an agent whose call sites share a setting) is enumerated at the lowest node containing all its
+//!    calls, so subtrees stay independent.
+//! 3. **Merge.** The structures' frontiers are merged into one.
+//!
+//! **Tie rule.** Configurations are totally ordered by a canonical key: structure index, then the rank
+//! of each slot's setting (best first, as above), slots in the structure's canonical order
+//! ([`canonical_slot_order`]). A configuration is on the frontier when no other is at least as accurate
+//! and at least as fast with one strictly better, and no other with exactly the same predicted
+//! (accuracy, latency) has a smaller key. Partial frontiers drop a partial configuration only when one
+//! with a smaller key weakly dominates it, which keeps this rule exact: whatever completes the dropped
+//! one completes the dominating one at least as well and with a smaller key.
+//!
+//! ```
+//! use flowcompile_ir::*;
+//! use flowcompile_proxy::{ExecutionModel, Metrics};
+//! let agent = Agent::new("solver", vec![Setting::new("small", 0), Setting::new("large", 0)]);
+//! let mut wf = Workflow::new("demo", vec![agent]);
+//! wf.root = wf.add_node("solver", NodeKind::Agent(AgentId(0)));
+//! let space = wf.design_space().unwrap();
+//! let metrics = vec![vec![
+//!     Metrics { accuracy: 0.6, latency_s: 1.0 },
+//!     Metrics { accuracy: 0.9, latency_s: 4.0 },
+//! ]];
+//! let problem = flowcompile_search::Problem::new(&space, &wf.tools, &metrics, ExecutionModel::Parallel);
+//! let frontier = flowcompile_search::pareto(&problem);
+//! assert_eq!(frontier.points.len(), 2);
+//! assert_eq!(frontier.points, flowcompile_search::brute_force(&problem));
+//! ```
+#![deny(missing_docs)]
+
+mod brute;
+mod frontier;
+mod plan;
+
+use flowcompile_ir::{DesignSpace, SlotId, Tool};
+use flowcompile_proxy::{ExecutionModel, Metrics};
+
+pub use brute::brute_force;
+pub use frontier::pareto;
+pub use plan::canonical_slot_order;
+
+/// A search problem: a design space, the tools' latencies and each slot's metrics per setting.
+#[derive(Debug)]
+pub struct Problem<'a> {
+    /// The structures and slots.
+    pub space: &'a DesignSpace,
+    /// Tools of the workflow (their latency counts).
+    pub tools: &'a [Tool],
+    /// `metrics[slot][setting]`: the slot's metrics under each of its agent's settings.
+    pub metrics: &'a [Vec<Metrics>],
+    /// How parallel branches' latencies combine.
+    pub exec: ExecutionModel,
+    /// Per slot, setting indices best first (accuracy desc, latency asc, index asc).
+    ranked: Vec<Vec<u32>>,
+}
+
+impl<'a> Problem<'a> {
+    /// Prepares a problem; `metrics[slot]` must have one entry per setting of the slot's agent.
+    pub fn new(
+        space: &'a DesignSpace,
+        tools: &'a [Tool],
+        metrics: &'a [Vec<Metrics>],
+        exec: ExecutionModel,
+    ) -> Problem<'a> {
+        assert_eq!(metrics.len(), space.slots.len(), "one metrics list per slot");
+        let ranked = metrics
+            .iter()
+            .map(|ms| {
+                let mut idx: Vec<u32> = (0..ms.len() as u32).collect();
+                idx.sort_by(|&a, &b| {
+                    let (x, y) = (ms[a as usize], ms[b as usize]);
+                    y.accuracy
+                        .total_cmp(&x.accuracy)
+                        .then(x.latency_s.total_cmp(&y.latency_s))
+                        .then(a.cmp(&b))
+                });
+                idx
+            })
+            .collect();
+        Problem {
+            space,
+            tools,
+            metrics,
+            exec,
+            ranked,
+        }
+    }
+
+    /// The settings of a slot that no other setting of it weakly dominates, best first.
+    pub fn kept_settings(&self, slot: SlotId) -> Vec<u32> {
+        let ms = &self.metrics[slot.0 as usize];
+        let mut kept = Vec::new();
+        let mut best_latency = f64::INFINITY;
+        // Ranked by accuracy descending: a setting survives only if it is strictly faster than every
+        // setting ranked before it (which are all at least as accurate).
+        for &i in &self.ranked[slot.0 as usize] {
+            let l = ms[i as usize].latency_s;
+            if l < best_latency {
+                best_latency = l;
+                kept.push(i);
+            }
+        }
+        kept
+    }
+
+    fn rank_to_setting(&self, slot: SlotId, rank: u32) -> u32 {
+        self.ranked[slot.0 as usize][rank as usize]
+    }
+
+    fn metrics_at_rank(&self, slot: SlotId, rank: u32) -> Metrics {
+        self.metrics[slot.0 as usize][self.rank_to_setting(slot, rank) as usize]
+    }
+}
+
+/// One configuration on the frontier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// Index into [`DesignSpace::structures`].
+    pub structure: usize,
+    /// Setting index (into the slot's agent's settings) of each slot the structure calls, slots
+    /// ascending.
+    pub settings: Vec<(SlotId, u32)>,
+    /// Predicted accuracy and latency.
+    pub metrics: Metrics,
+}
+
+/// The result of a search: frontier points by latency ascending, and what pruning kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frontier {
+    /// Pareto-optimal configurations, fastest first (accuracy strictly increases along the list).
+    pub points: Vec<Point>,
+    /// Settings kept per slot after dominance pruning.
+    pub kept_per_slot: Vec<usize>,
+}
+
+/// The standard final filter over candidates given in canonical key order: sorts by latency, keeps a
+/// point when it is strictly more accurate than every faster-or-equal point before it.
+fn final_filter<T>(mut candidates: Vec<(Metrics, T)>) -> Vec<(Metrics, T)> {
+    // Stable: among equal (latency, accuracy) the smaller key stays first.
+    candidates.sort_by(|(a, _), (b, _)| {
+        a.latency_s
+            .total_cmp(&b.latency_s)
+            .then(b.accuracy.total_cmp(&a.accuracy))
+    });
+    let mut best = f64::NEG_INFINITY;
+    candidates.retain(|(m, _)| {
+        let keep = m.accuracy > best;
+        if keep {
+            best = m.accuracy;
+        }
+        keep
+    });
+    candidates
+}
