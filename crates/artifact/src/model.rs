@@ -1,0 +1,232 @@
+//! The serde types of `flowcompile.artifact.v1`: what a compilation produced and how.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use flowcompile_ir::ConfigCount;
+
+/// The format marker of this artifact version.
+pub const FORMAT_V1: &str = "flowcompile.artifact.v1";
+
+/// The format marker of the research prototype's output, which [`crate::import_v2`] reads.
+pub const FORMAT_PROTOTYPE_V2: &str = "flowcompile.compiled.v2";
+
+/// A compiled workflow: the predicted accuracy/latency frontier, each point a full configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "flowcompile artifact v1")]
+pub struct Artifact {
+    /// Format marker; always `flowcompile.artifact.v1`.
+    pub format: ArtifactFormat,
+    /// Name of the compiled workflow (the served model name).
+    pub workflow: String,
+    /// What produced the artifact, from which inputs.
+    pub provenance: Provenance,
+    /// How the proxy predicted the points.
+    pub proxy: ProxyModel,
+    /// Size of the design space searched; absent for an imported artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<SpaceSummary>,
+    /// The points, by predicted latency ascending then accuracy descending, with ids `p0`, `p1`...
+    #[schemars(length(min = 1))]
+    pub points: Vec<Point>,
+}
+
+/// The format marker; one variant per supported version.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ArtifactFormat {
+    /// `flowcompile.artifact.v1`.
+    #[default]
+    #[serde(rename = "flowcompile.artifact.v1")]
+    V1,
+}
+
+/// What produced an artifact, and digests of its inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The tool, `flowcompile`.
+    pub tool: String,
+    /// The tool's version.
+    pub tool_version: String,
+    /// Hex SHA-256 of the workflow spec file; absent for an imported artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
+    pub spec_sha256: Option<String>,
+    /// Hex SHA-256 of the profiles file; absent for an imported artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
+    pub profiles_sha256: Option<String>,
+    /// Where the models' profiles came from when not real models (e.g. `zoo (synthetic)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models_label: Option<String>,
+    /// The file this artifact was imported from (a prototype `flowcompile.compiled.v2` output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
+}
+
+/// The proxy's execution and latency model.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyModel {
+    /// How parallel branches' latencies compose.
+    pub execution: Execution,
+    /// Where agent latencies came from.
+    pub latency: LatencyModel,
+}
+
+/// How parallel branches run: at once (latency is the max) or one after another (the sum).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Execution {
+    /// Branches run concurrently.
+    Parallel,
+    /// Branches run one after another (a batch-1 device).
+    Sequential,
+}
+
+/// Where per-agent latencies came from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyModel {
+    /// Profiled wall-clock seconds.
+    Measured,
+    /// Mean tokens over the model's prefill and decode throughput.
+    Tokens,
+}
+
+/// Size of the design space before and after dominance pruning.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpaceSummary {
+    /// Number of valid structures.
+    pub n_structures: u64,
+    /// Number of configurations: exact digits, or `~1.2e57` when too large to count exactly.
+    #[schemars(pattern(r"^([0-9]+|~[0-9.eE+-]+)$"))]
+    pub n_configs: String,
+    /// Number of configurations after pruning dominated settings, spelled like `n_configs`.
+    #[schemars(pattern(r"^([0-9]+|~[0-9.eE+-]+)$"))]
+    pub n_configs_after_pruning: String,
+    /// Each slot (what receives one setting) with its settings before and after pruning.
+    pub slots: Vec<SlotSummary>,
+}
+
+impl SpaceSummary {
+    /// A configuration count as the artifact spells it: exact digits without separators, or `~1.2e57`.
+    pub fn count_text(count: ConfigCount) -> String {
+        match count {
+            ConfigCount::Exact(n) => n.to_string(),
+            ConfigCount::Approx(x) => format!("~{x:.1e}"),
+        }
+    }
+}
+
+/// One slot of the design space.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlotSummary {
+    /// Slot name: the agent's name, or `agent#k` for its k-th call site.
+    pub name: String,
+    /// The agent called there.
+    pub agent: String,
+    /// Settings the space allows.
+    pub settings_total: u32,
+    /// Settings left after pruning dominated ones.
+    pub settings_kept: u32,
+}
+
+/// One configuration on the frontier and its predicted metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Point {
+    /// `p<i>` where i is the point's position in the artifact.
+    #[schemars(pattern(r"^p(0|[1-9][0-9]*)$"))]
+    pub id: String,
+    /// The structure (choice of the structure knobs).
+    pub structure: PointStructure,
+    /// Setting of each slot the structure calls, by slot name.
+    pub settings: IndexMap<String, PointSetting>,
+    /// What the proxy predicts for this configuration.
+    pub predicted: Predicted,
+    /// Ids in the file this point was imported from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// A structure of the design space.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointStructure {
+    /// Index into the design space's structures (canonical order).
+    pub index: u32,
+    /// Value of each knob the structure visits, by knob node name (1/0 for an optional step, the count
+    /// for a repeat or retry).
+    pub knobs: IndexMap<String, u32>,
+}
+
+/// The (model, budget) setting of one slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointSetting {
+    /// Model name.
+    pub model: String,
+    /// Thinking-token budget (key `budget`).
+    #[serde(rename = "budget")]
+    pub budget_tokens: u32,
+}
+
+/// Predicted workflow accuracy and latency.
+#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Predicted {
+    /// Probability that the workflow's answer is correct, in [0, 1].
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub accuracy: f64,
+    /// Expected seconds per query.
+    #[schemars(range(min = 0.0))]
+    pub latency_s: f64,
+}
+
+/// The ids an imported point had in its source file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// The source's `config_id`.
+    pub config_id: String,
+    /// The source's `structure_id`, as written.
+    pub structure_id: String,
+}
+
+impl Artifact {
+    /// Sorts the points by predicted latency ascending, then accuracy descending (stable otherwise),
+    /// and renumbers their ids `p0`, `p1`... in that order.
+    pub fn sort_points(&mut self) {
+        // Equal values (0.0 and -0.0 included) compare equal, as in `validate`; NaN takes the total order.
+        let cmp = |x: f64, y: f64| x.partial_cmp(&y).unwrap_or_else(|| x.total_cmp(&y));
+        self.points.sort_by(|a, b| {
+            cmp(a.predicted.latency_s, b.predicted.latency_s)
+                .then(cmp(b.predicted.accuracy, a.predicted.accuracy))
+        });
+        for (i, p) in self.points.iter_mut().enumerate() {
+            p.id = format!("p{i}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_spelled_exactly_or_approximately() {
+        assert_eq!(
+            SpaceSummary::count_text(ConfigCount::Exact(1_043_280)),
+            "1043280"
+        );
+        assert_eq!(
+            SpaceSummary::count_text(ConfigCount::Approx(1.234e57)),
+            "~1.2e57"
+        );
+    }
+}

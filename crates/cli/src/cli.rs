@@ -1,0 +1,142 @@
+//! Command-line interface definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit;
+
+/// flowcompile: an optimizing compiler for structured LLM workflows.
+///
+/// A workflow is a fixed graph of LLM sub-agents; each can run on several models with several
+/// reasoning budgets, and some steps can be switched on or off. flowcompile composes per-agent
+/// profiles with a structure-aware proxy and returns the exact Pareto set of configurations
+/// (accuracy vs latency) as a versioned JSON artifact you can pick from at deployment.
+///
+/// Start here:
+///   flowcompile space examples/hotpotqa/workflow.toml
+///   flowcompile compile examples/hotpotqa/workflow.toml --profiles examples/hotpotqa/profiles.csv
+///   flowcompile show hotpotqa.artifact.json --plot
+///   flowcompile select hotpotqa.artifact.json --prefer high
+#[derive(Debug, Parser)]
+#[command(name = "flowcompile", version, after_help = exit::TABLE, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a workflow's design space: structures, slots and the number of configurations.
+    Space(SpaceArgs),
+    /// Compile a workflow and its profiles into the Pareto set of configurations (an artifact).
+    Compile(CompileArgs),
+    /// Print an artifact's frontier as a table, a plot or JSON.
+    Show(ShowArgs),
+    /// Pick one configuration from an artifact by preference or by limits.
+    Select(SelectArgs),
+    /// Print the JSON Schema of workflow files or artifacts.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpaceArgs {
+    /// Workflow file (TOML).
+    pub workflow: PathBuf,
+    /// List every structure with its knob values.
+    #[arg(long)]
+    pub structures: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum Execution {
+    /// Parallel branches run concurrently: the slowest one counts.
+    Parallel,
+    /// Parallel branches run one after another (a batch-1 device, as the paper's prototype).
+    Sequential,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum Latency {
+    /// Profiled wall-clock seconds per call.
+    Measured,
+    /// input_tokens / prefill_tok_per_s + output_tokens / decode_tok_per_s (needs --throughput).
+    Tokens,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// Workflow file (TOML).
+    pub workflow: PathBuf,
+    /// Profiles: one row per (agent, model, budget) with accuracy, samples, latency_s, input_tokens,
+    /// output_tokens; CSV with a header or JSONL.
+    #[arg(long, short = 'p')]
+    pub profiles: PathBuf,
+    /// Per-model throughput (model, prefill_tok_per_s, decode_tok_per_s) for --latency tokens.
+    #[arg(long)]
+    pub throughput: Option<PathBuf>,
+    /// How parallel branches' latencies combine; changing it needs no re-profiling.
+    #[arg(long, value_enum, default_value = "parallel")]
+    pub execution: Execution,
+    /// Where per-agent latency comes from.
+    #[arg(long, value_enum, default_value = "measured")]
+    pub latency: Latency,
+    /// Artifact to write (default: <workflow name>.artifact.json in the current directory).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Label the models behind the profiles (e.g. "zoo (synthetic)"); stored in the artifact.
+    #[arg(long)]
+    pub models_label: Option<String>,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    pub artifact: PathBuf,
+    /// Draw the frontier (accuracy vs latency) in the terminal.
+    #[arg(long)]
+    pub plot: bool,
+    /// Print the artifact as JSON (v2 files come out converted to v1).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    pub artifact: PathBuf,
+    /// Trade-off b in [0, 1] or a preset (low 0.01, medium 0.5, high 0.9, xhigh 0.999): maximises
+    /// b*accuracy + (1-b)*(1 - latency/max latency). Default medium when no limit is given.
+    #[arg(long)]
+    pub prefer: Option<String>,
+    /// Only points at least this accurate; alone, picks the fastest of them.
+    #[arg(long)]
+    pub min_accuracy: Option<f64>,
+    /// Only points at most this slow (seconds); alone, picks the most accurate of them.
+    #[arg(long)]
+    pub max_latency: Option<f64>,
+    /// Print the chosen point as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum SchemaKind {
+    /// Workflow files.
+    Workflow,
+    /// Artifacts written by `compile`.
+    Artifact,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which schema.
+    #[arg(value_enum)]
+    pub kind: SchemaKind,
+}

@@ -1,0 +1,173 @@
+//! `flowcompile compile`: workflow + profiles -> exact Pareto set -> artifact.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, Context};
+use flowcompile_artifact::{
+    sha256_hex, Artifact, ArtifactFormat, Execution as ArtExecution, LatencyModel, Point, PointSetting,
+    PointStructure, Predicted, Provenance, ProxyModel, SlotSummary, SpaceSummary,
+};
+use flowcompile_profile::{parse_profiles, parse_throughput, resolve, Format, LatencySource};
+use flowcompile_proxy::ExecutionModel;
+use flowcompile_search::{pareto, Problem};
+use indexmap::IndexMap;
+use serde_json::json;
+
+use crate::cli::{CompileArgs, Execution, Latency};
+use crate::exit::Failure;
+use crate::output;
+
+fn format_of(path: &Path) -> Result<Format, Failure> {
+    Format::from_path(&path.display().to_string())
+        .ok_or_else(|| Failure::Input(anyhow!("{}: unknown format: expected a .csv or .jsonl file", path.display())))
+}
+
+pub fn run(args: CompileArgs) -> Result<(), Failure> {
+    let (wf, spec_text) = super::load_workflow(&args.workflow)?;
+    let space = wf
+        .design_space()
+        .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.workflow.display())))?;
+    let profiles_text = super::read(&args.profiles)?;
+    let table = parse_profiles(&profiles_text, &args.profiles.display().to_string(), format_of(&args.profiles)?)
+        .map_err(|e| Failure::Input(anyhow!("{e}")))?;
+    let mut digest_input = profiles_text.clone().into_bytes();
+    let throughput = match &args.throughput {
+        Some(path) => {
+            let text = super::read(path)?;
+            digest_input.extend_from_slice(text.as_bytes());
+            parse_throughput(&text, &path.display().to_string(), format_of(path)?)
+                .map_err(|e| Failure::Input(anyhow!("{e}")))?
+        }
+        None => Vec::new(),
+    };
+    let latency = match args.latency {
+        Latency::Measured => LatencySource::Measured,
+        Latency::Tokens => LatencySource::Tokens,
+    };
+    if latency == LatencySource::Tokens && args.throughput.is_none() {
+        return Err(Failure::Input(anyhow!("--latency tokens needs --throughput FILE with each model's prefill and decode tokens/s")));
+    }
+    let resolved = resolve(&wf, &table, &throughput, latency).map_err(|e| Failure::Input(anyhow!("{e}")))?;
+    let metrics: Vec<_> = space.slots.iter().map(|s| resolved.metrics(s.agent).to_vec()).collect();
+    let exec = match args.execution {
+        Execution::Parallel => ExecutionModel::Parallel,
+        Execution::Sequential => ExecutionModel::Sequential,
+    };
+    let started = Instant::now();
+    let problem = Problem::new(&space, &wf.tools, &metrics, exec);
+    let frontier = pareto(&problem);
+    let search_s = started.elapsed().as_secs_f64();
+
+    let points = frontier
+        .points
+        .iter()
+        .map(|p| Point {
+            id: String::new(),
+            structure: PointStructure {
+                index: p.structure as u32,
+                knobs: space.structures[p.structure]
+                    .knobs
+                    .iter()
+                    .map(|k| (wf.node(k.node).name.clone(), k.value))
+                    .collect(),
+            },
+            settings: p
+                .settings
+                .iter()
+                .map(|(slot, setting)| {
+                    let slot = &space.slots[slot.0 as usize];
+                    let s = &wf.agent(slot.agent).settings[*setting as usize];
+                    (slot.name.clone(), PointSetting { model: s.model.clone(), budget_tokens: s.budget_tokens })
+                })
+                .collect::<IndexMap<_, _>>(),
+            predicted: Predicted { accuracy: p.metrics.accuracy, latency_s: p.metrics.latency_s },
+            origin: None,
+        })
+        .collect();
+    let mut artifact = Artifact {
+        format: ArtifactFormat::V1,
+        workflow: wf.name.clone(),
+        provenance: Provenance {
+            tool: "flowcompile".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            spec_sha256: Some(sha256_hex(spec_text.as_bytes())),
+            profiles_sha256: Some(sha256_hex(&digest_input)),
+            models_label: args.models_label.clone(),
+            imported_from: None,
+        },
+        proxy: ProxyModel {
+            execution: match exec {
+                ExecutionModel::Parallel => ArtExecution::Parallel,
+                ExecutionModel::Sequential => ArtExecution::Sequential,
+            },
+            latency: match latency {
+                LatencySource::Measured => LatencyModel::Measured,
+                LatencySource::Tokens => LatencyModel::Tokens,
+            },
+        },
+        space: Some(SpaceSummary {
+            n_structures: space.structures.len() as u64,
+            n_configs: SpaceSummary::count_text(space.n_configs()),
+            n_configs_after_pruning: SpaceSummary::count_text(space.n_configs_with(&frontier.kept_per_slot)),
+            slots: space
+                .slots
+                .iter()
+                .zip(&frontier.kept_per_slot)
+                .map(|(s, kept)| SlotSummary {
+                    name: s.name.clone(),
+                    agent: wf.agent(s.agent).name.clone(),
+                    settings_total: wf.agent(s.agent).settings.len() as u32,
+                    settings_kept: *kept as u32,
+                })
+                .collect(),
+        }),
+        points,
+    };
+    artifact.sort_points();
+    let out = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.artifact.json", wf.name)));
+    write_atomically(&out, artifact.to_json_pretty().as_bytes())?;
+
+    if args.json {
+        return super::print_json(&json!({
+            "artifact": out.display().to_string(),
+            "workflow": wf.name,
+            "n_structures": space.structures.len(),
+            "n_configs": SpaceSummary::count_text(space.n_configs()),
+            "n_configs_after_pruning": SpaceSummary::count_text(space.n_configs_with(&frontier.kept_per_slot)),
+            "n_points": artifact.points.len(),
+            "n_unused_profile_rows": resolved.n_unused_rows,
+            "search_s": search_s,
+        }));
+    }
+    println!(
+        "compiled {}: {} structures, {} configurations ({} after pruning), {} Pareto points in {:.3} ms",
+        wf.name,
+        space.structures.len(),
+        space.n_configs(),
+        space.n_configs_with(&frontier.kept_per_slot),
+        artifact.points.len(),
+        search_s * 1e3
+    );
+    if resolved.n_unused_rows > 0 {
+        println!("note: {} profile rows matched no setting of this workflow and were not used", resolved.n_unused_rows);
+    }
+    println!("{}", output::table(&artifact.points));
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
+/// partial artifact over a good one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write {}", path.display()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(Failure::Other)
+}

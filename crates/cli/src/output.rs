@@ -1,0 +1,95 @@
+//! Text rendering: frontier tables, one point, a terminal plot.
+
+use flowcompile_artifact::{Artifact, Point};
+
+/// One line about an artifact: what, from where, how big.
+pub fn header(a: &Artifact) {
+    let label = a.provenance.models_label.as_deref().map(|l| format!(" [{l}]")).unwrap_or_default();
+    println!("{}{label}: {} Pareto points (proxy: {:?} execution, {:?} latency)", a.workflow, a.points.len(), a.proxy.execution, a.proxy.latency);
+    if let Some(s) = &a.space {
+        println!("space: {} structures, {} configurations, {} after pruning", s.n_structures, s.n_configs, s.n_configs_after_pruning);
+    }
+    if let Some(from) = &a.provenance.imported_from {
+        println!("imported from {from}");
+    }
+}
+
+fn settings(p: &Point) -> String {
+    p.settings
+        .iter()
+        .map(|(slot, s)| format!("{slot}={}@{}", s.model, s.budget_tokens))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn knobs(p: &Point) -> String {
+    p.structure.knobs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+/// The frontier as an aligned table, fastest first.
+pub fn table(points: &[Point]) -> String {
+    let mut out = format!("{:<6} {:>9} {:>11}  {:<28} {}\n", "point", "accuracy", "latency_s", "structure", "settings");
+    for p in points {
+        out.push_str(&format!(
+            "{:<6} {:>9.4} {:>11.3}  {:<28} {}\n",
+            p.id,
+            p.predicted.accuracy,
+            p.predicted.latency_s,
+            format!("s{} {}", p.structure.index, knobs(p)),
+            settings(p)
+        ));
+    }
+    out.pop();
+    out
+}
+
+/// One point, as `select` prints it.
+pub fn point(p: &Point) -> String {
+    format!(
+        "{}: accuracy {:.4}, latency {:.3} s\nstructure s{} {}\nsettings {}",
+        p.id,
+        p.predicted.accuracy,
+        p.predicted.latency_s,
+        p.structure.index,
+        knobs(p),
+        settings(p)
+    )
+}
+
+/// A scatter plot of the frontier in a `width` x `height` character grid.
+pub fn plot(points: &[Point], width: usize, height: usize) -> String {
+    if points.is_empty() {
+        return String::new();
+    }
+    let (lat_min, lat_max) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+        (lo.min(p.predicted.latency_s), hi.max(p.predicted.latency_s))
+    });
+    let (acc_min, acc_max) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+        (lo.min(p.predicted.accuracy), hi.max(p.predicted.accuracy))
+    });
+    let scale = |v: f64, lo: f64, hi: f64, n: usize| -> usize {
+        if hi > lo {
+            (((v - lo) / (hi - lo)) * (n - 1) as f64).round() as usize
+        } else {
+            0
+        }
+    };
+    let mut grid = vec![vec![' '; width]; height];
+    for p in points {
+        let x = scale(p.predicted.latency_s, lat_min, lat_max, width);
+        let y = height - 1 - scale(p.predicted.accuracy, acc_min, acc_max, height);
+        grid[y][x] = '*';
+    }
+    let mut out = String::from("accuracy\n");
+    for (i, row) in grid.iter().enumerate() {
+        let label = match i {
+            0 => format!("{acc_max:>7.3}"),
+            _ if i == height - 1 => format!("{acc_min:>7.3}"),
+            _ => " ".repeat(7),
+        };
+        out.push_str(&format!("{label} |{}\n", row.iter().collect::<String>()));
+    }
+    out.push_str(&format!("{} +{}\n", " ".repeat(7), "-".repeat(width)));
+    out.push_str(&format!("{} {lat_min:<10.3}{:>w$.3}  latency (s)", " ".repeat(7), lat_max, w = width - 10));
+    out
+}
