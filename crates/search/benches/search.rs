@@ -95,9 +95,14 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // `cargo bench -p flowcompile-search -- math` runs only the spaces whose name contains a filter.
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     println!("{:<12} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}", "space", "configs", "pruned", "frontier", "exact search", "brute force", "vs brute", "vs numpy");
     let spaces = [("hotpotqa", Some(12.0)), ("code", Some(23.0)), ("math", Some(268.0)), ("synthetic30", None)];
     for (name, numpy_ms) in spaces {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
         let (wf, space, metrics) = if name == "synthetic30" { synthetic30() } else { example(name) };
         let problem = Problem::new(&space, &wf.tools, &metrics, ExecutionModel::Sequential);
         let frontier = pareto(&problem);

@@ -110,7 +110,12 @@ impl Solver<'_> {
             for (s, r) in plan.bind.iter().zip(&prefix) {
                 self.fixed[s.0 as usize] = *r;
             }
-            parts.push((prefix, self.solve_inner(plan)));
+            let inner = if plan.open_below {
+                self.solve_inner(plan)
+            } else {
+                Front::single(self.eval_fixed(plan))
+            };
+            parts.push((prefix, inner));
             // Advance the odometer, last slot fastest, so prefixes come in key order.
             let mut k = lists.len();
             loop {
@@ -144,14 +149,56 @@ impl Solver<'_> {
         out
     }
 
+    /// The one point of a node whose slots are all fixed, folded exactly as
+    /// [`flowcompile_proxy::evaluate`] folds it.
+    fn eval_fixed(&self, plan: &Plan) -> Metrics {
+        let exec = self.problem.exec;
+        let fold_all = |items: &[Plan], start: &dyn Fn(Metrics) -> Metrics, step: &dyn Fn(Metrics, Metrics) -> Metrics| match items.split_first() {
+            None => fold::IDENTITY,
+            Some((first, rest)) => rest.iter().fold(start(self.eval_fixed(first)), |s, c| step(s, self.eval_fixed(c))),
+        };
+        match &plan.kind {
+            Kind::Call(slot) => self.problem.metrics_at_rank(*slot, self.fixed[slot.0 as usize]),
+            Kind::Tool(latency_s) => Metrics { accuracy: 1.0, latency_s: *latency_s },
+            Kind::Seq(v) => fold_all(v, &|m| m, &fold::seq),
+            Kind::AllOf(v) => fold_all(v, &|m| m, &|a, b| fold::all_of(a, b, exec)),
+            Kind::AnyOf(v) => fold::any_of_finish(fold_all(v, &fold::any_of_start, &|a, b| fold::any_of_step(a, b, exec))),
+            Kind::Cond(arms) => match arms.split_first() {
+                None => fold::IDENTITY,
+                Some(((w0, first), rest)) => rest
+                    .iter()
+                    .fold(fold::cond_start(*w0, self.eval_fixed(first)), |s, (w, c)| fold::cond_step(s, *w, self.eval_fixed(c))),
+            },
+            Kind::Retry(b, f, k) => fold::retry(self.eval_fixed(b), self.eval_fixed(f), *k),
+        }
+    }
+
+    /// Extends `state` by one more child: a single point is applied in place, a frontier is combined.
+    fn step(&mut self, state: Front, child: &Plan, op: impl Fn(Metrics, Metrics) -> Metrics) -> Front {
+        if child.is_open() {
+            let next = self.solve(child);
+            combine(&state, &next, op)
+        } else {
+            let m = self.eval_fixed(child);
+            state.map(|s| op(s, m))
+        }
+    }
+
+    fn first(&mut self, child: &Plan) -> Front {
+        if child.is_open() {
+            self.solve(child)
+        } else {
+            Front::single(self.eval_fixed(child))
+        }
+    }
+
     fn fold_children(&mut self, children: &[Plan], start: impl Fn(Metrics) -> Metrics, step: impl Fn(Metrics, Metrics) -> Metrics) -> Front {
         match children.split_first() {
             None => Front::single(fold::IDENTITY),
             Some((first, rest)) => {
-                let mut state = self.solve(first).map(start);
+                let mut state = self.first(first).map(start);
                 for c in rest {
-                    let next = self.solve(c);
-                    state = combine(&state, &next, &step);
+                    state = self.step(state, c, &step);
                 }
                 state
             }
@@ -175,20 +222,18 @@ impl Solver<'_> {
                 None => Front::single(fold::IDENTITY),
                 Some(((w0, first), rest)) => {
                     let w0 = *w0;
-                    let mut state = self.solve(first).map(|m| fold::cond_start(w0, m));
+                    let mut state = self.first(first).map(|m| fold::cond_start(w0, m));
                     for (w, c) in rest {
                         let w = *w;
-                        let next = self.solve(c);
-                        state = combine(&state, &next, |s, m| fold::cond_step(s, w, m));
+                        state = self.step(state, c, |s, m| fold::cond_step(s, w, m));
                     }
                     state
                 }
             },
             Kind::Retry(body, fixer, attempts) => {
                 let k = *attempts;
-                let b = self.solve(body);
-                let f = self.solve(fixer);
-                combine(&b, &f, |b, f| fold::retry(b, f, k))
+                let b = self.first(body);
+                self.step(b, fixer, |b, f| fold::retry(b, f, k))
             }
         }
     }
@@ -197,17 +242,7 @@ impl Solver<'_> {
 /// The exact Pareto frontier of the problem's design space (see the crate docs for the tie rule).
 pub fn pareto(problem: &Problem) -> Frontier {
     let n_slots = problem.space.slots.len();
-    let kept_ranks: Vec<Vec<u32>> = (0..n_slots)
-        .map(|s| {
-            let slot = SlotId(s as u32);
-            let ranked = &problem.ranked[s];
-            problem
-                .kept_settings(slot)
-                .into_iter()
-                .map(|setting| ranked.iter().position(|&x| x == setting).expect("a ranked setting") as u32)
-                .collect()
-        })
-        .collect();
+    let kept_ranks: Vec<Vec<u32>> = (0..n_slots).map(|s| problem.kept_ranks(SlotId(s as u32))).collect();
     let kept_per_slot = kept_ranks.iter().map(Vec::len).collect();
     let mut solver = Solver {
         problem,
@@ -215,18 +250,21 @@ pub fn pareto(problem: &Problem) -> Frontier {
         fixed: vec![0; n_slots],
     };
     let mut candidates = Vec::new();
+    let mut orders = Vec::with_capacity(problem.space.structures.len());
     for (idx, structure) in problem.space.structures.iter().enumerate() {
         let plan = Plan::new(&structure.expr, problem.tools);
         let mut order = Vec::new();
         plan.slot_order(&mut order);
         let front = solver.solve(&plan);
         for i in 0..front.metrics.len() {
-            candidates.push((front.metrics[i], (idx, order.clone(), front.ranks(i).to_vec())));
+            candidates.push((front.metrics[i], (idx, front.ranks(i).to_vec())));
         }
+        orders.push(order);
     }
     let points = final_filter(candidates)
         .into_iter()
-        .map(|(metrics, (structure, order, ranks))| {
+        .map(|(metrics, (structure, ranks))| {
+            let order = orders[structure].clone();
             let mut settings: Vec<(SlotId, u32)> = order
                 .into_iter()
                 .zip(ranks)

@@ -98,16 +98,20 @@ impl<'a> Problem<'a> {
 
     /// The settings of a slot that no other setting of it weakly dominates, best first.
     pub fn kept_settings(&self, slot: SlotId) -> Vec<u32> {
+        self.kept_ranks(slot).into_iter().map(|r| self.rank_to_setting(slot, r)).collect()
+    }
+
+    /// Ranks of the kept settings: ranked by accuracy descending, a setting survives only if it is
+    /// strictly faster than every setting ranked before it (which are all at least as accurate).
+    fn kept_ranks(&self, slot: SlotId) -> Vec<u32> {
         let ms = &self.metrics[slot.0 as usize];
         let mut kept = Vec::new();
         let mut best_latency = f64::INFINITY;
-        // Ranked by accuracy descending: a setting survives only if it is strictly faster than every
-        // setting ranked before it (which are all at least as accurate).
-        for &i in &self.ranked[slot.0 as usize] {
+        for (rank, &i) in self.ranked[slot.0 as usize].iter().enumerate() {
             let l = ms[i as usize].latency_s;
             if l < best_latency {
                 best_latency = l;
-                kept.push(i);
+                kept.push(rank as u32);
             }
         }
         kept

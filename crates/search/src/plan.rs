@@ -25,6 +25,9 @@ pub(crate) struct Plan {
     /// Slots whose setting is enumerated at this node (ascending): the slots called from two or more
     /// of its children, or a call's own slot, unless an ancestor already binds them.
     pub bind: Vec<SlotId>,
+    /// Whether some node strictly below binds a slot; when not, the node evaluates to one point once
+    /// its own bound slots are fixed.
+    pub open_below: bool,
 }
 
 fn slots_in(expr: &Expr) -> BTreeSet<SlotId> {
@@ -81,7 +84,18 @@ impl Plan {
             Expr::Cond(arms) => Kind::Cond(arms.iter().map(|(w, e)| (*w, sub(e))).collect()),
             Expr::Retry { body, fixer, attempts } => Kind::Retry(Box::new(sub(body)), Box::new(sub(fixer)), *attempts),
         };
-        Plan { kind, bind }
+        let open_below = match &kind {
+            Kind::Call(_) | Kind::Tool(_) => false,
+            Kind::Seq(v) | Kind::AllOf(v) | Kind::AnyOf(v) => v.iter().any(Plan::is_open),
+            Kind::Cond(arms) => arms.iter().any(|(_, p)| p.is_open()),
+            Kind::Retry(b, f, _) => b.is_open() || f.is_open(),
+        };
+        Plan { kind, bind, open_below }
+    }
+
+    /// Whether this node or one below binds a slot (so it has more than one partial configuration).
+    pub fn is_open(&self) -> bool {
+        !self.bind.is_empty() || self.open_below
     }
 
     /// Slots in canonical order: this node's bound slots, then each child's, depth first.

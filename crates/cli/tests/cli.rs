@@ -1,0 +1,182 @@
+//! The `flowcompile` binary as a user runs it: commands, outputs, exit codes, error messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn example(name: &str, file: &str) -> String {
+    root().join("examples").join(name).join(file).display().to_string()
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+#[track_caller]
+fn check(out: &Output, code: i32) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(code), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    (stdout, stderr)
+}
+
+fn compile_hotpotqa(dir: &Path) -> PathBuf {
+    let wf = example("hotpotqa", "workflow.toml");
+    let profiles = example("hotpotqa", "profiles.csv");
+    let (stdout, _) = check(&run(dir, &["compile", &wf, "--profiles", &profiles, "-o", "a.json"]), 0);
+    assert!(stdout.contains("1,043,280 configurations"), "{stdout}");
+    dir.join("a.json")
+}
+
+#[test]
+fn space_prints_the_papers_hotpotqa_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, _) = check(&run(dir.path(), &["space", &example("hotpotqa", "workflow.toml"), "--json"]), 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["n_configs"], "1043280");
+    assert_eq!(v["n_structures"], 6);
+}
+
+#[test]
+fn compile_show_select_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = compile_hotpotqa(dir.path());
+    let a = artifact.display().to_string();
+    let (stdout, _) = check(&run(dir.path(), &["show", &a, "--json"]), 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let points = v["points"].as_array().unwrap();
+    assert!(points.len() >= 5, "{} points", points.len());
+    assert_eq!(v["format"], "flowcompile.artifact.v1");
+    let (plot, _) = check(&run(dir.path(), &["show", &a, "--plot"]), 0);
+    assert!(plot.contains("latency (s)") && plot.contains('*'));
+
+    let pick = |args: &[&str]| -> serde_json::Value {
+        let mut full = vec!["select", a.as_str(), "--json"];
+        full.extend_from_slice(args);
+        let (stdout, _) = check(&run(dir.path(), &full), 0);
+        serde_json::from_str(&stdout).unwrap()
+    };
+    let fast = pick(&["--prefer", "low"]);
+    let high = pick(&["--prefer", "high"]);
+    assert_eq!(fast["id"], points[0]["id"], "low picks the fastest point");
+    assert!(high["predicted"]["accuracy"].as_f64() > fast["predicted"]["accuracy"].as_f64());
+    let limited = pick(&["--max-latency", "5"]);
+    assert!(limited["predicted"]["latency_s"].as_f64().unwrap() <= 5.0);
+    let good = pick(&["--min-accuracy", "0.8"]);
+    assert!(good["predicted"]["accuracy"].as_f64().unwrap() >= 0.8);
+}
+
+#[test]
+fn impossible_constraints_exit_4_and_name_the_nearest_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = compile_hotpotqa(dir.path()).display().to_string();
+    let (_, stderr) = check(&run(dir.path(), &["select", &a, "--min-accuracy", "0.999", "--max-latency", "1"]), 4);
+    assert!(stderr.contains("nearest"), "{stderr}");
+}
+
+#[test]
+fn a_bad_workflow_exits_3_with_a_located_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = root().join("crates/spec/tests/bad/cycle.toml").display().to_string();
+    let (_, stderr) = check(&run(dir.path(), &["space", &bad]), 3);
+    assert!(stderr.contains("cycle in the graph: x -> y -> x"), "{stderr}");
+    assert!(stderr.contains("cycle.toml"), "{stderr}");
+}
+
+#[test]
+fn a_profile_missing_a_setting_exits_3_and_keeps_the_old_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = compile_hotpotqa(dir.path());
+    let before = std::fs::read(&artifact).unwrap();
+    let full = std::fs::read_to_string(example("hotpotqa", "profiles.csv")).unwrap();
+    let cut: String = full.lines().filter(|l| !l.starts_with("sc_ensemble,qwen3-4b,300,")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("cut.csv"), cut).unwrap();
+    let wf = example("hotpotqa", "workflow.toml");
+    let (_, stderr) = check(&run(dir.path(), &["compile", &wf, "--profiles", "cut.csv", "-o", "a.json"]), 3);
+    assert!(stderr.contains("sc_ensemble") && stderr.contains("qwen3-4b") && stderr.contains("300"), "{stderr}");
+    assert_eq!(std::fs::read(&artifact).unwrap(), before, "a failed compile must not touch the artifact");
+}
+
+#[test]
+fn a_malformed_profile_line_is_reported_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::read_to_string(example("hotpotqa", "profiles.csv")).unwrap();
+    let mut lines: Vec<String> = full.lines().map(String::from).collect();
+    lines[5] = lines[5].replacen(",100,", ",abc,", 1);
+    std::fs::write(dir.path().join("bad.csv"), lines.join("\n")).unwrap();
+    let wf = example("hotpotqa", "workflow.toml");
+    let (_, stderr) = check(&run(dir.path(), &["compile", &wf, "--profiles", "bad.csv"]), 3);
+    assert!(stderr.contains("bad.csv:6"), "{stderr}");
+}
+
+#[test]
+fn every_example_compiles_under_both_execution_models_and_latency_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["hotpotqa", "math", "code"] {
+        for exec in ["parallel", "sequential"] {
+            for latency in ["measured", "tokens"] {
+                let out = run(
+                    dir.path(),
+                    &[
+                        "compile",
+                        &example(name, "workflow.toml"),
+                        "--profiles",
+                        &example(name, "profiles.csv"),
+                        "--throughput",
+                        &example(name, "throughput.csv"),
+                        "--execution",
+                        exec,
+                        "--latency",
+                        latency,
+                        "--json",
+                        "-o",
+                        "x.json",
+                    ],
+                );
+                let (stdout, _) = check(&out, 0);
+                let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                assert!(v["n_points"].as_u64().unwrap() >= 2, "{name} {exec} {latency}: {stdout}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_prototypes_v2_files_can_be_shown_and_selected_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = root().join("crates/artifact/tests/fixtures");
+    let v2 = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a v2 fixture");
+    let v2 = v2.display().to_string();
+    let (stdout, _) = check(&run(dir.path(), &["show", &v2]), 0);
+    assert!(stdout.contains("imported from"), "{stdout}");
+    check(&run(dir.path(), &["select", &v2, "--prefer", "medium"]), 0);
+}
+
+#[test]
+fn schemas_are_printed_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["workflow", "artifact"] {
+        let (stdout, _) = check(&run(dir.path(), &["schema", kind]), 0);
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert!(v.get("properties").is_some() || v.get("$defs").is_some(), "{kind}");
+    }
+}
+
+#[test]
+fn unknown_preference_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = compile_hotpotqa(dir.path()).display().to_string();
+    let (_, stderr) = check(&run(dir.path(), &["select", &a, "--prefer", "fastest"]), 3);
+    assert!(stderr.contains("low") && stderr.contains("xhigh"), "{stderr}");
+}

@@ -1,0 +1,76 @@
+//! How flowcompile reaches models: an async client of OpenAI-compatible HTTP servers (vLLM, SGLang,
+//! Ollama, llama.cpp server, LiteLLM, OpenAI, and flowcompile's own zoo).
+//!
+//! [`Providers`] is the providers config (TOML): for each model name a workflow uses, the endpoint
+//! (`base_url`, key variable, server model id), the API (`chat` or `completions`), how reasoning budgets
+//! are applied ([`BudgetMode`]), the prompt template for completions ([`ChatTemplate`]), the endpoint's
+//! concurrency, timeout, retries, prices and extra headers. [`Client::call`] sends a [`CallRequest`] and
+//! returns a [`CallOutcome`]: the answer without the thinking, token usage, wall latency, time to first
+//! token when streamed, the server's modelled latency (`x-zoo-latency-s`), attempts and cost. Failures that
+//! survive the retries come back as a [`ClientError`], never as an empty answer. [`Client::embed`] calls
+//! `/v1/embeddings`.
+//!
+//! # Budget modes and servers
+//!
+//! | `budget` | what is sent | servers |
+//! |---|---|---|
+//! | `forcing` | `/v1/completions` on the prompt rendered with `chat_template`, `max_tokens` = budget; a thinking without `</think>` gets [`EARLY_STOP`] appended and a second request (`max_tokens` = answer tokens) for the answer | any server with `/v1/completions`: vLLM, SGLang, llama.cpp server, Ollama, LiteLLM to those, the zoo |
+//! | `reasoning_effort` | chat with `reasoning_effort` = `low` (budget <= 1024), `medium` (<= 4096) or `high`, no token cap | OpenAI reasoning models, vLLM, SGLang, the zoo |
+//! | `max_tokens` | `max_tokens` = budget + answer tokens (thinking that overruns leaves no answer) | every server |
+//! | `none` | `chat_template_kwargs = {"enable_thinking": false}` (chat) or Qwen3's empty think block (completions); the budget is ignored | vLLM, SGLang and the zoo for chat; any server for completions with `qwen3` |
+//!
+//! Forcing sums the usage and latency of its two requests; the answer is what follows `</think>`. The
+//! early-stop text is the FlowCompile paper's, after Qwen3's budget forcing; the client puts a newline before
+//! it when the cut thinking does not end in whitespace.
+//!
+//! # Limits, retries, secrets
+//!
+//! Entries with the same `base_url` share one concurrency limit (a permit is held during each attempt, not
+//! while backing off). Attempts are retried with exponential backoff and jitter ([`RetryPolicy`]) on 429,
+//! 5xx, timeouts, connection errors, unreadable bodies and replies without choices, honouring
+//! `Retry-After`; other 4xx are not retried. Keys are read from the environment variable `api_key_env`
+//! names, sent as a bearer token, redacted from server messages, and never appear in `Debug`, errors or logs.
+//!
+//! ```
+//! use flowcompile_client::{BudgetMode, ChatTemplate, Client, Providers, reasoning_effort, split_thinking};
+//! use flowcompile_openai::ChatMessage;
+//!
+//! let toml = r#"
+//!     [models."zoo-8b"]
+//!     base_url = "http://127.0.0.1:8000/v1"
+//!     budget = "forcing"
+//!     chat_template = "qwen3"
+//! "#;
+//! let providers = Providers::from_toml_str(toml, "providers.toml")?;
+//! let zoo = providers.get("zoo-8b").unwrap();
+//! assert_eq!((zoo.budget, zoo.concurrency), (BudgetMode::Forcing, 8));
+//! let prompt = ChatTemplate::Qwen3.render(&[ChatMessage::user("2 + 2?")], true)?;
+//! assert_eq!(prompt, "<|im_start|>user\n2 + 2?<|im_end|>\n<|im_start|>assistant\n");
+//! assert_eq!(reasoning_effort(2000), "medium");
+//! assert_eq!(split_thinking("<think>\nadd\n</think>\n\n4").answer, "4");
+//! let client = Client::new(providers)?;
+//! assert!(client.providers().get("zoo-8b").is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod budget;
+mod client;
+mod config;
+mod retry;
+mod sse;
+mod template;
+mod think;
+
+pub use budget::reasoning_effort;
+pub use client::{
+    CallOutcome, CallRequest, Client, ClientError, Embeddings, Failure, TokenUsage, AGENT_HEADER,
+    MODELLED_LATENCY_HEADER,
+};
+pub use config::{
+    Api, ApiKey, BudgetMode, ConfigError, Provider, Providers, DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT_S,
+};
+pub use retry::RetryPolicy;
+pub use template::ChatTemplate;
+pub use think::{split_thinking, Split, EARLY_STOP, THINK_CLOSE, THINK_OPEN};

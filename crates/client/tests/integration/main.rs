@@ -1,0 +1,6 @@
+//! Integration tests of flowcompile-client against HTTP servers on 127.0.0.1: a scripted mock server for
+//! faults and exact request bodies, and the real zoo server for every budget mode.
+
+mod faults;
+mod mock;
+mod zoo;

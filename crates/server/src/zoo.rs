@@ -1,0 +1,662 @@
+//! The zoo endpoints: the OpenAI-compatible API in front of a [`Zoo`].
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use flowcompile_openai::{
+    AssistantMessage, ChatChoice, ChatChunkChoice, ChatCompletionChunk, ChatCompletionRequest,
+    ChatCompletionResponse, ChatDelta, CompletionChoice, CompletionChunk, CompletionRequest,
+    CompletionResponse, CompletionTokensDetails, Embedding, EmbeddingRequest, EmbeddingResponse,
+    EmbeddingUsage, Model, ModelList, Usage, STREAM_DONE,
+};
+use flowcompile_zoo::{GenOptions, TextReply, Zoo, ZooError, SYSTEM_FINGERPRINT};
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::error::{parse_json, unknown_path, wrong_method, ApiError};
+
+/// Request header naming the calling agent; the zoo maps it to a role (real servers ignore it).
+pub const AGENT_HEADER: &str = "x-flowcompile-agent";
+
+/// Response header with the modelled latency of the reply in seconds (before time scaling).
+pub const LATENCY_HEADER: &str = "x-zoo-latency-s";
+
+/// Largest `n` (choices per prompt) a request may ask for.
+const MAX_CHOICES: u32 = 16;
+
+/// Words per streamed chunk.
+const WORDS_PER_CHUNK: u64 = 16;
+
+/// How the zoo server behaves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZooServeOptions {
+    /// The server sleeps modelled latency times this (0 = reply at once, 1 = real time).
+    pub time_scale: f64,
+    /// Largest accepted request body in bytes; larger ones get 413.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ZooServeOptions {
+    /// Instant replies, 4 MiB body limit.
+    fn default() -> Self {
+        ZooServeOptions {
+            time_scale: 0.0,
+            body_limit_bytes: 4 << 20,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    zoo: Arc<Zoo>,
+    opts: ZooServeOptions,
+    next_id: Arc<AtomicU64>,
+}
+
+impl AppState {
+    fn id(&self, prefix: &str) -> String {
+        format!(
+            "{prefix}-zoo-{}",
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// Sleeps `modelled_s` seconds times the time scale.
+    async fn sleep(&self, modelled_s: f64) {
+        sleep_scaled(modelled_s, self.opts.time_scale).await;
+    }
+}
+
+async fn sleep_scaled(modelled_s: f64, time_scale: f64) {
+    let s = modelled_s * time_scale;
+    if s > 0.0 && s.is_finite() {
+        tokio::time::sleep(Duration::from_secs_f64(s)).await;
+    }
+}
+
+/// The zoo endpoints as a router (state included), for [`serve_zoo`] or to mount in a larger app.
+pub fn zoo_router(zoo: Arc<Zoo>, opts: ZooServeOptions) -> Router {
+    let state = AppState {
+        zoo,
+        opts,
+        next_id: Arc::new(AtomicU64::new(0)),
+    };
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(opts.body_limit_bytes))
+        .with_state(state)
+}
+
+/// Serves `zoo` on `listener` until `shutdown` resolves, then finishes the requests in flight and
+/// returns. Fails at once when `opts.time_scale` is negative or not finite.
+pub async fn serve_zoo(
+    listener: tokio::net::TcpListener,
+    zoo: Arc<Zoo>,
+    opts: ZooServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if !(opts.time_scale.is_finite() && opts.time_scale >= 0.0) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "time_scale must be a finite number >= 0, got {}",
+                opts.time_scale
+            ),
+        ));
+    }
+    axum::serve(listener, zoo_router(zoo, opts))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "system_fingerprint": SYSTEM_FINGERPRINT }))
+}
+
+async fn models(State(st): State<AppState>) -> Json<ModelList> {
+    Json(ModelList::new(
+        st.zoo.model_names().map(|m| Model::new(m, "zoo")).collect(),
+    ))
+}
+
+async fn embeddings(
+    State(st): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<EmbeddingResponse>, ApiError> {
+    let req: EmbeddingRequest = read_body(&st, body)?;
+    let inputs = req.input.as_slice();
+    if inputs.is_empty() {
+        return Err(ApiError::bad_request(
+            "`input` must not be an empty list",
+            Some("input"),
+        ));
+    }
+    let tokens: u64 = inputs
+        .iter()
+        .map(|s| s.split_whitespace().count() as u64)
+        .sum();
+    Ok(Json(EmbeddingResponse {
+        object: "list".into(),
+        data: inputs
+            .iter()
+            .enumerate()
+            .map(|(i, text)| Embedding {
+                object: "embedding".into(),
+                index: i as u32,
+                embedding: Zoo::embed(text),
+            })
+            .collect(),
+        model: req.model,
+        usage: Some(EmbeddingUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        }),
+    }))
+}
+
+async fn chat(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: ChatCompletionRequest = read_body(&st, body)?;
+    let decode_tok_s = decode_rate(&st.zoo, &req.model)?;
+    if req.messages.is_empty() {
+        return Err(ApiError::bad_request(
+            "`messages` must not be empty",
+            Some("messages"),
+        ));
+    }
+    let n = check_n(req.n)?;
+    let limit_param = if req.max_completion_tokens.is_some() {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
+    let max_tokens = check_max_tokens(req.token_limit(), limit_param)?;
+    let thinking_budget = if req.enable_thinking() == Some(false) {
+        Some(0)
+    } else {
+        match req.reasoning_effort.as_deref() {
+            None => None,
+            Some(e) => Some(GenOptions::effort_budget(e).ok_or_else(|| {
+                ApiError::bad_request(
+                    format!("`reasoning_effort` must be low, medium or high, got `{e}`"),
+                    Some("reasoning_effort"),
+                )
+            })?),
+        }
+    };
+    let agent = agent_of(&headers)?;
+    let stop: Vec<String> = req
+        .stop
+        .as_ref()
+        .map(|s| s.as_slice().to_vec())
+        .unwrap_or_default();
+    let seed = req.seed.unwrap_or(0);
+    let replies = (0..u64::from(n))
+        .map(|i| {
+            let opts = GenOptions {
+                sample: seed.wrapping_add(i),
+                max_tokens,
+                thinking_budget,
+                stop: stop.clone(),
+            };
+            st.zoo.chat(&req.model, agent, &req.messages, &opts)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(zoo_error)?;
+
+    let id = st.id("chatcmpl");
+    let created = now();
+    let usage = usage(&replies, replies[0].prompt_tokens);
+    let header = latency_header(&replies);
+    let model = req.model.clone();
+    if req.is_stream() {
+        let chunk = |choices: Vec<ChatChunkChoice>, usage: Option<Usage>| ChatCompletionChunk {
+            id: id.clone(),
+            object: "chat.completion.chunk".into(),
+            created,
+            model: model.clone(),
+            choices,
+            usage,
+            system_fingerprint: Some(SYSTEM_FINGERPRINT.into()),
+        };
+        let mut events: Vec<(f64, Event)> = (0..replies.len())
+            .map(|i| {
+                let delta = ChatDelta {
+                    role: Some("assistant".into()),
+                    content: Some(String::new()),
+                    ..Default::default()
+                };
+                let c = ChatChunkChoice {
+                    index: i as u32,
+                    delta,
+                    finish_reason: None,
+                };
+                (0.0, data(&chunk(vec![c], None)))
+            })
+            .collect();
+        for (delay, step) in plan(&replies, decode_tok_s) {
+            let (index, delta, finish_reason) = match step {
+                Step::Text(i, text) => (
+                    i,
+                    ChatDelta {
+                        content: Some(text),
+                        ..Default::default()
+                    },
+                    None,
+                ),
+                Step::Finish(i, reason) => (i, ChatDelta::default(), Some(reason.to_owned())),
+            };
+            let c = ChatChunkChoice {
+                index,
+                delta,
+                finish_reason,
+            };
+            events.push((delay, data(&chunk(vec![c], None))));
+        }
+        if req.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true) {
+            events.push((0.0, data(&chunk(Vec::new(), Some(usage)))));
+        }
+        return Ok(sse(
+            events,
+            first_token_s(&replies),
+            st.opts.time_scale,
+            header,
+        ));
+    }
+    let choices = replies
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ChatChoice {
+            index: i as u32,
+            message: AssistantMessage {
+                role: "assistant".into(),
+                content: Some(r.text.clone()),
+                ..Default::default()
+            },
+            finish_reason: Some(r.finish_reason.as_str().into()),
+        })
+        .collect();
+    st.sleep(max_latency(&replies)).await;
+    let body = ChatCompletionResponse {
+        id,
+        object: "chat.completion".into(),
+        created,
+        model,
+        choices,
+        usage: Some(usage),
+        system_fingerprint: Some(SYSTEM_FINGERPRINT.into()),
+    };
+    Ok(([(LATENCY_HEADER, header)], Json(body)).into_response())
+}
+
+async fn completions(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: CompletionRequest = read_body(&st, body)?;
+    let decode_tok_s = decode_rate(&st.zoo, &req.model)?;
+    let prompts = req.prompt.as_slice();
+    if prompts.is_empty() {
+        return Err(ApiError::bad_request(
+            "`prompt` must not be an empty list",
+            Some("prompt"),
+        ));
+    }
+    let n = check_n(req.n)?;
+    let max_tokens = check_max_tokens(req.max_tokens, "max_tokens")?;
+    let agent = agent_of(&headers)?;
+    let stop: Vec<String> = req
+        .stop
+        .as_ref()
+        .map(|s| s.as_slice().to_vec())
+        .unwrap_or_default();
+    let seed = req.seed.unwrap_or(0);
+    let mut replies = Vec::with_capacity(prompts.len() * n as usize);
+    let mut prompt_tokens = 0;
+    for prompt in prompts {
+        for i in 0..u64::from(n) {
+            let opts = GenOptions {
+                sample: seed.wrapping_add(i),
+                max_tokens,
+                thinking_budget: None,
+                stop: stop.clone(),
+            };
+            let reply = st
+                .zoo
+                .complete(&req.model, agent, prompt, &opts)
+                .map_err(zoo_error)?;
+            if i == 0 {
+                prompt_tokens += reply.prompt_tokens;
+            }
+            replies.push(reply);
+        }
+    }
+
+    let id = st.id("cmpl");
+    let created = now();
+    let usage = usage(&replies, prompt_tokens);
+    let header = latency_header(&replies);
+    let model = req.model.clone();
+    let chunk = |choices: Vec<CompletionChoice>, usage: Option<Usage>| CompletionChunk {
+        id: id.clone(),
+        object: "text_completion".into(),
+        created,
+        model: model.clone(),
+        choices,
+        usage,
+        system_fingerprint: Some(SYSTEM_FINGERPRINT.into()),
+    };
+    if req.is_stream() {
+        let mut events: Vec<(f64, Event)> = plan(&replies, decode_tok_s)
+            .into_iter()
+            .map(|(delay, step)| {
+                let (index, text, finish_reason) = match step {
+                    Step::Text(i, text) => (i, text, None),
+                    Step::Finish(i, reason) => (i, String::new(), Some(reason.to_owned())),
+                };
+                let c = CompletionChoice {
+                    index,
+                    text,
+                    finish_reason,
+                    logprobs: None,
+                };
+                (delay, data(&chunk(vec![c], None)))
+            })
+            .collect();
+        if req.include_usage() {
+            events.push((0.0, data(&chunk(Vec::new(), Some(usage)))));
+        }
+        return Ok(sse(
+            events,
+            first_token_s(&replies),
+            st.opts.time_scale,
+            header,
+        ));
+    }
+    let choices = replies
+        .iter()
+        .enumerate()
+        .map(|(i, r)| CompletionChoice {
+            index: i as u32,
+            text: r.text.clone(),
+            finish_reason: Some(r.finish_reason.as_str().into()),
+            logprobs: None,
+        })
+        .collect();
+    st.sleep(max_latency(&replies)).await;
+    let body = CompletionResponse {
+        object: "text_completion".into(),
+        ..chunk(choices, Some(usage))
+    };
+    Ok(([(LATENCY_HEADER, header)], Json(body)).into_response())
+}
+
+fn read_body<T: serde::de::DeserializeOwned>(
+    st: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = body.map_err(|r| ApiError::from_body_rejection(r, st.opts.body_limit_bytes))?;
+    parse_json(&bytes)
+}
+
+/// The decode throughput of a served model, 404 for an unknown one.
+fn decode_rate(zoo: &Zoo, model: &str) -> Result<f64, ApiError> {
+    let id = zoo.require_model(model).map_err(zoo_error)?;
+    Ok(zoo.config().models[id.index()].decode_tok_s)
+}
+
+fn zoo_error(e: ZooError) -> ApiError {
+    match e {
+        ZooError::UnknownModel { .. } => {
+            ApiError::not_found(e.to_string(), Some("model"), "model_not_found")
+        }
+        other => ApiError {
+            status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            body: flowcompile_openai::ErrorBody {
+                message: other.to_string(),
+                kind: Some("internal_error".into()),
+                param: None,
+                code: None,
+            },
+        },
+    }
+}
+
+fn check_n(n: Option<u32>) -> Result<u32, ApiError> {
+    match n.unwrap_or(1) {
+        n @ 1..=MAX_CHOICES => Ok(n),
+        n => Err(ApiError::bad_request(
+            format!("`n` must be between 1 and {MAX_CHOICES}, got {n}"),
+            Some("n"),
+        )),
+    }
+}
+
+fn check_max_tokens(limit: Option<u64>, param: &str) -> Result<Option<u64>, ApiError> {
+    match limit {
+        Some(0) => Err(ApiError::bad_request(
+            format!("`{param}` must be at least 1"),
+            Some(param),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn agent_of(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get(AGENT_HEADER)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ApiError::bad_request(
+                    format!("header `{AGENT_HEADER}` must be visible ASCII"),
+                    None,
+                )
+            })
+        })
+        .transpose()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn usage(replies: &[TextReply], prompt_tokens: u64) -> Usage {
+    let completion: u64 = replies.iter().map(|r| r.completion_tokens).sum();
+    let reasoning: u64 = replies.iter().map(|r| r.reasoning_tokens).sum();
+    Usage {
+        completion_tokens_details: Some(CompletionTokensDetails {
+            reasoning_tokens: Some(reasoning),
+        }),
+        ..Usage::new(prompt_tokens, completion)
+    }
+}
+
+/// The choices are generated side by side, so the reply takes as long as the slowest one.
+fn max_latency(replies: &[TextReply]) -> f64 {
+    replies.iter().map(|r| r.latency_s).fold(0.0, f64::max)
+}
+
+fn first_token_s(replies: &[TextReply]) -> f64 {
+    replies.iter().map(|r| r.first_token_s).fold(0.0, f64::max)
+}
+
+fn latency_header(replies: &[TextReply]) -> HeaderValue {
+    HeaderValue::from_str(&max_latency(replies).to_string())
+        .unwrap_or(HeaderValue::from_static("0"))
+}
+
+/// One streamed step of one choice.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    /// Text added to choice `0`.
+    Text(u32, String),
+    /// Choice `0` ends with this finish reason.
+    Finish(u32, &'static str),
+}
+
+/// The streamed steps of all choices with the modelled seconds before each: the choices advance side by
+/// side, one chunk of up to `WORDS_PER_CHUNK` words each per round, a round taking its longest chunk's
+/// decode time.
+fn plan(replies: &[TextReply], decode_tok_s: f64) -> Vec<(f64, Step)> {
+    let pieces: Vec<Vec<(&str, u64)>> = replies.iter().map(|r| split(&r.text)).collect();
+    let rounds = pieces.iter().map(Vec::len).max().unwrap_or(0);
+    let mut steps = Vec::new();
+    for round in 0..rounds {
+        let words = pieces
+            .iter()
+            .filter_map(|p| p.get(round).map(|&(_, w)| w))
+            .max()
+            .unwrap_or(0);
+        let mut delay = words as f64 / decode_tok_s;
+        for (i, p) in pieces.iter().enumerate() {
+            if let Some(&(text, _)) = p.get(round) {
+                steps.push((delay, Step::Text(i as u32, text.to_owned())));
+                delay = 0.0;
+            }
+        }
+    }
+    for (i, r) in replies.iter().enumerate() {
+        steps.push((0.0, Step::Finish(i as u32, r.finish_reason.as_str())));
+    }
+    steps
+}
+
+/// Splits `text` into consecutive pieces of up to `WORDS_PER_CHUNK` words that concatenate back to it.
+fn split(text: &str) -> Vec<(&str, u64)> {
+    let mut out = Vec::new();
+    let (mut start, mut words, mut in_word) = (0, 0, false);
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            if in_word {
+                words += 1;
+                if words == WORDS_PER_CHUNK {
+                    out.push((&text[start..i], words));
+                    (start, words) = (i, 0);
+                }
+            }
+            in_word = false;
+        } else {
+            in_word = true;
+        }
+    }
+    if start < text.len() {
+        out.push((&text[start..], words + u64::from(in_word)));
+    }
+    out
+}
+
+fn data<T: Serialize>(chunk: &T) -> Event {
+    Event::default()
+        .data(serde_json::to_string(chunk).expect("wire chunks are plain serde structs"))
+}
+
+/// An SSE response: waits `first_token_s` (scaled), then sends each event after its scaled delay,
+/// then `[DONE]`.
+fn sse(
+    events: Vec<(f64, Event)>,
+    first_token_s: f64,
+    time_scale: f64,
+    latency: HeaderValue,
+) -> Response {
+    let mut events = events;
+    if let Some(first) = events.first_mut() {
+        first.0 += first_token_s;
+    }
+    events.push((0.0, Event::default().data(STREAM_DONE)));
+    let stream = futures::stream::iter(events).then(move |(delay, event)| async move {
+        sleep_scaled(delay, time_scale).await;
+        Ok::<_, Infallible>(event)
+    });
+    ([(LATENCY_HEADER, latency)], Sse::new(stream)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowcompile_zoo::{FinishReason, Role};
+
+    fn reply(text: &str, finish: FinishReason) -> TextReply {
+        TextReply {
+            text: text.into(),
+            finish_reason: finish,
+            answer: None,
+            correct: None,
+            task: None,
+            role: Role::Solve,
+            prompt_tokens: 1,
+            completion_tokens: text.split_whitespace().count() as u64,
+            reasoning_tokens: 0,
+            first_token_s: 0.5,
+            latency_s: 1.0,
+        }
+    }
+
+    #[test]
+    fn split_pieces_concatenate_back_and_respect_the_chunk_size() {
+        let words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+        let text = format!("<think>\n{}\n</think>\n\n\\boxed{{1}}.", words.join(" "));
+        let pieces = split(&text);
+        assert_eq!(pieces.iter().map(|p| p.0).collect::<String>(), text);
+        assert!(pieces.iter().all(|p| p.1 <= WORDS_PER_CHUNK));
+        assert_eq!(pieces.iter().map(|p| p.1).sum::<u64>(), 43);
+        assert!(split("").is_empty());
+        assert_eq!(split("  a "), vec![("  a ", 1)]);
+    }
+
+    #[test]
+    fn plan_interleaves_choices_and_spends_the_decode_time_once_per_round() {
+        let long = (0..20).map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+        let replies = [
+            reply(&long, FinishReason::Length),
+            reply("a b", FinishReason::Stop),
+        ];
+        let steps = plan(&replies, 8.0);
+        let texts: Vec<&Step> = steps.iter().map(|(_, s)| s).collect();
+        assert!(matches!(texts[0], Step::Text(0, _)) && matches!(texts[1], Step::Text(1, _)));
+        assert_eq!(steps[0].0, 2.0, "16 words at 8 tok/s");
+        assert_eq!(steps[1].0, 0.0);
+        assert_eq!(steps[2].0, 0.5, "the second round has 4 words");
+        assert_eq!(steps[3].1, Step::Finish(0, "length"));
+        assert_eq!(steps[4].1, Step::Finish(1, "stop"));
+        let total: f64 = steps.iter().map(|s| s.0).sum();
+        assert_eq!(total, 20.0 / 8.0);
+    }
+
+    #[test]
+    fn options_are_checked() {
+        assert_eq!(check_n(None).unwrap(), 1);
+        assert_eq!(
+            check_n(Some(0)).unwrap_err().body.param.as_deref(),
+            Some("n")
+        );
+        assert!(check_n(Some(MAX_CHOICES + 1)).is_err());
+        assert_eq!(
+            check_max_tokens(Some(0), "max_tokens").unwrap_err().status,
+            400
+        );
+        assert_eq!(check_max_tokens(Some(5), "max_tokens").unwrap(), Some(5));
+    }
+}
