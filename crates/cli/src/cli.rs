@@ -37,6 +37,37 @@ pub enum Command {
     Select(SelectArgs),
     /// Print the JSON Schema of workflow files or artifacts.
     Schema(SchemaArgs),
+    /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
+    #[command(subcommand)]
+    Zoo(ZooCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZooCommand {
+    /// Serve the zoo's models over the OpenAI API on loopback until Ctrl-C.
+    ///
+    /// Every reply is synthetic ("system_fingerprint": "zoo (synthetic)"). The zoo answers questions
+    /// from the task files it is given (GSM8K, MATH, HotpotQA JSONL) with seeded correctness; other
+    /// prompts get a plausible reply whose correctness is undefined.
+    ///
+    ///   flowcompile zoo serve --port 8000 --tasks ../shared/data/gsm8k_validate.jsonl
+    Serve(ZooServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ZooServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Zoo config (TOML: models, abilities, throughputs, roles); default: the embedded one.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Task file (JSONL with question or problem, and answer); repeatable.
+    #[arg(long)]
+    pub tasks: Vec<PathBuf>,
+    /// Sleep modelled latency times this (0 instant, 1 real time); default: the config's.
+    #[arg(long)]
+    pub time_scale: Option<f64>,
 }
 
 #[derive(Debug, Args)]

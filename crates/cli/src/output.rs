@@ -4,10 +4,24 @@ use flowcompile_artifact::{Artifact, Point};
 
 /// One line about an artifact: what, from where, how big.
 pub fn header(a: &Artifact) {
-    let label = a.provenance.models_label.as_deref().map(|l| format!(" [{l}]")).unwrap_or_default();
-    println!("{}{label}: {} Pareto points (proxy: {:?} execution, {:?} latency)", a.workflow, a.points.len(), a.proxy.execution, a.proxy.latency);
+    let label = a
+        .provenance
+        .models_label
+        .as_deref()
+        .map(|l| format!(" [{l}]"))
+        .unwrap_or_default();
+    println!(
+        "{}{label}: {} Pareto points (proxy: {:?} execution, {:?} latency)",
+        a.workflow,
+        a.points.len(),
+        a.proxy.execution,
+        a.proxy.latency
+    );
     if let Some(s) = &a.space {
-        println!("space: {} structures, {} configurations, {} after pruning", s.n_structures, s.n_configs, s.n_configs_after_pruning);
+        println!(
+            "space: {} structures, {} configurations, {} after pruning",
+            s.n_structures, s.n_configs, s.n_configs_after_pruning
+        );
     }
     if let Some(from) = &a.provenance.imported_from {
         println!("imported from {from}");
@@ -23,12 +37,20 @@ fn settings(p: &Point) -> String {
 }
 
 fn knobs(p: &Point) -> String {
-    p.structure.knobs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    p.structure
+        .knobs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The frontier as an aligned table, fastest first.
 pub fn table(points: &[Point]) -> String {
-    let mut out = format!("{:<6} {:>9} {:>11}  {:<28} {}\n", "point", "accuracy", "latency_s", "structure", "settings");
+    let mut out = format!(
+        "{:<6} {:>9} {:>11}  {:<28} {}\n",
+        "point", "accuracy", "latency_s", "structure", "settings"
+    );
     for p in points {
         out.push_str(&format!(
             "{:<6} {:>9.4} {:>11.3}  {:<28} {}\n",
@@ -61,12 +83,16 @@ pub fn plot(points: &[Point], width: usize, height: usize) -> String {
     if points.is_empty() {
         return String::new();
     }
-    let (lat_min, lat_max) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-        (lo.min(p.predicted.latency_s), hi.max(p.predicted.latency_s))
-    });
-    let (acc_min, acc_max) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-        (lo.min(p.predicted.accuracy), hi.max(p.predicted.accuracy))
-    });
+    let (lat_min, lat_max) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.predicted.latency_s), hi.max(p.predicted.latency_s))
+        });
+    let (acc_min, acc_max) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.predicted.accuracy), hi.max(p.predicted.accuracy))
+        });
     let scale = |v: f64, lo: f64, hi: f64, n: usize| -> usize {
         if hi > lo {
             (((v - lo) / (hi - lo)) * (n - 1) as f64).round() as usize
@@ -90,6 +116,11 @@ pub fn plot(points: &[Point], width: usize, height: usize) -> String {
         out.push_str(&format!("{label} |{}\n", row.iter().collect::<String>()));
     }
     out.push_str(&format!("{} +{}\n", " ".repeat(7), "-".repeat(width)));
-    out.push_str(&format!("{} {lat_min:<10.3}{:>w$.3}  latency (s)", " ".repeat(7), lat_max, w = width - 10));
+    out.push_str(&format!(
+        "{} {lat_min:<10.3}{:>w$.3}  latency (s)",
+        " ".repeat(7),
+        lat_max,
+        w = width - 10
+    ));
     out
 }

@@ -8,7 +8,12 @@ fn root() -> PathBuf {
 }
 
 fn example(name: &str, file: &str) -> String {
-    root().join("examples").join(name).join(file).display().to_string()
+    root()
+        .join("examples")
+        .join(name)
+        .join(file)
+        .display()
+        .to_string()
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
@@ -23,14 +28,24 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 fn check(out: &Output, code: i32) -> (String, String) {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(code), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     (stdout, stderr)
 }
 
 fn compile_hotpotqa(dir: &Path) -> PathBuf {
     let wf = example("hotpotqa", "workflow.toml");
     let profiles = example("hotpotqa", "profiles.csv");
-    let (stdout, _) = check(&run(dir, &["compile", &wf, "--profiles", &profiles, "-o", "a.json"]), 0);
+    let (stdout, _) = check(
+        &run(
+            dir,
+            &["compile", &wf, "--profiles", &profiles, "-o", "a.json"],
+        ),
+        0,
+    );
     assert!(stdout.contains("1,043,280 configurations"), "{stdout}");
     dir.join("a.json")
 }
@@ -38,7 +53,13 @@ fn compile_hotpotqa(dir: &Path) -> PathBuf {
 #[test]
 fn space_prints_the_papers_hotpotqa_count() {
     let dir = tempfile::tempdir().unwrap();
-    let (stdout, _) = check(&run(dir.path(), &["space", &example("hotpotqa", "workflow.toml"), "--json"]), 0);
+    let (stdout, _) = check(
+        &run(
+            dir.path(),
+            &["space", &example("hotpotqa", "workflow.toml"), "--json"],
+        ),
+        0,
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["n_configs"], "1043280");
     assert_eq!(v["n_structures"], 6);
@@ -77,16 +98,35 @@ fn compile_show_select_round_trip() {
 fn impossible_constraints_exit_4_and_name_the_nearest_points() {
     let dir = tempfile::tempdir().unwrap();
     let a = compile_hotpotqa(dir.path()).display().to_string();
-    let (_, stderr) = check(&run(dir.path(), &["select", &a, "--min-accuracy", "0.999", "--max-latency", "1"]), 4);
+    let (_, stderr) = check(
+        &run(
+            dir.path(),
+            &[
+                "select",
+                &a,
+                "--min-accuracy",
+                "0.999",
+                "--max-latency",
+                "1",
+            ],
+        ),
+        4,
+    );
     assert!(stderr.contains("nearest"), "{stderr}");
 }
 
 #[test]
 fn a_bad_workflow_exits_3_with_a_located_diagnostic() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = root().join("crates/spec/tests/bad/cycle.toml").display().to_string();
+    let bad = root()
+        .join("crates/spec/tests/bad/cycle.toml")
+        .display()
+        .to_string();
     let (_, stderr) = check(&run(dir.path(), &["space", &bad]), 3);
-    assert!(stderr.contains("cycle in the graph: x -> y -> x"), "{stderr}");
+    assert!(
+        stderr.contains("cycle in the graph: x -> y -> x"),
+        "{stderr}"
+    );
     assert!(stderr.contains("cycle.toml"), "{stderr}");
 }
 
@@ -96,12 +136,29 @@ fn a_profile_missing_a_setting_exits_3_and_keeps_the_old_artifact() {
     let artifact = compile_hotpotqa(dir.path());
     let before = std::fs::read(&artifact).unwrap();
     let full = std::fs::read_to_string(example("hotpotqa", "profiles.csv")).unwrap();
-    let cut: String = full.lines().filter(|l| !l.starts_with("sc_ensemble,qwen3-4b,300,")).map(|l| format!("{l}\n")).collect();
+    let cut: String = full
+        .lines()
+        .filter(|l| !l.starts_with("sc_ensemble,qwen3-4b,300,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     std::fs::write(dir.path().join("cut.csv"), cut).unwrap();
     let wf = example("hotpotqa", "workflow.toml");
-    let (_, stderr) = check(&run(dir.path(), &["compile", &wf, "--profiles", "cut.csv", "-o", "a.json"]), 3);
-    assert!(stderr.contains("sc_ensemble") && stderr.contains("qwen3-4b") && stderr.contains("300"), "{stderr}");
-    assert_eq!(std::fs::read(&artifact).unwrap(), before, "a failed compile must not touch the artifact");
+    let (_, stderr) = check(
+        &run(
+            dir.path(),
+            &["compile", &wf, "--profiles", "cut.csv", "-o", "a.json"],
+        ),
+        3,
+    );
+    assert!(
+        stderr.contains("sc_ensemble") && stderr.contains("qwen3-4b") && stderr.contains("300"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&artifact).unwrap(),
+        before,
+        "a failed compile must not touch the artifact"
+    );
 }
 
 #[test]
@@ -112,7 +169,10 @@ fn a_malformed_profile_line_is_reported_with_file_and_line() {
     lines[5] = lines[5].replacen(",100,", ",abc,", 1);
     std::fs::write(dir.path().join("bad.csv"), lines.join("\n")).unwrap();
     let wf = example("hotpotqa", "workflow.toml");
-    let (_, stderr) = check(&run(dir.path(), &["compile", &wf, "--profiles", "bad.csv"]), 3);
+    let (_, stderr) = check(
+        &run(dir.path(), &["compile", &wf, "--profiles", "bad.csv"]),
+        3,
+    );
     assert!(stderr.contains("bad.csv:6"), "{stderr}");
 }
 
@@ -142,7 +202,10 @@ fn every_example_compiles_under_both_execution_models_and_latency_sources() {
                 );
                 let (stdout, _) = check(&out, 0);
                 let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-                assert!(v["n_points"].as_u64().unwrap() >= 2, "{name} {exec} {latency}: {stdout}");
+                assert!(
+                    v["n_points"].as_u64().unwrap() >= 2,
+                    "{name} {exec} {latency}: {stdout}"
+                );
             }
         }
     }
@@ -169,7 +232,10 @@ fn schemas_are_printed_as_json() {
     for kind in ["workflow", "artifact"] {
         let (stdout, _) = check(&run(dir.path(), &["schema", kind]), 0);
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        assert!(v.get("properties").is_some() || v.get("$defs").is_some(), "{kind}");
+        assert!(
+            v.get("properties").is_some() || v.get("$defs").is_some(),
+            "{kind}"
+        );
     }
 }
 
@@ -178,5 +244,8 @@ fn unknown_preference_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let a = compile_hotpotqa(dir.path()).display().to_string();
     let (_, stderr) = check(&run(dir.path(), &["select", &a, "--prefer", "fastest"]), 3);
-    assert!(stderr.contains("low") && stderr.contains("xhigh"), "{stderr}");
+    assert!(
+        stderr.contains("low") && stderr.contains("xhigh"),
+        "{stderr}"
+    );
 }

@@ -356,7 +356,10 @@ impl Workflow {
         }
     }
 
-    fn assign_slots(&self, sites: &[(Vec<u32>, AgentId)]) -> (Vec<Slot>, HashMap<Vec<u32>, SlotId>) {
+    fn assign_slots(
+        &self,
+        sites: &[(Vec<u32>, AgentId)],
+    ) -> (Vec<Slot>, HashMap<Vec<u32>, SlotId>) {
         let mut site_slots = HashMap::new();
         if self.share_settings {
             let slots = self
@@ -398,9 +401,12 @@ impl Workflow {
     }
 }
 
+/// One combination of children's variants: the knob values and each child's output.
+type Combination = (Vec<KnobValue>, Vec<Out>);
+
 /// Cartesian product of the children's variants, the first child varying slowest.
-fn product(children: Vec<Vec<Variant>>) -> Result<Vec<(Vec<KnobValue>, Vec<Out>)>, SpaceError> {
-    let mut acc: Vec<(Vec<KnobValue>, Vec<Out>)> = vec![(Vec::new(), Vec::new())];
+fn product(children: Vec<Vec<Variant>>) -> Result<Vec<Combination>, SpaceError> {
+    let mut acc: Vec<Combination> = vec![(Vec::new(), Vec::new())];
     for variants in children {
         if acc.len().saturating_mul(variants.len()) > MAX_STRUCTURES {
             return Err(SpaceError::TooManyStructures {
@@ -430,7 +436,11 @@ impl Expander<'_> {
         v
     }
 
-    fn children(&self, ids: &[NodeId], path: &mut Vec<u32>) -> Result<Vec<Vec<Variant>>, SpaceError> {
+    fn children(
+        &self,
+        ids: &[NodeId],
+        path: &mut Vec<u32>,
+    ) -> Result<Vec<Vec<Variant>>, SpaceError> {
         ids.iter()
             .enumerate()
             .map(|(i, c)| self.child(i as u32, *c, path))
@@ -498,7 +508,9 @@ impl Expander<'_> {
                         let arms = branches
                             .iter()
                             .zip(outs)
-                            .map(|(b, o)| (b.weight, o.into_expr().unwrap_or(Expr::Seq(Vec::new()))))
+                            .map(|(b, o)| {
+                                (b.weight, o.into_expr().unwrap_or(Expr::Seq(Vec::new())))
+                            })
                             .collect();
                         Variant {
                             knobs,
@@ -516,8 +528,16 @@ impl Expander<'_> {
                             copies.extend(v.out.into_expr());
                         }
                     }
-                    let knobs = if count.is_knob() { vec![knob(n)] } else { Vec::new() };
-                    let out = if copies.is_empty() { Out::Absent } else { Out::List(copies) };
+                    let knobs = if count.is_knob() {
+                        vec![knob(n)]
+                    } else {
+                        Vec::new()
+                    };
+                    let out = if copies.is_empty() {
+                        Out::Absent
+                    } else {
+                        Out::List(copies)
+                    };
                     variants.push(Variant { knobs, out });
                 }
                 variants
@@ -583,7 +603,11 @@ impl Expander<'_> {
                 };
                 let mut variants = Vec::new();
                 for k in attempts.min..=attempts.max {
-                    let head = if attempts.is_knob() { vec![knob(k)] } else { Vec::new() };
+                    let head = if attempts.is_knob() {
+                        vec![knob(k)]
+                    } else {
+                        Vec::new()
+                    };
                     for b in &bodies {
                         if k == 0 {
                             let mut knobs = head.clone();
@@ -635,9 +659,22 @@ mod tests {
         let mut wf = Workflow::new("hotpotqa", agents(&["gen", "ens", "fmt"], 80));
         wf.share_settings = share;
         let gen = wf.add_node("gen", NodeKind::Agent(AgentId(0)));
-        let gens = wf.add_node("gens", NodeKind::Repeat { body: gen, count: Count::new(1, 3) });
+        let gens = wf.add_node(
+            "gens",
+            NodeKind::Repeat {
+                body: gen,
+                count: Count::new(1, 3),
+            },
+        );
         let ens = wf.add_node("ens", NodeKind::Agent(AgentId(1)));
-        let vote = wf.add_node("vote", NodeKind::Vote { ensemble: ens, over: gens, min_inputs: 2 });
+        let vote = wf.add_node(
+            "vote",
+            NodeKind::Vote {
+                ensemble: ens,
+                over: gens,
+                min_inputs: 2,
+            },
+        );
         let fmt = wf.add_node("fmt", NodeKind::Agent(AgentId(2)));
         let opt = wf.add_node("opt", NodeKind::Optional(fmt));
         wf.root = wf.add_node("root", NodeKind::Seq(vec![vote, opt]));
@@ -667,7 +704,11 @@ mod tests {
     fn math_has_seventeen_structures() {
         let names = ["programmer", "refine", "detailed", "generate", "ens"];
         let mut wf = Workflow::new("math", agents(&names, 2));
-        wf.tools.push(Tool { name: "extract".into(), kind: ToolKind::ExtractAnswer, latency_s: 0.0 });
+        wf.tools.push(Tool {
+            name: "extract".into(),
+            kind: ToolKind::ExtractAnswer,
+            latency_s: 0.0,
+        });
         let prog = wf.add_node("programmer", NodeKind::Agent(AgentId(0)));
         let maybe_prog = wf.add_node("maybe_prog", NodeKind::Optional(prog));
         let refine = wf.add_node("refine", NodeKind::Agent(AgentId(1)));
@@ -676,10 +717,26 @@ mod tests {
         let detailed = wf.add_node("detailed", NodeKind::Agent(AgentId(2)));
         let opt_detailed = wf.add_node("opt_detailed", NodeKind::Optional(detailed));
         let gen = wf.add_node("generate", NodeKind::Agent(AgentId(3)));
-        let gens = wf.add_node("gens", NodeKind::Repeat { body: gen, count: Count::new(0, 2) });
-        let cands = wf.add_node("cands", NodeKind::AnyOf(vec![opt_branch, opt_detailed, gens]));
+        let gens = wf.add_node(
+            "gens",
+            NodeKind::Repeat {
+                body: gen,
+                count: Count::new(0, 2),
+            },
+        );
+        let cands = wf.add_node(
+            "cands",
+            NodeKind::AnyOf(vec![opt_branch, opt_detailed, gens]),
+        );
         let ens = wf.add_node("ens", NodeKind::Agent(AgentId(4)));
-        let vote = wf.add_node("vote", NodeKind::Vote { ensemble: ens, over: cands, min_inputs: 2 });
+        let vote = wf.add_node(
+            "vote",
+            NodeKind::Vote {
+                ensemble: ens,
+                over: cands,
+                min_inputs: 2,
+            },
+        );
         let extract = wf.add_node("extract", NodeKind::Tool(ToolId(0)));
         wf.root = wf.add_node("root", NodeKind::Seq(vec![vote, extract]));
         let space = wf.design_space().unwrap();
@@ -692,11 +749,28 @@ mod tests {
     #[test]
     fn code_has_twelve_structures_and_retry_zero_drops_the_fixer() {
         let mut wf = Workflow::new("code", agents(&["gen", "ens", "reflect"], 3));
-        wf.tools.push(Tool { name: "test".into(), kind: ToolKind::PythonTests, latency_s: 0.5 });
+        wf.tools.push(Tool {
+            name: "test".into(),
+            kind: ToolKind::PythonTests,
+            latency_s: 0.5,
+        });
         let gen = wf.add_node("gen", NodeKind::Agent(AgentId(0)));
-        let gens = wf.add_node("gens", NodeKind::Repeat { body: gen, count: Count::new(1, 3) });
+        let gens = wf.add_node(
+            "gens",
+            NodeKind::Repeat {
+                body: gen,
+                count: Count::new(1, 3),
+            },
+        );
         let ens = wf.add_node("ens", NodeKind::Agent(AgentId(1)));
-        let vote = wf.add_node("vote", NodeKind::Vote { ensemble: ens, over: gens, min_inputs: 2 });
+        let vote = wf.add_node(
+            "vote",
+            NodeKind::Vote {
+                ensemble: ens,
+                over: gens,
+                min_inputs: 2,
+            },
+        );
         let test = wf.add_node("test", NodeKind::Tool(ToolId(0)));
         let first = wf.add_node("first", NodeKind::Seq(vec![vote, test]));
         let reflect = wf.add_node("reflect", NodeKind::Agent(AgentId(2)));
@@ -704,7 +778,11 @@ mod tests {
         let fix = wf.add_node("fix", NodeKind::Seq(vec![reflect, test2]));
         wf.root = wf.add_node(
             "loop",
-            NodeKind::Retry { body: first, fixer: fix, attempts: Count::new(0, 3) },
+            NodeKind::Retry {
+                body: first,
+                fixer: fix,
+                attempts: Count::new(0, 3),
+            },
         );
         let space = wf.design_space().unwrap();
         assert_eq!(space.structures.len(), 12);
@@ -718,12 +796,27 @@ mod tests {
     fn a_vote_over_nothing_is_no_valid_structure() {
         let mut wf = Workflow::new("empty", agents(&["gen", "ens"], 1));
         let gen = wf.add_node("gen", NodeKind::Agent(AgentId(0)));
-        let gens = wf.add_node("gens", NodeKind::Repeat { body: gen, count: Count::exactly(0) });
+        let gens = wf.add_node(
+            "gens",
+            NodeKind::Repeat {
+                body: gen,
+                count: Count::exactly(0),
+            },
+        );
         let ens = wf.add_node("ens", NodeKind::Agent(AgentId(1)));
-        wf.root = wf.add_node("vote", NodeKind::Vote { ensemble: ens, over: gens, min_inputs: 2 });
+        wf.root = wf.add_node(
+            "vote",
+            NodeKind::Vote {
+                ensemble: ens,
+                over: gens,
+                min_inputs: 2,
+            },
+        );
         assert_eq!(
             wf.design_space().unwrap_err(),
-            SpaceError::NoValidStructure { root: "vote".into() }
+            SpaceError::NoValidStructure {
+                root: "vote".into()
+            }
         );
     }
 
@@ -732,7 +825,13 @@ mod tests {
         let mut wf = Workflow::new("bad", agents(&["gen"], 1));
         let gen = wf.add_node("gen", NodeKind::Agent(AgentId(0)));
         let opt = wf.add_node("opt", NodeKind::Optional(gen));
-        wf.root = wf.add_node("rep", NodeKind::Repeat { body: opt, count: Count::new(1, 2) });
+        wf.root = wf.add_node(
+            "rep",
+            NodeKind::Repeat {
+                body: opt,
+                count: Count::new(1, 2),
+            },
+        );
         assert_eq!(
             wf.design_space().unwrap_err(),
             SpaceError::KnobInRepeat { node: "rep".into() }

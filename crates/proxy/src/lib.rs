@@ -173,16 +173,19 @@ pub fn evaluate(
         },
         Expr::AnyOf(items) => match items.split_first() {
             None => fold::IDENTITY,
-            Some((first, rest)) => fold::any_of_finish(
-                rest.iter()
-                    .fold(fold::any_of_start(eval(first)), |s, e| fold::any_of_step(s, eval(e), exec)),
-            ),
+            Some((first, rest)) => {
+                fold::any_of_finish(rest.iter().fold(fold::any_of_start(eval(first)), |s, e| {
+                    fold::any_of_step(s, eval(e), exec)
+                }))
+            }
         },
         Expr::Cond(arms) => match arms.split_first() {
             None => fold::IDENTITY,
             Some(((w, first), rest)) => rest
                 .iter()
-                .fold(fold::cond_start(*w, eval(first)), |s, (w, e)| fold::cond_step(s, *w, eval(e))),
+                .fold(fold::cond_start(*w, eval(first)), |s, (w, e)| {
+                    fold::cond_step(s, *w, eval(e))
+                }),
         },
         Expr::Retry {
             body,

@@ -4,19 +4,35 @@ use proptest::prelude::*;
 use super::*;
 
 fn m(accuracy: f64, latency_s: f64) -> Metrics {
-    Metrics { accuracy, latency_s }
+    Metrics {
+        accuracy,
+        latency_s,
+    }
 }
 
 fn call(s: u32) -> Expr {
-    Expr::Call { slot: SlotId(s), agent: AgentId(s) }
+    Expr::Call {
+        slot: SlotId(s),
+        agent: AgentId(s),
+    }
 }
 
 #[track_caller]
 fn check(expr: &Expr, slots: &[Metrics], exec: ExecutionModel, want: Metrics) {
-    let tools = [Tool { name: "t".into(), kind: ToolKind::ExtractAnswer, latency_s: 0.25 }];
+    let tools = [Tool {
+        name: "t".into(),
+        kind: ToolKind::ExtractAnswer,
+        latency_s: 0.25,
+    }];
     let got = evaluate(expr, &|s: SlotId| slots[s.0 as usize], &tools, exec);
-    assert!((got.accuracy - want.accuracy).abs() < 1e-12, "accuracy {got:?} != {want:?}");
-    assert!((got.latency_s - want.latency_s).abs() < 1e-12, "latency {got:?} != {want:?}");
+    assert!(
+        (got.accuracy - want.accuracy).abs() < 1e-12,
+        "accuracy {got:?} != {want:?}"
+    );
+    assert!(
+        (got.latency_s - want.latency_s).abs() < 1e-12,
+        "latency {got:?} != {want:?}"
+    );
 }
 
 const P: ExecutionModel = ExecutionModel::Parallel;
@@ -25,7 +41,12 @@ const S: ExecutionModel = ExecutionModel::Sequential;
 #[test]
 fn sequence_multiplies_accuracy_and_adds_latency() {
     let slots = [m(0.9, 1.0), m(0.8, 2.0)];
-    check(&Expr::Seq(vec![call(0), call(1), Expr::Tool(ToolId(0))]), &slots, P, m(0.72, 3.25));
+    check(
+        &Expr::Seq(vec![call(0), call(1), Expr::Tool(ToolId(0))]),
+        &slots,
+        P,
+        m(0.72, 3.25),
+    );
     check(&Expr::Seq(vec![]), &slots, P, m(1.0, 0.0));
 }
 
@@ -60,7 +81,11 @@ fn retry_matches_the_closed_form() {
         let r: f64 = 1.0 - pf;
         let acc = p0 + (1.0 - p0) * (1.0 - r.powi(k as i32));
         let runs = (1.0 - p0) * (1.0 - r.powi(k as i32)) / (1.0 - r);
-        let e = Expr::Retry { body: Box::new(call(0)), fixer: Box::new(call(1)), attempts: k };
+        let e = Expr::Retry {
+            body: Box::new(call(0)),
+            fixer: Box::new(call(1)),
+            attempts: k,
+        };
         check(&e, &slots, P, m(acc, t0 + runs * tf));
     }
 }
@@ -68,7 +93,11 @@ fn retry_matches_the_closed_form() {
 #[test]
 fn retry_with_a_fixer_that_never_succeeds_runs_every_attempt() {
     let slots = [m(0.5, 1.0), m(0.0, 2.0)];
-    let e = Expr::Retry { body: Box::new(call(0)), fixer: Box::new(call(1)), attempts: 3 };
+    let e = Expr::Retry {
+        body: Box::new(call(0)),
+        fixer: Box::new(call(1)),
+        attempts: 3,
+    };
     check(&e, &slots, P, m(0.5, 1.0 + 0.5 * 3.0 * 2.0));
 }
 
@@ -80,8 +109,14 @@ fn expr(n_slots: u32) -> impl Strategy<Value = Expr> {
             prop::collection::vec(inner.clone(), 0..3).prop_map(Expr::Seq),
             prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::AnyOf),
             prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::AllOf),
-            (prop::collection::vec(inner.clone(), 2..3), 0.0..1.0f64)
-                .prop_map(|(v, w)| Expr::Cond(v.into_iter().zip([w, 1.0 - w]).map(|(e, w)| (w, e)).collect())),
+            (prop::collection::vec(inner.clone(), 2..3), 0.0..1.0f64).prop_map(
+                |(v, w)| Expr::Cond(
+                    v.into_iter()
+                        .zip([w, 1.0 - w])
+                        .map(|(e, w)| (w, e))
+                        .collect()
+                )
+            ),
             (inner.clone(), inner, 1u32..4).prop_map(|(b, f, k)| Expr::Retry {
                 body: Box::new(b),
                 fixer: Box::new(f),

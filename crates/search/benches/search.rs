@@ -15,34 +15,55 @@ use flowcompile_proxy::{ExecutionModel, Metrics};
 use flowcompile_search::{brute_force, pareto, Problem};
 
 fn example(name: &str) -> (Workflow, DesignSpace, Vec<Vec<Metrics>>) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
     let text = std::fs::read_to_string(dir.join("workflow.toml")).unwrap();
     let wf = flowcompile_spec::parse(&text, name).unwrap();
     let profiles = std::fs::read_to_string(dir.join("profiles.csv")).unwrap();
     let table = parse_profiles(&profiles, "profiles.csv", Format::Csv).unwrap();
     let resolved = resolve(&wf, &table, &[], LatencySource::Measured).unwrap();
     let space = wf.design_space().unwrap();
-    let metrics = space.slots.iter().map(|s| resolved.metrics(s.agent).to_vec()).collect();
+    let metrics = space
+        .slots
+        .iter()
+        .map(|s| resolved.metrics(s.agent).to_vec())
+        .collect();
     (wf, space, metrics)
 }
 
 /// Six stages in sequence, each a vote over four solvers (one of them optional): 30 agents, 64
 /// structures, 80 settings per agent.
 fn synthetic30() -> (Workflow, DesignSpace, Vec<Vec<Metrics>>) {
-    let settings: Vec<Setting> = (0..80).map(|i| Setting::new(format!("m{}", i / 16), i % 16)).collect();
+    let settings: Vec<Setting> = (0..80)
+        .map(|i| Setting::new(format!("m{}", i / 16), i % 16))
+        .collect();
     let mut wf = Workflow::new("synthetic30", Vec::new());
     let mut stages = Vec::new();
     for stage in 0..6 {
         let mut solvers = Vec::new();
         for k in 0..4 {
-            wf.agents.push(Agent::new(format!("s{stage}_{k}"), settings.clone()));
+            wf.agents
+                .push(Agent::new(format!("s{stage}_{k}"), settings.clone()));
             let call = wf.add_node("call", NodeKind::Agent(AgentId(wf.agents.len() as u32 - 1)));
-            solvers.push(if k == 3 { wf.add_node("opt", NodeKind::Optional(call)) } else { call });
+            solvers.push(if k == 3 {
+                wf.add_node("opt", NodeKind::Optional(call))
+            } else {
+                call
+            });
         }
         let over = wf.add_node("cands", NodeKind::AnyOf(solvers));
-        wf.agents.push(Agent::new(format!("vote{stage}"), settings.clone()));
+        wf.agents
+            .push(Agent::new(format!("vote{stage}"), settings.clone()));
         let ensemble = wf.add_node("vote", NodeKind::Agent(AgentId(wf.agents.len() as u32 - 1)));
-        stages.push(wf.add_node("stage", NodeKind::Vote { ensemble, over, min_inputs: 2 }));
+        stages.push(wf.add_node(
+            "stage",
+            NodeKind::Vote {
+                ensemble,
+                over,
+                min_inputs: 2,
+            },
+        ));
     }
     wf.root = wf.add_node("root", NodeKind::Seq(stages));
     let space = wf.design_space().unwrap();
@@ -60,9 +81,13 @@ fn synthetic30() -> (Workflow, DesignSpace, Vec<Vec<Metrics>>) {
             (0..80)
                 .map(|i| {
                     let (model, budget) = ((i / 16) as f64, (i % 16) as f64);
-                    let accuracy = (0.3 + 0.12 * model + 0.02 * budget.sqrt() + 0.05 * next()).min(0.99);
+                    let accuracy =
+                        (0.3 + 0.12 * model + 0.02 * budget.sqrt() + 0.05 * next()).min(0.99);
                     let latency_s = (1.0 + model) * (0.5 + 0.1 * budget) * (0.9 + 0.2 * next());
-                    Metrics { accuracy: (accuracy * 100.0).round() / 100.0, latency_s }
+                    Metrics {
+                        accuracy: (accuracy * 100.0).round() / 100.0,
+                        latency_s,
+                    }
                 })
                 .collect()
         })
@@ -96,14 +121,36 @@ fn main() {
         return;
     }
     // `cargo bench -p flowcompile-search -- math` runs only the spaces whose name contains a filter.
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    println!("{:<12} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}", "space", "configs", "pruned", "frontier", "exact search", "brute force", "vs brute", "vs numpy");
-    let spaces = [("hotpotqa", Some(12.0)), ("code", Some(23.0)), ("math", Some(268.0)), ("synthetic30", None)];
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    println!(
+        "{:<12} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}",
+        "space",
+        "configs",
+        "pruned",
+        "frontier",
+        "exact search",
+        "brute force",
+        "vs brute",
+        "vs numpy"
+    );
+    let spaces = [
+        ("hotpotqa", Some(12.0)),
+        ("code", Some(23.0)),
+        ("math", Some(268.0)),
+        ("synthetic30", None),
+    ];
     for (name, numpy_ms) in spaces {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
-        let (wf, space, metrics) = if name == "synthetic30" { synthetic30() } else { example(name) };
+        let (wf, space, metrics) = if name == "synthetic30" {
+            synthetic30()
+        } else {
+            example(name)
+        };
         let problem = Problem::new(&space, &wf.tools, &metrics, ExecutionModel::Sequential);
         let frontier = pareto(&problem);
         let fast = time(Duration::from_secs(2), || {
@@ -112,7 +159,10 @@ fn main() {
         let n_configs = space.n_configs();
         let brute = (n_configs.as_f64() <= 2e6).then(|| {
             let slow = brute_force(&problem);
-            assert_eq!(slow, frontier.points, "{name}: search differs from brute force");
+            assert_eq!(
+                slow, frontier.points,
+                "{name}: search differs from brute force"
+            );
             time(Duration::from_secs(3), || {
                 black_box(brute_force(black_box(&problem)));
             })
@@ -126,13 +176,19 @@ fn main() {
             frontier.points.len(),
             ms(fast),
             brute.map(ms).unwrap_or_else(|| "infeasible".into()),
-            brute.map(|b| format!("{:.0}x", b.as_secs_f64() / fast.as_secs_f64())).unwrap_or_else(|| "-".into()),
-            numpy_ms.map(|n| format!("{:.0}x", n / 1e3 / fast.as_secs_f64())).unwrap_or_else(|| "-".into()),
+            brute
+                .map(|b| format!("{:.0}x", b.as_secs_f64() / fast.as_secs_f64()))
+                .unwrap_or_else(|| "-".into()),
+            numpy_ms
+                .map(|n| format!("{:.0}x", n / 1e3 / fast.as_secs_f64()))
+                .unwrap_or_else(|| "-".into()),
         );
         if name == "hotpotqa" {
             println!(
                 "{:<12} whole unpruned space: exact search {} vs numpy 840 ms: {:.0}x",
-                "", ms(fast), 0.84 / fast.as_secs_f64()
+                "",
+                ms(fast),
+                0.84 / fast.as_secs_f64()
             );
         }
     }

@@ -13,7 +13,10 @@ pub fn brute_force(problem: &Problem) -> Vec<Point> {
     let mut all = Vec::new();
     for (idx, structure) in problem.space.structures.iter().enumerate() {
         let order = canonical_slot_order(&structure.expr, problem.tools);
-        let sizes: Vec<usize> = order.iter().map(|s| problem.metrics[s.0 as usize].len()).collect();
+        let sizes: Vec<usize> = order
+            .iter()
+            .map(|s| problem.metrics[s.0 as usize].len())
+            .collect();
         let mut ranks = vec![0u32; order.len()];
         let mut assignment = vec![0u32; n_slots];
         let mut candidates = Vec::new();
@@ -48,7 +51,8 @@ pub fn brute_force(problem: &Problem) -> Vec<Point> {
     final_filter(all)
         .into_iter()
         .map(|(metrics, (structure, ranks))| {
-            let order = canonical_slot_order(&problem.space.structures[structure].expr, problem.tools);
+            let order =
+                canonical_slot_order(&problem.space.structures[structure].expr, problem.tools);
             let mut settings: Vec<(SlotId, u32)> = order
                 .into_iter()
                 .zip(ranks)

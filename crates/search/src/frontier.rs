@@ -57,7 +57,9 @@ impl Staircase {
 }
 
 /// Keeps, from candidates in key order, each one that no earlier kept candidate weakly dominates.
-fn safe_filter(candidates: impl Iterator<Item = (Metrics, usize, usize)>) -> Vec<(Metrics, usize, usize)> {
+fn safe_filter(
+    candidates: impl Iterator<Item = (Metrics, usize, usize)>,
+) -> Vec<(Metrics, usize, usize)> {
     let mut stairs = Staircase::default();
     let mut kept = Vec::new();
     for c in candidates {
@@ -102,7 +104,11 @@ impl Solver<'_> {
         if plan.bind.is_empty() {
             return self.solve_inner(plan);
         }
-        let lists: Vec<Vec<u32>> = plan.bind.iter().map(|s| self.kept_ranks[s.0 as usize].clone()).collect();
+        let lists: Vec<Vec<u32>> = plan
+            .bind
+            .iter()
+            .map(|s| self.kept_ranks[s.0 as usize].clone())
+            .collect();
         let mut odometer = vec![0usize; lists.len()];
         let mut parts: Vec<(Vec<u32>, Front)> = Vec::new();
         'combos: loop {
@@ -130,10 +136,13 @@ impl Solver<'_> {
                 odometer[k] = 0;
             }
         }
-        let candidates = parts
-            .iter()
-            .enumerate()
-            .flat_map(|(p, (_, front))| front.metrics.iter().enumerate().map(move |(i, m)| (*m, p, i)));
+        let candidates = parts.iter().enumerate().flat_map(|(p, (_, front))| {
+            front
+                .metrics
+                .iter()
+                .enumerate()
+                .map(move |(i, m)| (*m, p, i))
+        });
         let kept = safe_filter(candidates);
         let width = plan.bind.len() + parts[0].1.width;
         let mut out = Front {
@@ -153,28 +162,46 @@ impl Solver<'_> {
     /// [`flowcompile_proxy::evaluate`] folds it.
     fn eval_fixed(&self, plan: &Plan) -> Metrics {
         let exec = self.problem.exec;
-        let fold_all = |items: &[Plan], start: &dyn Fn(Metrics) -> Metrics, step: &dyn Fn(Metrics, Metrics) -> Metrics| match items.split_first() {
-            None => fold::IDENTITY,
-            Some((first, rest)) => rest.iter().fold(start(self.eval_fixed(first)), |s, c| step(s, self.eval_fixed(c))),
-        };
+        let fold_all =
+            |items: &[Plan],
+             start: &dyn Fn(Metrics) -> Metrics,
+             step: &dyn Fn(Metrics, Metrics) -> Metrics| match items.split_first() {
+                None => fold::IDENTITY,
+                Some((first, rest)) => rest.iter().fold(start(self.eval_fixed(first)), |s, c| {
+                    step(s, self.eval_fixed(c))
+                }),
+            };
         match &plan.kind {
-            Kind::Call(slot) => self.problem.metrics_at_rank(*slot, self.fixed[slot.0 as usize]),
-            Kind::Tool(latency_s) => Metrics { accuracy: 1.0, latency_s: *latency_s },
+            Kind::Call(slot) => self
+                .problem
+                .metrics_at_rank(*slot, self.fixed[slot.0 as usize]),
+            Kind::Tool(latency_s) => Metrics {
+                accuracy: 1.0,
+                latency_s: *latency_s,
+            },
             Kind::Seq(v) => fold_all(v, &|m| m, &fold::seq),
             Kind::AllOf(v) => fold_all(v, &|m| m, &|a, b| fold::all_of(a, b, exec)),
-            Kind::AnyOf(v) => fold::any_of_finish(fold_all(v, &fold::any_of_start, &|a, b| fold::any_of_step(a, b, exec))),
+            Kind::AnyOf(v) => fold::any_of_finish(fold_all(v, &fold::any_of_start, &|a, b| {
+                fold::any_of_step(a, b, exec)
+            })),
             Kind::Cond(arms) => match arms.split_first() {
                 None => fold::IDENTITY,
-                Some(((w0, first), rest)) => rest
-                    .iter()
-                    .fold(fold::cond_start(*w0, self.eval_fixed(first)), |s, (w, c)| fold::cond_step(s, *w, self.eval_fixed(c))),
+                Some(((w0, first), rest)) => rest.iter().fold(
+                    fold::cond_start(*w0, self.eval_fixed(first)),
+                    |s, (w, c)| fold::cond_step(s, *w, self.eval_fixed(c)),
+                ),
             },
             Kind::Retry(b, f, k) => fold::retry(self.eval_fixed(b), self.eval_fixed(f), *k),
         }
     }
 
     /// Extends `state` by one more child: a single point is applied in place, a frontier is combined.
-    fn step(&mut self, state: Front, child: &Plan, op: impl Fn(Metrics, Metrics) -> Metrics) -> Front {
+    fn step(
+        &mut self,
+        state: Front,
+        child: &Plan,
+        op: impl Fn(Metrics, Metrics) -> Metrics,
+    ) -> Front {
         if child.is_open() {
             let next = self.solve(child);
             combine(&state, &next, op)
@@ -192,7 +219,12 @@ impl Solver<'_> {
         }
     }
 
-    fn fold_children(&mut self, children: &[Plan], start: impl Fn(Metrics) -> Metrics, step: impl Fn(Metrics, Metrics) -> Metrics) -> Front {
+    fn fold_children(
+        &mut self,
+        children: &[Plan],
+        start: impl Fn(Metrics) -> Metrics,
+        step: impl Fn(Metrics, Metrics) -> Metrics,
+    ) -> Front {
         match children.split_first() {
             None => Front::single(fold::IDENTITY),
             Some((first, rest)) => {
@@ -208,15 +240,22 @@ impl Solver<'_> {
     fn solve_inner(&mut self, plan: &Plan) -> Front {
         let exec: ExecutionModel = self.problem.exec;
         match &plan.kind {
-            Kind::Call(slot) => Front::single(self.problem.metrics_at_rank(*slot, self.fixed[slot.0 as usize])),
+            Kind::Call(slot) => Front::single(
+                self.problem
+                    .metrics_at_rank(*slot, self.fixed[slot.0 as usize]),
+            ),
             Kind::Tool(latency_s) => Front::single(Metrics {
                 accuracy: 1.0,
                 latency_s: *latency_s,
             }),
             Kind::Seq(children) => self.fold_children(children, |m| m, fold::seq),
-            Kind::AllOf(children) => self.fold_children(children, |m| m, |a, b| fold::all_of(a, b, exec)),
+            Kind::AllOf(children) => {
+                self.fold_children(children, |m| m, |a, b| fold::all_of(a, b, exec))
+            }
             Kind::AnyOf(children) => self
-                .fold_children(children, fold::any_of_start, |a, b| fold::any_of_step(a, b, exec))
+                .fold_children(children, fold::any_of_start, |a, b| {
+                    fold::any_of_step(a, b, exec)
+                })
                 .map(fold::any_of_finish),
             Kind::Cond(arms) => match arms.split_first() {
                 None => Front::single(fold::IDENTITY),
@@ -242,7 +281,9 @@ impl Solver<'_> {
 /// The exact Pareto frontier of the problem's design space (see the crate docs for the tie rule).
 pub fn pareto(problem: &Problem) -> Frontier {
     let n_slots = problem.space.slots.len();
-    let kept_ranks: Vec<Vec<u32>> = (0..n_slots).map(|s| problem.kept_ranks(SlotId(s as u32))).collect();
+    let kept_ranks: Vec<Vec<u32>> = (0..n_slots)
+        .map(|s| problem.kept_ranks(SlotId(s as u32)))
+        .collect();
     let kept_per_slot = kept_ranks.iter().map(Vec::len).collect();
     let mut solver = Solver {
         problem,

@@ -72,7 +72,11 @@ impl<'a> Problem<'a> {
         metrics: &'a [Vec<Metrics>],
         exec: ExecutionModel,
     ) -> Problem<'a> {
-        assert_eq!(metrics.len(), space.slots.len(), "one metrics list per slot");
+        assert_eq!(
+            metrics.len(),
+            space.slots.len(),
+            "one metrics list per slot"
+        );
         let ranked = metrics
             .iter()
             .map(|ms| {
@@ -98,7 +102,10 @@ impl<'a> Problem<'a> {
 
     /// The settings of a slot that no other setting of it weakly dominates, best first.
     pub fn kept_settings(&self, slot: SlotId) -> Vec<u32> {
-        self.kept_ranks(slot).into_iter().map(|r| self.rank_to_setting(slot, r)).collect()
+        self.kept_ranks(slot)
+            .into_iter()
+            .map(|r| self.rank_to_setting(slot, r))
+            .collect()
     }
 
     /// Ranks of the kept settings: ranked by accuracy descending, a setting survives only if it is

@@ -82,7 +82,11 @@ impl Plan {
             Expr::AllOf(v) => Kind::AllOf(v.iter().map(sub).collect()),
             Expr::AnyOf(v) => Kind::AnyOf(v.iter().map(sub).collect()),
             Expr::Cond(arms) => Kind::Cond(arms.iter().map(|(w, e)| (*w, sub(e))).collect()),
-            Expr::Retry { body, fixer, attempts } => Kind::Retry(Box::new(sub(body)), Box::new(sub(fixer)), *attempts),
+            Expr::Retry {
+                body,
+                fixer,
+                attempts,
+            } => Kind::Retry(Box::new(sub(body)), Box::new(sub(fixer)), *attempts),
         };
         let open_below = match &kind {
             Kind::Call(_) | Kind::Tool(_) => false,
@@ -90,7 +94,11 @@ impl Plan {
             Kind::Cond(arms) => arms.iter().any(|(_, p)| p.is_open()),
             Kind::Retry(b, f, _) => b.is_open() || f.is_open(),
         };
-        Plan { kind, bind, open_below }
+        Plan {
+            kind,
+            bind,
+            open_below,
+        }
     }
 
     /// Whether this node or one below binds a slot (so it has more than one partial configuration).
@@ -103,7 +111,9 @@ impl Plan {
         out.extend_from_slice(&self.bind);
         match &self.kind {
             Kind::Call(_) | Kind::Tool(_) => {}
-            Kind::Seq(v) | Kind::AllOf(v) | Kind::AnyOf(v) => v.iter().for_each(|p| p.slot_order(out)),
+            Kind::Seq(v) | Kind::AllOf(v) | Kind::AnyOf(v) => {
+                v.iter().for_each(|p| p.slot_order(out))
+            }
             Kind::Cond(arms) => arms.iter().for_each(|(_, p)| p.slot_order(out)),
             Kind::Retry(b, f, _) => {
                 b.slot_order(out);

@@ -1,7 +1,9 @@
 //! The fast search equals brute-force enumeration, bit for bit, on random small workflows and
 //! profiles (ties and equal points included).
 
-use flowcompile_ir::{Agent, AgentId, Count, NodeId, NodeKind, Setting, Tool, ToolId, ToolKind, Workflow};
+use flowcompile_ir::{
+    Agent, AgentId, Count, NodeId, NodeKind, Setting, Tool, ToolId, ToolKind, Workflow,
+};
 use flowcompile_proxy::{ExecutionModel, Metrics};
 use flowcompile_search::{brute_force, pareto, Problem};
 use proptest::prelude::*;
@@ -28,12 +30,17 @@ fn tree(n_agents: u32) -> impl Strategy<Value = T> {
             prop::collection::vec(inner.clone(), 1..3).prop_map(T::Seq),
             prop::collection::vec(inner.clone(), 1..3).prop_map(T::AnyOf),
             prop::collection::vec(inner.clone(), 1..3).prop_map(T::AllOf),
-            (prop::collection::vec(inner.clone(), 2..3), 0.0..1.0f64).prop_map(|(v, w)| T::Cond(v, w)),
+            (prop::collection::vec(inner.clone(), 2..3), 0.0..1.0f64)
+                .prop_map(|(v, w)| T::Cond(v, w)),
             (0..n_agents, 0u32..2, 0u32..3).prop_map(|(a, lo, span)| T::Repeat(a, lo, lo + span)),
             inner.clone().prop_map(|t| T::Optional(Box::new(t))),
             (inner.clone(), 0..n_agents, 1u32..3).prop_map(|(t, a, m)| T::Vote(Box::new(t), a, m)),
-            (inner.clone(), inner, 0u32..2, 0u32..3)
-                .prop_map(|(b, f, lo, span)| T::Retry(Box::new(b), Box::new(f), lo, lo + span)),
+            (inner.clone(), inner, 0u32..2, 0u32..3).prop_map(|(b, f, lo, span)| T::Retry(
+                Box::new(b),
+                Box::new(f),
+                lo,
+                lo + span
+            )),
         ]
     })
 }
@@ -48,23 +55,37 @@ fn build(t: &T, wf: &mut Workflow) -> NodeId {
         T::Cond(v, w) => NodeKind::Cond(
             v.iter()
                 .zip([*w, 1.0 - *w])
-                .map(|(c, weight)| flowcompile_ir::Branch { weight, node: build(c, wf) })
+                .map(|(c, weight)| flowcompile_ir::Branch {
+                    weight,
+                    node: build(c, wf),
+                })
                 .collect(),
         ),
         T::Repeat(a, lo, hi) => {
             let body = wf.add_node("call", NodeKind::Agent(AgentId(*a)));
-            NodeKind::Repeat { body, count: Count::new(*lo, *hi) }
+            NodeKind::Repeat {
+                body,
+                count: Count::new(*lo, *hi),
+            }
         }
         T::Optional(c) => NodeKind::Optional(build(c, wf)),
         T::Vote(c, a, m) => {
             let over = build(c, wf);
             let ensemble = wf.add_node("vote", NodeKind::Agent(AgentId(*a)));
-            NodeKind::Vote { ensemble, over, min_inputs: *m }
+            NodeKind::Vote {
+                ensemble,
+                over,
+                min_inputs: *m,
+            }
         }
         T::Retry(b, f, lo, hi) => {
             let body = build(b, wf);
             let fixer = build(f, wf);
-            NodeKind::Retry { body, fixer, attempts: Count::new(*lo, *hi) }
+            NodeKind::Retry {
+                body,
+                fixer,
+                attempts: Count::new(*lo, *hi),
+            }
         }
     };
     wf.add_node("n", kind)
@@ -74,31 +95,49 @@ fn build(t: &T, wf: &mut Workflow) -> NodeId {
 fn metrics(discrete: bool) -> BoxedStrategy<Metrics> {
     if discrete {
         (0u32..5, 0u32..4)
-            .prop_map(|(a, l)| Metrics { accuracy: a as f64 / 4.0, latency_s: l as f64 })
+            .prop_map(|(a, l)| Metrics {
+                accuracy: a as f64 / 4.0,
+                latency_s: l as f64,
+            })
             .boxed()
     } else {
-        (0.0..=1.0f64, 0.0..10.0f64).prop_map(|(accuracy, latency_s)| Metrics { accuracy, latency_s }).boxed()
+        (0.0..=1.0f64, 0.0..10.0f64)
+            .prop_map(|(accuracy, latency_s)| Metrics {
+                accuracy,
+                latency_s,
+            })
+            .boxed()
     }
 }
 
 fn case() -> impl Strategy<Value = (T, u32, bool, bool, bool, Vec<Vec<Metrics>>, f64)> {
-    (1u32..4, any::<bool>(), any::<bool>(), any::<bool>()).prop_flat_map(|(n_agents, share, parallel, discrete)| {
-        (
-            prop_oneof![
-                prop::collection::vec(tree(n_agents), 2..4).prop_map(T::Seq),
-                prop::collection::vec(tree(n_agents), 2..4).prop_map(T::AnyOf),
-                (tree(n_agents), 0..n_agents, 1u32..3).prop_map(|(t, a, m)| T::Vote(Box::new(t), a, m)),
-                (tree(n_agents), tree(n_agents), 0u32..2, 1u32..3)
-                    .prop_map(|(b, f, lo, span)| T::Retry(Box::new(b), Box::new(f), lo, lo + span)),
-            ],
-            Just(n_agents),
-            Just(share),
-            Just(parallel),
-            Just(discrete),
-            prop::collection::vec(prop::collection::vec(metrics(discrete), 1..7), n_agents as usize),
-            prop_oneof![Just(0.0), 0.0..2.0f64],
-        )
-    })
+    (1u32..4, any::<bool>(), any::<bool>(), any::<bool>()).prop_flat_map(
+        |(n_agents, share, parallel, discrete)| {
+            (
+                prop_oneof![
+                    prop::collection::vec(tree(n_agents), 2..4).prop_map(T::Seq),
+                    prop::collection::vec(tree(n_agents), 2..4).prop_map(T::AnyOf),
+                    (tree(n_agents), 0..n_agents, 1u32..3).prop_map(|(t, a, m)| T::Vote(
+                        Box::new(t),
+                        a,
+                        m
+                    )),
+                    (tree(n_agents), tree(n_agents), 0u32..2, 1u32..3).prop_map(
+                        |(b, f, lo, span)| T::Retry(Box::new(b), Box::new(f), lo, lo + span)
+                    ),
+                ],
+                Just(n_agents),
+                Just(share),
+                Just(parallel),
+                Just(discrete),
+                prop::collection::vec(
+                    prop::collection::vec(metrics(discrete), 1..7),
+                    n_agents as usize,
+                ),
+                prop_oneof![Just(0.0), 0.0..2.0f64],
+            )
+        },
+    )
 }
 
 proptest! {

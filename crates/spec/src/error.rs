@@ -48,7 +48,9 @@ impl std::error::Error for SpecError {}
 
 impl Diagnostic for SpecError {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -61,7 +63,7 @@ impl Diagnostic for SpecError {
 #[derive(Debug)]
 pub struct SpecErrors {
     path: String,
-    src: NamedSource<String>,
+    src: Box<NamedSource<String>>,
     line_starts: Vec<usize>,
     /// The problems, in file order.
     pub errors: Vec<SpecError>,
@@ -76,7 +78,7 @@ impl SpecErrors {
             .collect();
         SpecErrors {
             path: path.to_string(),
-            src: NamedSource::new(path, text.to_string()),
+            src: Box::new(NamedSource::new(path, text.to_string())),
             line_starts,
             errors,
         }
@@ -121,7 +123,7 @@ impl std::error::Error for SpecErrors {}
 
 impl Diagnostic for SpecErrors {
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.src)
+        Some(self.src.as_ref())
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {

@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use flowcompile_ir::{
-    Agent, AgentId, Branch, Count, NodeId, NodeKind, OutputParser, Scorer, Setting, SpaceError, Task,
-    Tool, ToolId, ToolKind, Workflow,
+    Agent, AgentId, Branch, Count, NodeId, NodeKind, OutputParser, Scorer, Setting, SpaceError,
+    Task, Tool, ToolId, ToolKind, Workflow,
 };
 use toml::Spanned;
 
@@ -77,7 +77,9 @@ fn count(spec: &Spanned<CountSpec>, what: &str, errors: &mut Vec<SpecError>) -> 
         CountSpec::Range([min, max]) => {
             if min > max {
                 errors.push(SpecError::new(
-                    format!("{what} range [{min}, {max}] is empty: expected [min, max] with min <= max"),
+                    format!(
+                        "{what} range [{min}, {max}] is empty: expected [min, max] with min <= max"
+                    ),
                     spec.span(),
                 ));
             }
@@ -120,7 +122,11 @@ impl<'f> Lowerer<'f> {
                     None => {
                         let known: Vec<_> = Scorer::ALL.iter().map(|k| k.name()).collect();
                         self.err(
-                            format!("unknown scorer '{}': expected one of {}", s.get_ref(), known.join(", ")),
+                            format!(
+                                "unknown scorer '{}': expected one of {}",
+                                s.get_ref(),
+                                known.join(", ")
+                            ),
                             s.span(),
                         );
                     }
@@ -130,7 +136,10 @@ impl<'f> Lowerer<'f> {
         self.wf.task = task;
         let models = &f.space.models;
         if models.get_ref().is_empty() {
-            self.err("space.models is empty: expected at least one model name", models.span());
+            self.err(
+                "space.models is empty: expected at least one model name",
+                models.span(),
+            );
         }
         let mut seen = HashSet::new();
         for m in models.get_ref() {
@@ -143,12 +152,18 @@ impl<'f> Lowerer<'f> {
 
     fn check_budgets(&mut self, budgets: &Spanned<Vec<u32>>, what: &str) {
         if budgets.get_ref().is_empty() {
-            self.err(format!("{what} is empty: expected at least one budget"), budgets.span());
+            self.err(
+                format!("{what} is empty: expected at least one budget"),
+                budgets.span(),
+            );
         }
         let mut seen = HashSet::new();
         for b in budgets.get_ref() {
             if !seen.insert(*b) {
-                self.err(format!("budget {b} is listed twice in {what}"), budgets.span());
+                self.err(
+                    format!("budget {b} is listed twice in {what}"),
+                    budgets.span(),
+                );
             }
         }
     }
@@ -204,7 +219,11 @@ impl<'f> Lowerer<'f> {
         };
         let mut settings: Vec<Setting> = models
             .iter()
-            .flat_map(|m| budgets.iter().map(|b| Setting::new(m.get_ref().clone(), *b)))
+            .flat_map(|m| {
+                budgets
+                    .iter()
+                    .map(|b| Setting::new(m.get_ref().clone(), *b))
+            })
             .collect();
         if let Some(lock) = &spec.lock {
             let l = lock.get_ref();
@@ -212,7 +231,10 @@ impl<'f> Lowerer<'f> {
                 if !models.iter().any(|x| x.get_ref() == m) {
                     let known: Vec<&str> = models.iter().map(|x| x.get_ref().as_str()).collect();
                     self.err(
-                        format!("lock of agent '{name}' names unknown model '{m}': expected one of {}", known.join(", ")),
+                        format!(
+                            "lock of agent '{name}' names unknown model '{m}': expected one of {}",
+                            known.join(", ")
+                        ),
                         lock.span(),
                     );
                 }
@@ -221,7 +243,9 @@ impl<'f> Lowerer<'f> {
             if let Some(b) = l.budget {
                 if !budgets.contains(&b) {
                     self.err(
-                        format!("lock of agent '{name}' names budget {b}, which is not in its budgets"),
+                        format!(
+                            "lock of agent '{name}' names budget {b}, which is not in its budgets"
+                        ),
                         lock.span(),
                     );
                 }
@@ -242,7 +266,10 @@ impl<'f> Lowerer<'f> {
         let env = minijinja::Environment::new();
         match env.template_from_str(text.get_ref()) {
             Err(e) => self.err(
-                format!("prompt of agent '{agent}' is not a valid template: {}", e.detail().unwrap_or("syntax error")),
+                format!(
+                    "prompt of agent '{agent}' is not a valid template: {}",
+                    e.detail().unwrap_or("syntax error")
+                ),
                 text.span(),
             ),
             Ok(t) => {
@@ -278,12 +305,19 @@ impl<'f> Lowerer<'f> {
         for (i, (name, spec)) in f.tools.iter().enumerate() {
             self.declare(name, Target::Tool(ToolId(i as u32)));
             let spec = spec.get_ref();
-            let kind = match ToolKind::ALL.iter().find(|k| k.name() == spec.kind.get_ref()) {
+            let kind = match ToolKind::ALL
+                .iter()
+                .find(|k| k.name() == spec.kind.get_ref())
+            {
                 Some(k) => *k,
                 None => {
                     let known: Vec<_> = ToolKind::ALL.iter().map(|k| k.name()).collect();
                     self.err(
-                        format!("unknown tool kind '{}': expected one of {}", spec.kind.get_ref(), known.join(", ")),
+                        format!(
+                            "unknown tool kind '{}': expected one of {}",
+                            spec.kind.get_ref(),
+                            known.join(", ")
+                        ),
                         spec.kind.span(),
                     );
                     ToolKind::ExtractAnswer
@@ -292,7 +326,11 @@ impl<'f> Lowerer<'f> {
             let latency_s = match &spec.latency_s {
                 Some(l) if !l.get_ref().is_finite() || *l.get_ref() < 0.0 => {
                     self.err(
-                        format!("latency_s of tool '{}' is {}: expected a finite number >= 0", name.get_ref(), l.get_ref()),
+                        format!(
+                            "latency_s of tool '{}' is {}: expected a finite number >= 0",
+                            name.get_ref(),
+                            l.get_ref()
+                        ),
                         l.span(),
                     );
                     0.0
@@ -315,8 +353,11 @@ impl<'f> Lowerer<'f> {
         }
         if self.names.insert(name.get_ref(), target).is_some() {
             self.errors.push(
-                SpecError::new(format!("name '{}' is defined twice", name.get_ref()), name.span())
-                    .with_help("agents, tools and graph nodes share one namespace"),
+                SpecError::new(
+                    format!("name '{}' is defined twice", name.get_ref()),
+                    name.span(),
+                )
+                .with_help("agents, tools and graph nodes share one namespace"),
             );
         }
     }
@@ -333,7 +374,10 @@ impl<'f> Lowerer<'f> {
             None => {
                 let help = suggest(name.get_ref(), self.names.keys().copied());
                 let mut e = SpecError::new(
-                    format!("unknown name '{}': not a node, agent or tool", name.get_ref()),
+                    format!(
+                        "unknown name '{}': not a node, agent or tool",
+                        name.get_ref()
+                    ),
                     name.span(),
                 );
                 e.help = help;
@@ -363,10 +407,16 @@ impl<'f> Lowerer<'f> {
             .collect();
             let n = name.get_ref();
             match set.len() {
-                0 => self.err(format!("node '{n}' has no construct: expected one of {CONSTRUCTS}"), spec.span()),
+                0 => self.err(
+                    format!("node '{n}' has no construct: expected one of {CONSTRUCTS}"),
+                    spec.span(),
+                ),
                 1 => {}
                 _ => self.err(
-                    format!("node '{n}' has {}: expected exactly one construct", set.join(" and ")),
+                    format!(
+                        "node '{n}' has {}: expected exactly one construct",
+                        set.join(" and ")
+                    ),
                     spec.span(),
                 ),
             }
@@ -379,10 +429,17 @@ impl<'f> Lowerer<'f> {
             ];
             for (key, present, owner) in misplaced {
                 if present && !set.contains(&owner) {
-                    self.err(format!("'{key}' of node '{n}' belongs to a {owner} node"), spec.span());
+                    self.err(
+                        format!("'{key}' of node '{n}' belongs to a {owner} node"),
+                        spec.span(),
+                    );
                 }
             }
-            for (key, list) in [("seq", &s.seq), ("any_of", &s.any_of), ("all_of", &s.all_of)] {
+            for (key, list) in [
+                ("seq", &s.seq),
+                ("any_of", &s.any_of),
+                ("all_of", &s.all_of),
+            ] {
                 if let Some(list) = list {
                     if list.is_empty() {
                         self.err(format!("{key} of node '{n}' is empty"), spec.span());
@@ -398,7 +455,10 @@ impl<'f> Lowerer<'f> {
             if let Some(r) = &s.repeat {
                 self.resolve(r);
                 match &s.count {
-                    None => self.err(format!("repeat node '{n}' needs a count: a number or [min, max]"), spec.span()),
+                    None => self.err(
+                        format!("repeat node '{n}' needs a count: a number or [min, max]"),
+                        spec.span(),
+                    ),
                     Some(c) => {
                         count(c, "count", &mut self.errors);
                     }
@@ -410,11 +470,20 @@ impl<'f> Lowerer<'f> {
             if let Some(v) = &s.vote {
                 if let Some(t) = self.resolve(v) {
                     if !matches!(t, Target::Agent(_)) {
-                        self.err(format!("vote of node '{n}' must name an agent, '{}' is not one", v.get_ref()), v.span());
+                        self.err(
+                            format!(
+                                "vote of node '{n}' must name an agent, '{}' is not one",
+                                v.get_ref()
+                            ),
+                            v.span(),
+                        );
                     }
                 }
                 match &s.over {
-                    None => self.err(format!("vote node '{n}' needs 'over': the node producing the candidates"), spec.span()),
+                    None => self.err(
+                        format!("vote node '{n}' needs 'over': the node producing the candidates"),
+                        spec.span(),
+                    ),
                     Some(o) => {
                         self.resolve(o);
                     }
@@ -428,13 +497,19 @@ impl<'f> Lowerer<'f> {
             if let Some(r) = &s.retry {
                 self.resolve(r);
                 match &s.body {
-                    None => self.err(format!("retry node '{n}' needs 'body': the first attempt"), spec.span()),
+                    None => self.err(
+                        format!("retry node '{n}' needs 'body': the first attempt"),
+                        spec.span(),
+                    ),
                     Some(b) => {
                         self.resolve(b);
                     }
                 }
                 match &s.attempts {
-                    None => self.err(format!("retry node '{n}' needs 'attempts': a number or [min, max]"), spec.span()),
+                    None => self.err(
+                        format!("retry node '{n}' needs 'attempts': a number or [min, max]"),
+                        spec.span(),
+                    ),
                     Some(a) => {
                         count(a, "attempts", &mut self.errors);
                     }
@@ -445,7 +520,12 @@ impl<'f> Lowerer<'f> {
         self.resolve(root);
     }
 
-    fn check_cond(&mut self, n: &str, span: Range<usize>, branches: &[Spanned<crate::ast::BranchSpec>]) {
+    fn check_cond(
+        &mut self,
+        n: &str,
+        span: Range<usize>,
+        branches: &[Spanned<crate::ast::BranchSpec>],
+    ) {
         if branches.is_empty() {
             self.err(format!("cond of node '{n}' has no branch"), span);
             return;
@@ -456,19 +536,28 @@ impl<'f> Lowerer<'f> {
             self.resolve(&b.node);
             let w = *b.weight.get_ref();
             if !w.is_finite() || !(0.0..=1.0).contains(&w) {
-                self.err(format!("branch weight {w} is not a probability: expected a number in [0, 1]"), b.weight.span());
+                self.err(
+                    format!("branch weight {w} is not a probability: expected a number in [0, 1]"),
+                    b.weight.span(),
+                );
             }
             total += w;
         }
         if (total - 1.0).abs() > 1e-6 {
-            self.err(format!("branch weights of node '{n}' sum to {total}: expected 1"), span);
+            self.err(
+                format!("branch weights of node '{n}' sum to {total}: expected 1"),
+                span,
+            );
         }
     }
 
     /// Names a node refers to, in order.
     fn refs(spec: &NodeSpec) -> Vec<&Spanned<String>> {
         let mut out = Vec::new();
-        for list in [&spec.seq, &spec.any_of, &spec.all_of].into_iter().flatten() {
+        for list in [&spec.seq, &spec.any_of, &spec.all_of]
+            .into_iter()
+            .flatten()
+        {
             out.extend(list.iter());
         }
         if let Some(b) = &spec.cond {
@@ -501,7 +590,9 @@ impl<'f> Lowerer<'f> {
                     continue;
                 }
                 stack.push((node, next + 1));
-                let Some(Target::Node(child)) = self.names.get(refs[next].get_ref().as_str()).copied() else {
+                let Some(Target::Node(child)) =
+                    self.names.get(refs[next].get_ref().as_str()).copied()
+                else {
                     continue;
                 };
                 match state[child] {
@@ -511,12 +602,18 @@ impl<'f> Lowerer<'f> {
                     }
                     1 => {
                         let from = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
-                        let mut path: Vec<&str> = stack[from..].iter().map(|(n, _)| nodes[*n].0.get_ref().as_str()).collect();
+                        let mut path: Vec<&str> = stack[from..]
+                            .iter()
+                            .map(|(n, _)| nodes[*n].0.get_ref().as_str())
+                            .collect();
                         path.push(nodes[child].0.get_ref());
                         let mut key: Vec<&str> = path.clone();
                         key.sort();
                         if reported.insert(key.join(",")) {
-                            self.err(format!("cycle in the graph: {}", path.join(" -> ")), refs[next].span());
+                            self.err(
+                                format!("cycle in the graph: {}", path.join(" -> ")),
+                                refs[next].span(),
+                            );
                         }
                     }
                     _ => {}
@@ -555,7 +652,9 @@ impl<'f> Lowerer<'f> {
         }
         let (name, spec) = self.file.graph.nodes.get_index(i).expect("declared node");
         let s = spec.get_ref();
-        let list = |l: &mut Self, v: &[Spanned<String>]| v.iter().map(|r| l.reference(r)).collect::<Vec<_>>();
+        let list = |l: &mut Self, v: &[Spanned<String>]| {
+            v.iter().map(|r| l.reference(r)).collect::<Vec<_>>()
+        };
         let kind = if let Some(v) = &s.seq {
             NodeKind::Seq(list(self, v))
         } else if let Some(v) = &s.any_of {
@@ -581,12 +680,24 @@ impl<'f> Lowerer<'f> {
             let over = self.reference(s.over.as_ref().expect("checked"));
             let ensemble = self.reference(v);
             let min_inputs = s.min_inputs.as_ref().map(|m| *m.get_ref()).unwrap_or(2);
-            NodeKind::Vote { ensemble, over, min_inputs }
+            NodeKind::Vote {
+                ensemble,
+                over,
+                min_inputs,
+            }
         } else {
             let body = self.reference(s.body.as_ref().expect("checked"));
             let fixer = self.reference(s.retry.as_ref().expect("checked"));
-            let attempts = count(s.attempts.as_ref().expect("checked"), "attempts", &mut Vec::new());
-            NodeKind::Retry { body, fixer, attempts }
+            let attempts = count(
+                s.attempts.as_ref().expect("checked"),
+                "attempts",
+                &mut Vec::new(),
+            );
+            NodeKind::Retry {
+                body,
+                fixer,
+                attempts,
+            }
         };
         let id = self.add(name.get_ref(), kind, name.span());
         self.lowered[i] = Some(id);
@@ -616,18 +727,26 @@ impl<'f> Lowerer<'f> {
                 .into_iter()
                 .zip(seen)
                 .filter(|(_, s)| !**s)
-                .map(|(n, _)| SpecError::new(format!("{what} '{}' {}", n.get_ref(), match what {
-                    "node" => "is not reachable from graph.root",
-                    "agent" => "is never called by the graph",
-                    _ => "is never run by the graph",
-                }), n.span()))
+                .map(|(n, _)| {
+                    SpecError::new(
+                        format!(
+                            "{what} '{}' {}",
+                            n.get_ref(),
+                            match what {
+                                "node" => "is not reachable from graph.root",
+                                "agent" => "is never called by the graph",
+                                _ => "is never run by the graph",
+                            }
+                        ),
+                        n.span(),
+                    )
+                })
                 .collect::<Vec<_>>()
         };
         let mut errors = unused(&seen_nodes, file.graph.nodes.keys().collect(), "node");
         errors.extend(unused(&seen_agents, file.agents.keys().collect(), "agent"));
         errors.extend(unused(&seen_tools, file.tools.keys().collect(), "tool"));
         self.errors.extend(errors);
-
     }
 }
 

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 fn example(name: &str) -> flowcompile_ir::Workflow {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/{name}/workflow.toml"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../examples/{name}/workflow.toml"));
     let text = std::fs::read_to_string(&path).unwrap();
     match flowcompile_spec::parse(&text, &path.display().to_string()) {
         Ok(wf) => wf,
@@ -48,7 +49,9 @@ fn every_bad_spec_reports_the_expected_errors() {
         n += 1;
         let text = std::fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let errors = flowcompile_spec::parse(&text, &name).expect_err(&name).plain();
+        let errors = flowcompile_spec::parse(&text, &name)
+            .expect_err(&name)
+            .plain();
         let expected_path = path.with_extension("expected");
         if std::env::var_os("FLOWCOMPILE_BLESS").is_some() {
             std::fs::write(&expected_path, format!("{errors}\n")).unwrap();

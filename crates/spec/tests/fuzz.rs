@@ -10,7 +10,10 @@ const EXAMPLES: [&str; 3] = [
 
 fn check_no_panic(text: &str) {
     if let Ok(wf) = flowcompile_spec::parse(text, "fuzz.toml") {
-        assert!(wf.design_space().is_ok(), "a parsed workflow has a design space");
+        assert!(
+            wf.design_space().is_ok(),
+            "a parsed workflow has a design space"
+        );
     }
 }
 

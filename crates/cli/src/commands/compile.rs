@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use flowcompile_artifact::{
-    sha256_hex, Artifact, ArtifactFormat, Execution as ArtExecution, LatencyModel, Point, PointSetting,
-    PointStructure, Predicted, Provenance, ProxyModel, SlotSummary, SpaceSummary,
+    sha256_hex, Artifact, ArtifactFormat, Execution as ArtExecution, LatencyModel, Point,
+    PointSetting, PointStructure, Predicted, Provenance, ProxyModel, SlotSummary, SpaceSummary,
 };
 use flowcompile_profile::{parse_profiles, parse_throughput, resolve, Format, LatencySource};
 use flowcompile_proxy::ExecutionModel;
@@ -19,8 +19,12 @@ use crate::exit::Failure;
 use crate::output;
 
 fn format_of(path: &Path) -> Result<Format, Failure> {
-    Format::from_path(&path.display().to_string())
-        .ok_or_else(|| Failure::Input(anyhow!("{}: unknown format: expected a .csv or .jsonl file", path.display())))
+    Format::from_path(&path.display().to_string()).ok_or_else(|| {
+        Failure::Input(anyhow!(
+            "{}: unknown format: expected a .csv or .jsonl file",
+            path.display()
+        ))
+    })
 }
 
 pub fn run(args: CompileArgs) -> Result<(), Failure> {
@@ -29,8 +33,12 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         .design_space()
         .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.workflow.display())))?;
     let profiles_text = super::read(&args.profiles)?;
-    let table = parse_profiles(&profiles_text, &args.profiles.display().to_string(), format_of(&args.profiles)?)
-        .map_err(|e| Failure::Input(anyhow!("{e}")))?;
+    let table = parse_profiles(
+        &profiles_text,
+        &args.profiles.display().to_string(),
+        format_of(&args.profiles)?,
+    )
+    .map_err(|e| Failure::Input(anyhow!("{e}")))?;
     let mut digest_input = profiles_text.clone().into_bytes();
     let throughput = match &args.throughput {
         Some(path) => {
@@ -48,8 +56,13 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
     if latency == LatencySource::Tokens && args.throughput.is_none() {
         return Err(Failure::Input(anyhow!("--latency tokens needs --throughput FILE with each model's prefill and decode tokens/s")));
     }
-    let resolved = resolve(&wf, &table, &throughput, latency).map_err(|e| Failure::Input(anyhow!("{e}")))?;
-    let metrics: Vec<_> = space.slots.iter().map(|s| resolved.metrics(s.agent).to_vec()).collect();
+    let resolved =
+        resolve(&wf, &table, &throughput, latency).map_err(|e| Failure::Input(anyhow!("{e}")))?;
+    let metrics: Vec<_> = space
+        .slots
+        .iter()
+        .map(|s| resolved.metrics(s.agent).to_vec())
+        .collect();
     let exec = match args.execution {
         Execution::Parallel => ExecutionModel::Parallel,
         Execution::Sequential => ExecutionModel::Sequential,
@@ -78,10 +91,19 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
                 .map(|(slot, setting)| {
                     let slot = &space.slots[slot.0 as usize];
                     let s = &wf.agent(slot.agent).settings[*setting as usize];
-                    (slot.name.clone(), PointSetting { model: s.model.clone(), budget_tokens: s.budget_tokens })
+                    (
+                        slot.name.clone(),
+                        PointSetting {
+                            model: s.model.clone(),
+                            budget_tokens: s.budget_tokens,
+                        },
+                    )
                 })
                 .collect::<IndexMap<_, _>>(),
-            predicted: Predicted { accuracy: p.metrics.accuracy, latency_s: p.metrics.latency_s },
+            predicted: Predicted {
+                accuracy: p.metrics.accuracy,
+                latency_s: p.metrics.latency_s,
+            },
             origin: None,
         })
         .collect();
@@ -109,7 +131,9 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         space: Some(SpaceSummary {
             n_structures: space.structures.len() as u64,
             n_configs: SpaceSummary::count_text(space.n_configs()),
-            n_configs_after_pruning: SpaceSummary::count_text(space.n_configs_with(&frontier.kept_per_slot)),
+            n_configs_after_pruning: SpaceSummary::count_text(
+                space.n_configs_with(&frontier.kept_per_slot),
+            ),
             slots: space
                 .slots
                 .iter()
@@ -125,7 +149,10 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         points,
     };
     artifact.sort_points();
-    let out = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.artifact.json", wf.name)));
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.artifact.json", wf.name)));
     write_atomically(&out, artifact.to_json_pretty().as_bytes())?;
 
     if args.json {
@@ -150,7 +177,10 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         search_s * 1e3
     );
     if resolved.n_unused_rows > 0 {
-        println!("note: {} profile rows matched no setting of this workflow and were not used", resolved.n_unused_rows);
+        println!(
+            "note: {} profile rows matched no setting of this workflow and were not used",
+            resolved.n_unused_rows
+        );
     }
     println!("{}", output::table(&artifact.points));
     println!("wrote {}", out.display());
@@ -160,8 +190,14 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
 /// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
 /// partial artifact over a good one.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, path))

@@ -5,12 +5,13 @@ mod schema;
 mod select;
 mod show;
 mod space;
+mod zoo;
 
 use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ZooCommand};
 use crate::exit::Failure;
 
 /// Runs the parsed command line.
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Show(args) => show::run(args),
         Command::Select(args) => select::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
     }
 }
 

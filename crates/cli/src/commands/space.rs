@@ -11,7 +11,10 @@ pub fn run(args: SpaceArgs) -> Result<(), Failure> {
         .design_space()
         .map_err(|e| Failure::Input(anyhow::anyhow!("{}: {e}", args.workflow.display())))?;
     let knobs = |s: &flowcompile_ir::Structure| -> Vec<(String, u32)> {
-        s.knobs.iter().map(|k| (wf.node(k.node).name.clone(), k.value)).collect()
+        s.knobs
+            .iter()
+            .map(|k| (wf.node(k.node).name.clone(), k.value))
+            .collect()
     };
     if args.json {
         let structures: Vec<_> = space
@@ -47,8 +50,15 @@ pub fn run(args: SpaceArgs) -> Result<(), Failure> {
     if args.structures {
         println!("structures:");
         for (i, s) in space.structures.iter().enumerate() {
-            let k: Vec<String> = knobs(s).into_iter().map(|(n, v)| format!("{n}={v}")).collect();
-            let slots: Vec<&str> = s.slots.iter().map(|x| space.slots[x.0 as usize].name.as_str()).collect();
+            let k: Vec<String> = knobs(s)
+                .into_iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            let slots: Vec<&str> = s
+                .slots
+                .iter()
+                .map(|x| space.slots[x.0 as usize].name.as_str())
+                .collect();
             println!("  s{i:<4} [{}]  calls {}", k.join(" "), slots.join(", "));
         }
     }
