@@ -32,9 +32,9 @@ fn example(name: &str) -> (Workflow, DesignSpace, Vec<Vec<Metrics>>) {
     (wf, space, metrics)
 }
 
-/// Six stages in sequence, each a vote over four solvers (one of them optional): 30 agents, 64
-/// structures, 80 settings per agent.
-fn synthetic30() -> (Workflow, DesignSpace, Vec<Vec<Metrics>>) {
+/// Six stages in sequence, each a vote over four solvers (one of them optional when `knobs`): 30
+/// agents, 64 structures (1 without knobs), 80 settings per agent.
+fn synthetic30(knobs: bool) -> (Workflow, DesignSpace, Vec<Vec<Metrics>>) {
     let settings: Vec<Setting> = (0..80)
         .map(|i| Setting::new(format!("m{}", i / 16), i % 16))
         .collect();
@@ -46,7 +46,7 @@ fn synthetic30() -> (Workflow, DesignSpace, Vec<Vec<Metrics>>) {
             wf.agents
                 .push(Agent::new(format!("s{stage}_{k}"), settings.clone()));
             let call = wf.add_node("call", NodeKind::Agent(AgentId(wf.agents.len() as u32 - 1)));
-            solvers.push(if k == 3 {
+            solvers.push(if knobs && k == 3 {
                 wf.add_node("opt", NodeKind::Optional(call))
             } else {
                 call
@@ -126,7 +126,7 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     println!(
-        "{:<12} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}",
+        "{:<18} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}",
         "space",
         "configs",
         "pruned",
@@ -140,16 +140,17 @@ fn main() {
         ("hotpotqa", Some(12.0)),
         ("code", Some(23.0)),
         ("math", Some(268.0)),
-        ("synthetic30", None),
+        ("synthetic30-fixed", None),
+        ("synthetic30-knobs", None),
     ];
     for (name, numpy_ms) in spaces {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
-        let (wf, space, metrics) = if name == "synthetic30" {
-            synthetic30()
-        } else {
-            example(name)
+        let (wf, space, metrics) = match name {
+            "synthetic30-fixed" => synthetic30(false),
+            "synthetic30-knobs" => synthetic30(true),
+            _ => example(name),
         };
         let problem = Problem::new(&space, &wf.tools, &metrics, ExecutionModel::Sequential);
         let frontier = pareto(&problem);
@@ -169,7 +170,7 @@ fn main() {
         });
         let pruned = space.n_configs_with(&frontier.kept_per_slot);
         println!(
-            "{:<12} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}",
+            "{:<18} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}",
             name,
             n_configs.to_string(),
             pruned.to_string(),

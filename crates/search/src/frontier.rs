@@ -6,8 +6,9 @@ use flowcompile_proxy::{fold, ExecutionModel, Metrics};
 use crate::plan::{Kind, Plan};
 use crate::{final_filter, Frontier, Point, Problem};
 
-/// Partial configurations of one plan node, in canonical key order, with the setting ranks of the
-/// node's slots (in canonical slot order) flattened `width` at a time.
+/// The Pareto set of one plan node's partial configurations, in preference order (accuracy
+/// descending), with the setting ranks of the node's slots (canonical slot order) flattened `width`
+/// at a time.
 struct Front {
     metrics: Vec<Metrics>,
     ranks: Vec<u32>,
@@ -27,63 +28,65 @@ impl Front {
         &self.ranks[i * self.width..(i + 1) * self.width]
     }
 
-    fn map(mut self, f: impl Fn(Metrics) -> Metrics) -> Front {
-        self.metrics.iter_mut().for_each(|m| *m = f(*m));
-        self
-    }
-}
-
-/// The Pareto staircase of the points kept so far: latency strictly increasing, accuracy strictly
-/// increasing.
-#[derive(Default)]
-struct Staircase(Vec<Metrics>);
-
-impl Staircase {
-    /// Whether a kept point is at least as accurate and at least as fast as `m`.
-    fn dominates(&self, m: Metrics) -> bool {
-        let n = self.0.partition_point(|s| s.latency_s <= m.latency_s);
-        n > 0 && self.0[n - 1].accuracy >= m.accuracy
-    }
-
-    /// Adds a point no kept point dominates.
-    fn insert(&mut self, m: Metrics) {
-        let lo = self.0.partition_point(|s| s.latency_s < m.latency_s);
-        let mut hi = lo;
-        while hi < self.0.len() && self.0[hi].accuracy <= m.accuracy {
-            hi += 1;
+    /// Applies a monotone map (a unary node of the evaluation tree) and filters again: distinct
+    /// values may become equal or comparable.
+    fn map(self, f: impl Fn(Metrics) -> Metrics) -> Front {
+        let candidates = self
+            .metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (f(*m), i))
+            .collect();
+        let kept = pareto_filter(candidates);
+        let mut out = Front {
+            metrics: Vec::with_capacity(kept.len()),
+            ranks: Vec::with_capacity(kept.len() * self.width),
+            width: self.width,
+        };
+        for (m, i) in kept {
+            out.metrics.push(m);
+            out.ranks.extend_from_slice(self.ranks(i));
         }
-        self.0.splice(lo..hi, [m]);
+        out
     }
 }
 
-/// Keeps, from candidates in key order, each one that no earlier kept candidate weakly dominates.
-fn safe_filter(
-    candidates: impl Iterator<Item = (Metrics, usize, usize)>,
-) -> Vec<(Metrics, usize, usize)> {
-    let mut stairs = Staircase::default();
-    let mut kept = Vec::new();
-    for c in candidates {
-        if !stairs.dominates(c.0) {
-            stairs.insert(c.0);
-            kept.push(c);
+/// The strict Pareto set of candidates given in tie-rule order among equal values: sorted by accuracy
+/// descending then latency ascending (stable, so equal values keep their given order), a candidate
+/// is kept when it is strictly faster than every candidate before it. The result is in preference
+/// order: the order of the node's values under the tie rule.
+fn pareto_filter<T>(mut candidates: Vec<(Metrics, T)>) -> Vec<(Metrics, T)> {
+    candidates.sort_by(|(a, _), (b, _)| {
+        b.accuracy
+            .total_cmp(&a.accuracy)
+            .then(a.latency_s.total_cmp(&b.latency_s))
+    });
+    let mut best = f64::INFINITY;
+    candidates.retain(|(m, _)| {
+        let keep = m.latency_s < best;
+        if keep {
+            best = m.latency_s;
         }
-    }
-    kept
+        keep
+    });
+    candidates
 }
 
-/// All pairs of `a` and `b` combined by `op`, filtered, in key order.
+/// All pairs of `a` and `b` combined by `op`, filtered; equal values keep the pair order, which is
+/// the tie rule's order since both inputs are in preference order.
 fn combine(a: &Front, b: &Front, op: impl Fn(Metrics, Metrics) -> Metrics) -> Front {
     let pairs = (0..a.metrics.len())
         .flat_map(|i| (0..b.metrics.len()).map(move |j| (i, j)))
-        .map(|(i, j)| (op(a.metrics[i], b.metrics[j]), i, j));
-    let kept = safe_filter(pairs);
+        .map(|(i, j)| (op(a.metrics[i], b.metrics[j]), (i, j)))
+        .collect();
+    let kept = pareto_filter(pairs);
     let width = a.width + b.width;
     let mut out = Front {
         metrics: Vec::with_capacity(kept.len()),
         ranks: Vec::with_capacity(kept.len() * width),
         width,
     };
-    for (m, i, j) in kept {
+    for (m, (i, j)) in kept {
         out.metrics.push(m);
         out.ranks.extend_from_slice(a.ranks(i));
         out.ranks.extend_from_slice(b.ranks(j));
@@ -122,7 +125,7 @@ impl Solver<'_> {
                 Front::single(self.eval_fixed(plan))
             };
             parts.push((prefix, inner));
-            // Advance the odometer, last slot fastest, so prefixes come in key order.
+            // Advance the odometer, last slot fastest, so equal values keep the bound ranks' order.
             let mut k = lists.len();
             loop {
                 if k == 0 {
@@ -141,16 +144,16 @@ impl Solver<'_> {
                 .metrics
                 .iter()
                 .enumerate()
-                .map(move |(i, m)| (*m, p, i))
+                .map(move |(i, m)| (*m, (p, i)))
         });
-        let kept = safe_filter(candidates);
+        let kept = pareto_filter(candidates.collect());
         let width = plan.bind.len() + parts[0].1.width;
         let mut out = Front {
             metrics: Vec::with_capacity(kept.len()),
             ranks: Vec::with_capacity(kept.len() * width),
             width,
         };
-        for (m, p, i) in kept {
+        for (m, (p, i)) in kept {
             out.metrics.push(m);
             out.ranks.extend_from_slice(&parts[p].0);
             out.ranks.extend_from_slice(parts[p].1.ranks(i));
@@ -195,7 +198,7 @@ impl Solver<'_> {
         }
     }
 
-    /// Extends `state` by one more child: a single point is applied in place, a frontier is combined.
+    /// Extends `state` by one more child: a fixed child is a unary map, a frontier is combined.
     fn step(
         &mut self,
         state: Front,

@@ -12,13 +12,14 @@
 //!    calls, so subtrees stay independent.
 //! 3. **Merge.** The structures' frontiers are merged into one.
 //!
-//! **Tie rule.** Configurations are totally ordered by a canonical key: structure index, then the rank
-//! of each slot's setting (best first, as above), slots in the structure's canonical order
-//! ([`canonical_slot_order`]). A configuration is on the frontier when no other is at least as accurate
-//! and at least as fast with one strictly better, and no other with exactly the same predicted
-//! (accuracy, latency) has a smaller key. Partial frontiers drop a partial configuration only when one
-//! with a smaller key weakly dominates it, which keeps this rule exact: whatever completes the dropped
-//! one completes the dominating one at least as well and with a smaller key.
+//! **Tie rule.** A configuration is on the frontier when no other is at least as accurate and at least
+//! as fast with one strictly better. Among configurations with exactly the same predicted (accuracy,
+//! latency), one is kept: the one of the smallest structure index; within a structure, the one whose
+//! intermediate predictions are better first, comparing the structure's evaluation tree top-down in
+//! pre-order (at each node its predicted value, higher accuracy then lower latency first, then the
+//! best-first rank of each slot the node joins); the first difference decides. Preferring better
+//! sub-results is what makes pruning exact: a partial configuration weakly dominated by another is
+//! never preferred to it, whatever completes both, so every partial frontier is a plain Pareto set.
 //!
 //! ```
 //! use flowcompile_ir::*;
@@ -47,7 +48,6 @@ use flowcompile_proxy::{ExecutionModel, Metrics};
 
 pub use brute::brute_force;
 pub use frontier::pareto;
-pub use plan::canonical_slot_order;
 
 /// A search problem: a design space, the tools' latencies and each slot's metrics per setting.
 #[derive(Debug)]
@@ -154,10 +154,10 @@ pub struct Frontier {
     pub kept_per_slot: Vec<usize>,
 }
 
-/// The standard final filter over candidates given in canonical key order: sorts by latency, keeps a
+/// The final filter over candidates given in tie-rule order: sorts by latency (stable), keeps a
 /// point when it is strictly more accurate than every faster-or-equal point before it.
 fn final_filter<T>(mut candidates: Vec<(Metrics, T)>) -> Vec<(Metrics, T)> {
-    // Stable: among equal (latency, accuracy) the smaller key stays first.
+    // Stable: among equal (latency, accuracy) the one given first stays first.
     candidates.sort_by(|(a, _), (b, _)| {
         a.latency_s
             .total_cmp(&b.latency_s)

@@ -122,12 +122,3 @@ impl Plan {
         }
     }
 }
-
-/// The canonical order of a structure's slots, which the tie rule compares settings in: slots shared
-/// by several branches first, at the node that joins them, then the rest in the order the graph calls
-/// them.
-pub fn canonical_slot_order(expr: &Expr, tools: &[Tool]) -> Vec<SlotId> {
-    let mut out = Vec::new();
-    Plan::new(expr, tools).slot_order(&mut out);
-    out
-}
