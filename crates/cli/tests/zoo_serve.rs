@@ -29,7 +29,8 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> String {
 
 #[test]
 fn zoo_serve_answers_the_openai_api_on_loopback() {
-    let tasks = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/gsm8k_validate.jsonl");
+    let tasks =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/gsm8k_validate.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
         .args(["zoo", "serve", "--port", "0", "--tasks"])
         .arg(&tasks)
@@ -38,14 +39,29 @@ fn zoo_serve_answers_the_openai_api_on_loopback() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let _server = Server(child);
-    assert!(line.contains("zoo (synthetic)") && line.contains("264 tasks"), "{line}");
-    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    assert!(
+        line.contains("zoo (synthetic)") && line.contains("264 tasks"),
+        "{line}"
+    );
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
 
     let models = http(&addr, "GET", "/v1/models", "");
     assert!(models.starts_with("HTTP/1.1 200"), "{models}");
-    assert!(models.contains("zoo-14b") && models.contains("zoo-0.6b"), "{models}");
+    assert!(
+        models.contains("zoo-14b") && models.contains("zoo-0.6b"),
+        "{models}"
+    );
 
     let question = std::fs::read_to_string(&tasks).unwrap();
     let first: serde_json::Value = serde_json::from_str(question.lines().next().unwrap()).unwrap();
@@ -56,8 +72,16 @@ fn zoo_serve_answers_the_openai_api_on_loopback() {
     });
     let reply = http(&addr, "POST", "/v1/chat/completions", &body.to_string());
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    assert!(reply.contains("zoo (synthetic)") && reply.contains("\\\\boxed{"), "{reply}");
+    assert!(
+        reply.contains("zoo (synthetic)") && reply.contains("\\\\boxed{"),
+        "{reply}"
+    );
 
-    let unknown = http(&addr, "POST", "/v1/chat/completions", r#"{"model":"gpt-9","messages":[]}"#);
+    let unknown = http(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        r#"{"model":"gpt-9","messages":[]}"#,
+    );
     assert!(unknown.starts_with("HTTP/1.1 4"), "{unknown}");
 }

@@ -252,17 +252,7 @@ pub fn brute_force(problem: &Problem) -> Vec<Point> {
             let plan = Plan::new(&problem.space.structures[structure].expr, problem.tools);
             let mut order = Vec::new();
             plan.slot_order(&mut order);
-            let mut settings: Vec<(SlotId, u32)> = order
-                .into_iter()
-                .zip(ranks)
-                .map(|(slot, rank)| (slot, problem.rank_to_setting(slot, rank)))
-                .collect();
-            settings.sort();
-            Point {
-                structure,
-                settings,
-                metrics,
-            }
+            problem.point(structure, &order, &ranks, metrics)
         })
         .collect()
 }

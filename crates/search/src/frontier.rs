@@ -4,7 +4,7 @@ use flowcompile_ir::SlotId;
 use flowcompile_proxy::{fold, ExecutionModel, Metrics};
 
 use crate::plan::{Kind, Plan};
-use crate::{final_filter, Frontier, Point, Problem};
+use crate::{final_filter, Frontier, Problem};
 
 /// The Pareto set of one plan node's partial configurations, in preference order (accuracy
 /// descending), with the setting ranks of the node's slots (canonical slot order) flattened `width`
@@ -308,18 +308,7 @@ pub fn pareto(problem: &Problem) -> Frontier {
     let points = final_filter(candidates)
         .into_iter()
         .map(|(metrics, (structure, ranks))| {
-            let order = orders[structure].clone();
-            let mut settings: Vec<(SlotId, u32)> = order
-                .into_iter()
-                .zip(ranks)
-                .map(|(slot, rank)| (slot, problem.rank_to_setting(slot, rank)))
-                .collect();
-            settings.sort();
-            Point {
-                structure,
-                settings,
-                metrics,
-            }
+            problem.point(structure, &orders[structure], &ranks, metrics)
         })
         .collect();
     Frontier {

@@ -128,6 +128,21 @@ impl<'a> Problem<'a> {
         self.ranked[slot.0 as usize][rank as usize]
     }
 
+    /// The frontier point of `structure` whose slots, in `order`, have these setting ranks.
+    fn point(&self, structure: usize, order: &[SlotId], ranks: &[u32], metrics: Metrics) -> Point {
+        let mut settings: Vec<(SlotId, u32)> = order
+            .iter()
+            .zip(ranks)
+            .map(|(&slot, &rank)| (slot, self.rank_to_setting(slot, rank)))
+            .collect();
+        settings.sort();
+        Point {
+            structure,
+            settings,
+            metrics,
+        }
+    }
+
     fn metrics_at_rank(&self, slot: SlotId, rank: u32) -> Metrics {
         self.metrics[slot.0 as usize][self.rank_to_setting(slot, rank) as usize]
     }
