@@ -68,10 +68,15 @@ fn the_shipped_workflow_schema_is_up_to_date() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/workflow.schema.json");
     let generated = flowcompile_spec::json_schema();
     if std::env::var_os("FLOWCOMPILE_BLESS").is_some() {
-        std::fs::write(&path, serde_json::to_string_pretty(&generated).unwrap() + "\n").unwrap();
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&generated).unwrap() + "\n",
+        )
+        .unwrap();
     }
-    let shipped: Option<serde_json::Value> =
-        std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let shipped: Option<serde_json::Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
     assert!(
         shipped.as_ref() == Some(&generated),
         "{} differs from the generated schema; rerun with FLOWCOMPILE_BLESS=1 to rewrite it",
