@@ -2,5 +2,6 @@
 //! faults and exact request bodies, and the real zoo server for every budget mode.
 
 mod faults;
+mod litellm;
 mod mock;
 mod zoo;
