@@ -35,6 +35,10 @@ pub enum Command {
     Show(ShowArgs),
     /// Pick one configuration from an artifact by preference or by limits.
     Select(SelectArgs),
+    /// Run a workflow under one configuration on one input and print the answer and its trace.
+    Run(RunArgs),
+    /// Run a workflow under one configuration over a dataset split: accuracy, latency, tokens, cost.
+    Eval(EvalArgs),
     /// Print the JSON Schema of workflow files or artifacts.
     Schema(SchemaArgs),
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
@@ -170,4 +174,73 @@ pub struct SchemaArgs {
     /// Which schema.
     #[arg(value_enum)]
     pub kind: SchemaKind,
+}
+
+/// Where models are and which configuration runs (shared by `run` and `eval`).
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Workflow file (TOML).
+    pub workflow: PathBuf,
+    /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint
+    /// (examples/providers/zoo.toml, examples/providers/vllm.toml).
+    #[arg(long)]
+    pub providers: PathBuf,
+    /// Start an embedded zoo (synthetic models) on loopback and send every provider there; the
+    /// zoo knows the tasks of the input data.
+    #[arg(long)]
+    pub zoo: bool,
+    /// Take the configuration from this artifact (with --point or --prefer).
+    #[arg(long)]
+    pub artifact: Option<PathBuf>,
+    /// Artifact point id (p0, p1, ...).
+    #[arg(long, requires = "artifact")]
+    pub point: Option<String>,
+    /// Pick the artifact point by preference (low, medium, high, xhigh or 0..1).
+    #[arg(long, requires = "artifact", conflicts_with = "point")]
+    pub prefer: Option<String>,
+    /// Structure index (see `flowcompile space --structures`); default: the largest structure.
+    #[arg(long, conflicts_with = "artifact")]
+    pub structure: Option<usize>,
+    /// Every slot on this setting, MODEL@BUDGET (e.g. qwen3-8b@1000).
+    #[arg(long, conflicts_with = "artifact")]
+    pub all: Option<String>,
+    /// One slot's setting, SLOT=MODEL@BUDGET; repeatable; overrides --all.
+    #[arg(long = "set", conflicts_with = "artifact")]
+    pub set: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// The input as a JSON object with the task's fields (e.g. '{"problem": "..."}').
+    #[arg(long, conflicts_with = "data")]
+    pub input: Option<String>,
+    /// A dataset file (JSONL); with --line, runs that item.
+    #[arg(long, requires = "line")]
+    pub data: Option<PathBuf>,
+    /// 1-based line of --data to run.
+    #[arg(long)]
+    pub line: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Dataset split (JSONL, one object per line with the task's fields and gold answer).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Evaluate only the first N items.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Items run at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Store (SQLite) where results are kept so that a rerun skips finished items.
+    #[arg(long, default_value = ".flowcompile/store.sqlite")]
+    pub store: PathBuf,
 }

@@ -1,6 +1,9 @@
 //! One module per subcommand; shared file loading.
 
 mod compile;
+mod eval;
+mod exec;
+mod run;
 mod schema;
 mod select;
 mod show;
@@ -21,6 +24,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Compile(args) => compile::run(args),
         Command::Show(args) => show::run(args),
         Command::Select(args) => select::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
     }

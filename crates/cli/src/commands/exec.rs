@@ -1,0 +1,206 @@
+//! What `run` and `eval` share: providers (optionally an embedded zoo), the configuration to run.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use flowcompile_client::{Client, Providers};
+use flowcompile_ir::{DesignSpace, Setting, Workflow};
+use flowcompile_runner::Config;
+use flowcompile_select::{Preference, Request};
+use flowcompile_server::flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
+use flowcompile_server::{serve_zoo, ZooServeOptions};
+
+use crate::cli::ExecArgs;
+use crate::exit::Failure;
+
+/// Parses `MODEL@BUDGET`.
+fn parse_setting(text: &str) -> Result<Setting, Failure> {
+    let (model, budget) = text.rsplit_once('@').ok_or_else(|| {
+        Failure::Input(anyhow!(
+            "'{text}': expected MODEL@BUDGET, e.g. qwen3-8b@1000"
+        ))
+    })?;
+    let budget = budget.parse().map_err(|_| {
+        Failure::Input(anyhow!(
+            "'{text}': the budget '{budget}' is not a whole number of tokens"
+        ))
+    })?;
+    Ok(Setting::new(model, budget))
+}
+
+/// The configuration the flags choose, and a one-line description of it.
+pub fn config(
+    args: &ExecArgs,
+    wf: &Workflow,
+    space: &DesignSpace,
+) -> Result<(Config, String), Failure> {
+    let invalid = |e: flowcompile_runner::ConfigError| Failure::Input(anyhow!("{e}"));
+    if let Some(path) = &args.artifact {
+        let artifact = super::load_artifact(path)?;
+        if artifact.workflow != wf.name {
+            return Err(Failure::Input(anyhow!(
+                "{} was compiled for workflow '{}', not '{}'",
+                path.display(),
+                artifact.workflow,
+                wf.name
+            )));
+        }
+        let idx = match (&args.point, &args.prefer) {
+            (Some(id), _) => artifact
+                .points
+                .iter()
+                .position(|p| &p.id == id)
+                .ok_or_else(|| {
+                    Failure::Input(anyhow!(
+                        "{} has no point '{id}' (p0..p{})",
+                        path.display(),
+                        artifact.points.len().saturating_sub(1)
+                    ))
+                })?,
+            (None, prefer) => {
+                let b = Preference::parse(prefer.as_deref().unwrap_or("medium"))
+                    .map_err(|e| Failure::Input(anyhow!("--prefer: {e}")))?;
+                let request = Request {
+                    preference: Some(b.value()),
+                    min_accuracy: None,
+                    max_latency_s: None,
+                };
+                flowcompile_select::select(&artifact.points, &request)
+                    .map_err(|e| Failure::Unsatisfiable(anyhow!("{e}")))?
+            }
+        };
+        let point = &artifact.points[idx];
+        let config = Config::from_artifact_point(space, point).map_err(invalid)?;
+        let what = format!(
+            "{} {} (predicted accuracy {:.3}, latency {:.2} s)",
+            path.display(),
+            point.id,
+            point.predicted.accuracy,
+            point.predicted.latency_s
+        );
+        return Ok((config, what));
+    }
+    let structure = args.structure.unwrap_or(space.structures.len() - 1);
+    let all = args.all.as_deref().map(parse_setting).transpose()?;
+    if all.is_none() && args.set.is_empty() {
+        return Err(Failure::Input(anyhow!(
+            "choose a configuration: --artifact FILE (with --point or --prefer), or --all MODEL@BUDGET and/or --set SLOT=MODEL@BUDGET"
+        )));
+    }
+    let mut settings: Vec<Option<Setting>> = vec![all.clone(); space.slots.len()];
+    for item in &args.set {
+        let (slot, setting) = item
+            .split_once('=')
+            .ok_or_else(|| Failure::Input(anyhow!("--set '{item}': expected SLOT=MODEL@BUDGET")))?;
+        let idx = space
+            .slots
+            .iter()
+            .position(|s| s.name == slot)
+            .ok_or_else(|| {
+                let names: Vec<&str> = space.slots.iter().map(|s| s.name.as_str()).collect();
+                Failure::Input(anyhow!(
+                    "--set '{item}': unknown slot '{slot}' (slots: {})",
+                    names.join(", ")
+                ))
+            })?;
+        settings[idx] = Some(parse_setting(setting)?);
+    }
+    let config = Config::new(
+        space,
+        structure,
+        settings
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|s| (flowcompile_ir::SlotId(i as u32), s))),
+    )
+    .map_err(invalid)?;
+    let what = format!(
+        "structure s{structure} with {}",
+        config_text(&config, space)
+    );
+    Ok((config, what))
+}
+
+/// `slot=model@budget` for each slot the configuration sets.
+pub fn config_text(config: &Config, space: &DesignSpace) -> String {
+    space.structures[config.structure]
+        .slots
+        .iter()
+        .filter_map(|s| {
+            config
+                .setting(*s)
+                .map(|set| format!("{}={set}", space.slots[s.0 as usize].name))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads the providers file; with an embedded zoo, every endpoint becomes `zoo_url`.
+pub fn providers(path: &Path, zoo_url: Option<&str>) -> Result<(Providers, String), Failure> {
+    let text = super::read(path)?;
+    let text = match zoo_url {
+        None => text,
+        Some(url) => {
+            let mut table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("{} is not valid TOML", path.display()))
+                .map_err(Failure::Input)?;
+            let point_at_zoo = |t: &mut toml::Table| {
+                t.insert("base_url".into(), toml::Value::String(url.to_string()));
+                t.remove("api_key_env");
+            };
+            if let Some(toml::Value::Table(d)) = table.get_mut("defaults") {
+                point_at_zoo(d);
+            }
+            if let Some(toml::Value::Table(models)) = table.get_mut("models") {
+                for (_, m) in models.iter_mut() {
+                    if let toml::Value::Table(m) = m {
+                        point_at_zoo(m);
+                    }
+                }
+            }
+            toml::to_string(&table).context("cannot rewrite the providers for the zoo")?
+        }
+    };
+    let providers = Providers::from_toml_str(&text, path).map_err(|e| Failure::Input(e.into()))?;
+    Ok((providers, text))
+}
+
+/// Starts a zoo server on 127.0.0.1 that knows the tasks in `data`, and returns its base URL.
+pub async fn embedded_zoo(data: Option<(&str, &str)>) -> Result<String, Failure> {
+    let tasks = match data {
+        Some((name, text)) => {
+            vec![TaskSet::from_jsonl(name, text).map_err(|e| Failure::Input(e.into()))?]
+        }
+        None => Vec::new(),
+    };
+    let zoo = Zoo::new(ZooConfig::default(), tasks).map_err(|e| Failure::Input(e.into()))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot start the embedded zoo")?;
+    let url = format!(
+        "http://{}/v1",
+        listener.local_addr().context("no local address")?
+    );
+    tokio::spawn(serve_zoo(
+        listener,
+        Arc::new(zoo),
+        ZooServeOptions::default(),
+        std::future::pending(),
+    ));
+    Ok(url)
+}
+
+/// A client for the providers.
+pub fn client(providers: Providers) -> Result<Client, Failure> {
+    Client::new(providers).map_err(|e| Failure::Other(e.into()))
+}
+
+/// The async runtime the model-calling commands run in.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(Failure::Other)
+}

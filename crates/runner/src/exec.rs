@@ -1,0 +1,853 @@
+//! The executor: runs one configuration of a workflow on one dataset item and records a trace.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use flowcompile_client::{CallRequest, Client, ClientError};
+use flowcompile_ir::{DesignSpace, Expr, SlotId, SpaceError, ToolKind, Workflow};
+use flowcompile_openai::ChatMessage;
+use futures::future::{join_all, BoxFuture};
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::config::{Config, ConfigError};
+use crate::parse::parse_output;
+use crate::score::{score, Score};
+use crate::tools::{extract_answer, run_python, run_tests, select_paragraphs, test_cases};
+
+/// Paragraphs `select_paragraphs` keeps.
+const PARAGRAPHS_KEPT: usize = 2;
+
+/// Why running a workflow on an item failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The workflow's design space cannot be built.
+    #[error("workflow `{workflow}`: {source}")]
+    Space {
+        /// Workflow name.
+        workflow: String,
+        /// Why.
+        source: SpaceError,
+    },
+    /// The configuration does not fit the design space.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The dataset item is not a JSON object.
+    #[error("item `{item}`: not a json object")]
+    NotAnObject {
+        /// Item id.
+        item: String,
+    },
+    /// The item lacks a field the workflow needs.
+    #[error("item `{item}`: no field `{field}`")]
+    MissingField {
+        /// Item id.
+        item: String,
+        /// The field.
+        field: String,
+    },
+    /// A template reads a variable that is neither an item field nor a runner variable.
+    #[error("agent `{agent}`: the {template} template uses undefined variable `{variable}` (item `{item}` has fields: {fields})")]
+    UndefinedVariable {
+        /// Agent name.
+        agent: String,
+        /// `prompt` or `system`.
+        template: &'static str,
+        /// The variable.
+        variable: String,
+        /// Item id.
+        item: String,
+        /// The item's fields, comma-separated.
+        fields: String,
+    },
+    /// A template does not parse or fails to render.
+    #[error("agent `{agent}`: cannot render the {template} template: {message}")]
+    Template {
+        /// Agent name.
+        agent: String,
+        /// `prompt` or `system`.
+        template: &'static str,
+        /// The template engine's message.
+        message: String,
+    },
+    /// A model call failed after the client's retries.
+    #[error("agent `{agent}` (slot `{slot}`): {source}")]
+    Call {
+        /// Agent name.
+        agent: String,
+        /// Slot name.
+        slot: String,
+        /// The client's error.
+        source: Box<ClientError>,
+    },
+}
+
+/// One model call in a trace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CallRecord {
+    /// Call site: position of the call in the structure (pre-order over calls, tools and conditionals).
+    pub site: usize,
+    /// Sample index: 0, or the retry attempt for calls inside a retry's fixer.
+    pub sample: u64,
+    /// Seed sent to the model (hash of item id, site and sample).
+    pub seed: u64,
+    /// Agent name.
+    pub agent: String,
+    /// Slot name.
+    pub slot: String,
+    /// Model name.
+    pub model: String,
+    /// Thinking budget, tokens.
+    pub budget_tokens: u32,
+    /// xxh3 of the rendered system and user prompts, hex.
+    pub prompt_hash: String,
+    /// Characters of the rendered prompts.
+    pub prompt_chars: usize,
+    /// The model's answer text (thinking removed); empty when the call failed.
+    pub output: String,
+    /// The parsed output value (the trimmed text when parsing failed).
+    pub parsed: String,
+    /// Whether the output parser found its form.
+    pub parse_ok: bool,
+    /// Prompt tokens, when reported.
+    pub prompt_tokens: u64,
+    /// Completion tokens (thinking included), when reported.
+    pub completion_tokens: u64,
+    /// Wall seconds of the call, queueing and retries included.
+    pub latency_s: f64,
+    /// The server's modelled latency, when it sent one.
+    pub modelled_latency_s: Option<f64>,
+    /// Cost from the provider's prices, when known.
+    pub cost_usd: Option<f64>,
+    /// The error, when the call failed.
+    pub error: Option<String>,
+}
+
+/// One tool run in a trace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ToolRecord {
+    /// Position in the structure (same numbering as [`CallRecord::site`]).
+    pub site: usize,
+    /// Sample index (the retry attempt inside a fixer).
+    pub sample: u64,
+    /// Tool name.
+    pub tool: String,
+    /// Tool kind, as in workflow files.
+    pub kind: &'static str,
+    /// What the tool produced (or why it was skipped).
+    pub output: String,
+    /// Whether it succeeded (program ran, tests passed, selection applied).
+    pub ok: bool,
+    /// Wall seconds.
+    pub latency_s: f64,
+}
+
+/// What running one configuration on one item gave.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Item id (its `id`, `_id`, `unique_id`, `task_id` or `question_id` field, else a hash of the item).
+    pub item_id: String,
+    /// Structure index.
+    pub structure: usize,
+    /// The final answer, or why the run failed (a failed call fails the item).
+    pub answer: Result<String, RunError>,
+    /// The answer's score; `None` when the run failed.
+    pub score: Option<Score>,
+    /// Wall seconds of the run, scoring excluded.
+    pub latency_s: f64,
+    /// Modelled seconds along the critical path: calls by the server's modelled latency (wall when
+    /// absent), tools by their declared latency, sums along sequences, maxima over parallel branches.
+    pub modelled_latency_s: f64,
+    /// Every model call, in site order.
+    pub calls: Vec<CallRecord>,
+    /// Every tool run, in site order.
+    pub tools: Vec<ToolRecord>,
+    /// Prompt plus completion tokens over all calls.
+    pub tokens: u64,
+}
+
+/// Runs configurations of one workflow through a model client.
+pub struct Runner<'w> {
+    wf: &'w Workflow,
+    space: DesignSpace,
+    client: Client,
+}
+
+/// The value flowing between steps.
+#[derive(Clone, Debug, Default)]
+enum Val {
+    #[default]
+    Empty,
+    One(String),
+    List(Vec<String>),
+}
+
+impl Val {
+    fn first(&self) -> &str {
+        match self {
+            Val::Empty => "",
+            Val::One(s) => s,
+            Val::List(l) => l.first().map_or("", String::as_str),
+        }
+    }
+
+    fn candidates(&self) -> Vec<String> {
+        match self {
+            Val::Empty => Vec::new(),
+            Val::One(s) => vec![s.clone()],
+            Val::List(l) => l.clone(),
+        }
+    }
+}
+
+/// The state passed from step to step.
+#[derive(Clone, Debug, Default)]
+struct Flow {
+    value: Val,
+    feedback: Option<String>,
+    passed: Option<bool>,
+    attempts: Vec<(String, bool)>,
+    context: Option<Value>,
+}
+
+/// Sites (calls, tools and conditionals) in `expr`, the numbering of [`CallRecord::site`].
+fn n_sites(expr: &Expr) -> usize {
+    match expr {
+        Expr::Call { .. } | Expr::Tool(_) => 1,
+        Expr::Seq(v) | Expr::AnyOf(v) | Expr::AllOf(v) => v.iter().map(n_sites).sum(),
+        Expr::Cond(b) => 1 + b.iter().map(|(_, e)| n_sites(e)).sum::<usize>(),
+        Expr::Retry { body, fixer, .. } => n_sites(body) + n_sites(fixer),
+    }
+}
+
+/// An item's id: its `id`, `_id`, `unique_id`, `task_id` or `question_id` field (string or number),
+/// else the xxh3 of its JSON text in hex; seeds and stored results are keyed by it.
+pub fn item_id(item: &Value) -> String {
+    for key in ["id", "_id", "unique_id", "task_id", "question_id"] {
+        match item.get(key) {
+            Some(Value::String(s)) => return s.clone(),
+            Some(Value::Number(n)) => return n.to_string(),
+            _ => {}
+        }
+    }
+    format!("{:016x}", xxh3_64(item.to_string().as_bytes()))
+}
+
+fn seed(item_id: &str, site: usize, sample: u64, salt: &str) -> u64 {
+    xxh3_64(format!("{item_id}\u{0}{site}\u{0}{sample}\u{0}{salt}").as_bytes())
+}
+
+impl<'w> Runner<'w> {
+    /// A runner of `wf` calling models through `client`; builds the design space.
+    pub fn new(wf: &'w Workflow, client: Client) -> Result<Runner<'w>, RunError> {
+        let space = wf.design_space().map_err(|source| RunError::Space {
+            workflow: wf.name.clone(),
+            source,
+        })?;
+        Ok(Runner { wf, space, client })
+    }
+
+    /// The workflow's design space (structures and slots) configurations index into.
+    pub fn space(&self) -> &DesignSpace {
+        &self.space
+    }
+
+    /// Runs `config` on `item` (a JSON object with the task's fields and gold answer) and scores it.
+    pub async fn run(&self, config: &Config, item: &Value) -> RunResult {
+        let id = item_id(item);
+        let started = Instant::now();
+        let item_run = ItemRun {
+            runner: self,
+            config,
+            item_id: id.clone(),
+            trace: Mutex::new((Vec::new(), Vec::new())),
+        };
+        let outcome = item_run.execute(item).await;
+        let latency_s = started.elapsed().as_secs_f64();
+        let (mut calls, mut tools) = item_run
+            .trace
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        calls.sort_by_key(|c| (c.site, c.sample));
+        tools.sort_by_key(|t| (t.site, t.sample));
+        let tokens = calls
+            .iter()
+            .map(|c| c.prompt_tokens + c.completion_tokens)
+            .sum();
+        let (answer, score, modelled_latency_s) = match outcome {
+            Ok((answer, gold, modelled)) => {
+                let s = score(self.wf.task.scorer, &answer, &gold).await;
+                (Ok(answer), Some(s), modelled)
+            }
+            Err(e) => (Err(e), None, 0.0),
+        };
+        RunResult {
+            item_id: id,
+            structure: config.structure,
+            answer,
+            score,
+            latency_s,
+            modelled_latency_s,
+            calls,
+            tools,
+            tokens,
+        }
+    }
+}
+
+type Trace = (Vec<CallRecord>, Vec<ToolRecord>);
+
+/// One run of one item: shared by the concurrent branches.
+struct ItemRun<'r, 'w> {
+    runner: &'r Runner<'w>,
+    config: &'r Config,
+    item_id: String,
+    trace: Mutex<Trace>,
+}
+
+impl ItemRun<'_, '_> {
+    async fn execute(&self, item: &Value) -> Result<(String, Value, f64), RunError> {
+        let fields = item.as_object().ok_or_else(|| RunError::NotAnObject {
+            item: self.item_id.clone(),
+        })?;
+        let answer_field = &self.runner.wf.task.answer;
+        let gold = fields
+            .get(answer_field)
+            .cloned()
+            .ok_or_else(|| RunError::MissingField {
+                item: self.item_id.clone(),
+                field: answer_field.clone(),
+            })?;
+        let structure = self
+            .runner
+            .space
+            .structures
+            .get(self.config.structure)
+            .ok_or(ConfigError::StructureOutOfRange {
+                index: self.config.structure,
+                n_structures: self.runner.space.structures.len(),
+            })?;
+        let (flow, modelled) = self
+            .exec(&structure.expr, fields, Flow::default(), 0, 0)
+            .await?;
+        Ok((flow.value.first().to_string(), gold, modelled))
+    }
+
+    fn record_call(&self, record: CallRecord) {
+        self.trace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .push(record);
+    }
+
+    fn record_tool(&self, record: ToolRecord) {
+        self.trace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .push(record);
+    }
+
+    /// Runs `expr` on `flow`: returns the new flow and the modelled latency of its critical path.
+    fn exec<'a>(
+        &'a self,
+        expr: &'a Expr,
+        item: &'a Map<String, Value>,
+        flow: Flow,
+        site: usize,
+        sample: u64,
+    ) -> BoxFuture<'a, Result<(Flow, f64), RunError>> {
+        Box::pin(async move {
+            match expr {
+                Expr::Call { slot, agent } => {
+                    self.call(*slot, agent.0 as usize, item, flow, site, sample)
+                        .await
+                }
+                Expr::Tool(t) => Ok(self.tool(t.0 as usize, item, flow, site, sample).await),
+                Expr::Seq(steps) => {
+                    let mut flow = flow;
+                    let mut total = 0.0;
+                    let mut at = site;
+                    for step in steps {
+                        let (next, t) = self.exec(step, item, flow, at, sample).await?;
+                        flow = next;
+                        total += t;
+                        at += n_sites(step);
+                    }
+                    Ok((flow, total))
+                }
+                Expr::AnyOf(branches) | Expr::AllOf(branches) => {
+                    let mut at = site;
+                    let futures = branches.iter().map(|b| {
+                        let start = at;
+                        at += n_sites(b);
+                        self.exec(b, item, flow.clone(), start, sample)
+                    });
+                    let results = join_all(futures.collect::<Vec<_>>()).await;
+                    let mut items = Vec::new();
+                    let mut attempts = flow.attempts.clone();
+                    let mut longest = 0f64;
+                    for r in results {
+                        let (f, t) = r?;
+                        longest = longest.max(t);
+                        attempts.extend(f.attempts.into_iter().skip(flow.attempts.len()));
+                        match f.value {
+                            Val::Empty => {}
+                            Val::One(s) => items.push(s),
+                            Val::List(l) => items.extend(l),
+                        }
+                    }
+                    let merged = Flow {
+                        value: Val::List(items),
+                        feedback: None,
+                        passed: None,
+                        attempts,
+                        context: flow.context,
+                    };
+                    Ok((merged, longest))
+                }
+                Expr::Cond(branches) => {
+                    let total: f64 = branches.iter().map(|(w, _)| w.max(0.0)).sum();
+                    let u = (seed(&self.item_id, site, sample, "cond") >> 11) as f64
+                        / (1u64 << 53) as f64
+                        * total;
+                    let mut starts = Vec::with_capacity(branches.len());
+                    let mut at = site + 1;
+                    for (_, e) in branches {
+                        starts.push(at);
+                        at += n_sites(e);
+                    }
+                    let mut acc = 0.0;
+                    let chosen = branches
+                        .iter()
+                        .position(|(w, _)| {
+                            acc += w.max(0.0);
+                            u < acc
+                        })
+                        .unwrap_or(branches.len().saturating_sub(1));
+                    match branches.get(chosen) {
+                        Some((_, e)) => self.exec(e, item, flow, starts[chosen], sample).await,
+                        None => Ok((flow, 0.0)),
+                    }
+                }
+                Expr::Retry {
+                    body,
+                    fixer,
+                    attempts,
+                } => {
+                    let (mut flow, mut total) = self.exec(body, item, flow, site, sample).await?;
+                    let fixer_site = site + n_sites(body);
+                    let mut k = 0u64;
+                    while k < u64::from(*attempts) && flow.passed == Some(false) {
+                        k += 1;
+                        let mut next = flow.clone();
+                        next.value = Val::One(flow.value.first().to_string());
+                        let (f, t) = self
+                            .exec(fixer, item, next, fixer_site, sample * 1000 + k)
+                            .await?;
+                        flow = f;
+                        total += t;
+                    }
+                    Ok((flow, total))
+                }
+            }
+        })
+    }
+
+    fn render(
+        &self,
+        agent: &str,
+        template: &'static str,
+        source: &str,
+        ctx: &Map<String, Value>,
+        item: &Map<String, Value>,
+    ) -> Result<String, RunError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let error = |e: minijinja::Error| RunError::Template {
+            agent: agent.to_string(),
+            template,
+            message: e.to_string(),
+        };
+        let tmpl = env.template_from_str(source).map_err(error)?;
+        let mut undeclared: Vec<String> = tmpl
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| !ctx.contains_key(v))
+            .collect();
+        undeclared.sort();
+        if let Some(variable) = undeclared.into_iter().next() {
+            return Err(RunError::UndefinedVariable {
+                agent: agent.to_string(),
+                template,
+                variable,
+                item: self.item_id.clone(),
+                fields: item.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+        Ok(tmpl
+            .render(minijinja::Value::from_serialize(ctx))
+            .map_err(error)?
+            .trim()
+            .to_string())
+    }
+
+    async fn call(
+        &self,
+        slot: SlotId,
+        agent_idx: usize,
+        item: &Map<String, Value>,
+        flow: Flow,
+        site: usize,
+        sample: u64,
+    ) -> Result<(Flow, f64), RunError> {
+        let runner = self.runner;
+        let agent = &runner.wf.agents[agent_idx];
+        let slot_name = runner
+            .space
+            .slots
+            .get(slot.0 as usize)
+            .map_or_else(|| format!("#{}", slot.0), |s| s.name.clone());
+        let setting = self
+            .config
+            .setting(slot)
+            .ok_or_else(|| ConfigError::MissingSetting {
+                slot: slot_name.clone(),
+                structure: self.config.structure,
+            })?;
+        let mut ctx = item.clone();
+        ctx.insert("input".into(), Value::String(flow.value.first().into()));
+        ctx.insert(
+            "candidates".into(),
+            Value::Array(
+                flow.value
+                    .candidates()
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            ),
+        );
+        ctx.insert(
+            "feedback".into(),
+            Value::String(flow.feedback.clone().unwrap_or_default()),
+        );
+        if let Some(c) = &flow.context {
+            ctx.insert("context".into(), c.clone());
+        }
+        let mut messages = Vec::new();
+        let mut all_text = String::new();
+        if let Some(system) = &agent.system {
+            let text = self.render(&agent.name, "system", system, &ctx, item)?;
+            all_text.push_str(&text);
+            all_text.push('\u{0}');
+            messages.push(ChatMessage::system(text));
+        }
+        let prompt = self.render(&agent.name, "prompt", &agent.prompt, &ctx, item)?;
+        all_text.push_str(&prompt);
+        messages.push(ChatMessage::user(prompt));
+        let call_seed = seed(&self.item_id, site, sample, "call");
+        let started = Instant::now();
+        let result = runner
+            .client
+            .call(
+                CallRequest::new(&setting.model, messages, setting.budget_tokens)
+                    .seed(call_seed)
+                    .agent(agent.name.clone()),
+            )
+            .await;
+        let mut record = CallRecord {
+            site,
+            sample,
+            seed: call_seed,
+            agent: agent.name.clone(),
+            slot: slot_name.clone(),
+            model: setting.model.clone(),
+            budget_tokens: setting.budget_tokens,
+            prompt_hash: format!("{:016x}", xxh3_64(all_text.as_bytes())),
+            prompt_chars: all_text.chars().count(),
+            output: String::new(),
+            parsed: String::new(),
+            parse_ok: false,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_s: started.elapsed().as_secs_f64(),
+            modelled_latency_s: None,
+            cost_usd: None,
+            error: None,
+        };
+        match result {
+            Err(source) => {
+                record.error = Some(source.to_string());
+                self.record_call(record);
+                Err(RunError::Call {
+                    agent: agent.name.clone(),
+                    slot: slot_name,
+                    source: Box::new(source),
+                })
+            }
+            Ok(outcome) => {
+                let (parsed, parse_ok) = match parse_output(&agent.output, &outcome.text) {
+                    Ok(p) => (p, true),
+                    Err(raw) => (raw, false),
+                };
+                let modelled = outcome.modelled_latency_s.unwrap_or(outcome.latency_s);
+                if let Some(u) = outcome.usage {
+                    record.prompt_tokens = u.prompt_tokens;
+                    record.completion_tokens = u.completion_tokens;
+                }
+                record.output = outcome.text;
+                record.parsed = parsed.clone();
+                record.parse_ok = parse_ok;
+                record.modelled_latency_s = outcome.modelled_latency_s;
+                record.cost_usd = outcome.cost_usd;
+                self.record_call(record);
+                let next = Flow {
+                    value: Val::One(parsed),
+                    ..flow
+                };
+                Ok((next, modelled))
+            }
+        }
+    }
+
+    async fn tool(
+        &self,
+        tool_idx: usize,
+        item: &Map<String, Value>,
+        mut flow: Flow,
+        site: usize,
+        sample: u64,
+    ) -> (Flow, f64) {
+        let tool = &self.runner.wf.tools[tool_idx];
+        let started = Instant::now();
+        let input = flow.value.first().to_string();
+        let (output, ok) = match tool.kind {
+            ToolKind::ExtractAnswer => {
+                let a = extract_answer(&input);
+                flow.value = Val::One(a.clone());
+                (a, true)
+            }
+            ToolKind::RunPython => {
+                let run = run_python(&input, "").await;
+                let (out, ok) = match run.error {
+                    None => (run.stdout, true),
+                    Some(e) => (format!("error: {e}"), false),
+                };
+                flow.value = Val::One(out.clone());
+                (out, ok)
+            }
+            ToolKind::PythonTests => match item.get("tests").and_then(test_cases) {
+                Some(cases) => {
+                    let report = run_tests(&input, &cases).await;
+                    let passed = report.all_passed();
+                    flow.value = Val::One(input.clone());
+                    flow.passed = Some(passed);
+                    flow.feedback = Some(report.feedback.clone());
+                    flow.attempts.push((input, passed));
+                    (report.feedback, passed)
+                }
+                None => {
+                    flow.value = Val::One(input);
+                    flow.passed = None;
+                    (
+                        "skipped: the item has no readable `tests` field".to_string(),
+                        false,
+                    )
+                }
+            },
+            ToolKind::SelectFinal => {
+                let pick = flow
+                    .attempts
+                    .iter()
+                    .rev()
+                    .find(|(_, passed)| *passed)
+                    .or(flow.attempts.last())
+                    .map_or(input, |(s, _)| s.clone());
+                flow.value = Val::One(pick.clone());
+                (pick, true)
+            }
+            ToolKind::SelectParagraphs => {
+                let context = flow.context.as_ref().or_else(|| item.get("context"));
+                let question = item.get("question").and_then(Value::as_str).unwrap_or("");
+                match context.and_then(|c| select_paragraphs(c, question, PARAGRAPHS_KEPT)) {
+                    Some(kept) => {
+                        let out = kept.to_string();
+                        flow.context = Some(kept);
+                        (out, true)
+                    }
+                    None => (
+                        "skipped: no `context` list of [title, sentences] paragraphs".to_string(),
+                        false,
+                    ),
+                }
+            }
+            _ => (
+                format!("skipped: tool kind `{}` is not supported", tool.kind.name()),
+                false,
+            ),
+        };
+        self.record_tool(ToolRecord {
+            site,
+            sample,
+            tool: tool.name.clone(),
+            kind: tool.kind.name(),
+            output,
+            ok,
+            latency_s: started.elapsed().as_secs_f64(),
+        });
+        (flow, tool.latency_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowcompile_ir::{Agent, AgentId, Setting, ToolId};
+
+    #[test]
+    fn sites_number_calls_tools_and_conditionals() {
+        let call = |s: u32| Expr::Call {
+            slot: SlotId(s),
+            agent: AgentId(0),
+        };
+        let e = Expr::Seq(vec![
+            Expr::AnyOf(vec![call(0), call(1)]),
+            Expr::Cond(vec![(0.5, call(2)), (0.5, Expr::Tool(ToolId(0)))]),
+            Expr::Retry {
+                body: Box::new(call(3)),
+                fixer: Box::new(Expr::Seq(vec![call(4), Expr::Tool(ToolId(0))])),
+                attempts: 2,
+            },
+        ]);
+        assert_eq!(n_sites(&e), 8);
+    }
+
+    #[test]
+    fn seeds_differ_by_item_site_and_sample() {
+        let a = seed("item", 0, 0, "call");
+        assert_ne!(a, seed("item", 1, 0, "call"));
+        assert_ne!(a, seed("item", 0, 1, "call"));
+        assert_ne!(a, seed("other", 0, 0, "call"));
+        assert_eq!(a, seed("item", 0, 0, "call"));
+    }
+
+    #[test]
+    fn item_ids_come_from_id_fields_or_a_hash() {
+        assert_eq!(item_id(&serde_json::json!({"_id": "5ab4"})), "5ab4");
+        assert_eq!(item_id(&serde_json::json!({"id": 7})), "7");
+        let h = item_id(&serde_json::json!({"problem": "1+1"}));
+        assert_eq!(h.len(), 16);
+        assert_ne!(h, item_id(&serde_json::json!({"problem": "1+2"})));
+    }
+
+    #[test]
+    fn undefined_template_variables_are_named() {
+        let mut wf = Workflow::new("w", vec![Agent::new("a", vec![Setting::new("m", 1)])]);
+        let leaf = wf.add_node("a", flowcompile_ir::NodeKind::Agent(AgentId(0)));
+        wf.root = leaf;
+        let runner = Runner::new(&wf, offline_client()).unwrap();
+        let config = Config::new(runner.space(), 0, [(SlotId(0), Setting::new("m", 1))]).unwrap();
+        let run = ItemRun {
+            runner: &runner,
+            config: &config,
+            item_id: "i".into(),
+            trace: Mutex::new((Vec::new(), Vec::new())),
+        };
+        let item = serde_json::json!({"problem": "2+2"});
+        let item = item.as_object().unwrap();
+        let mut ctx = item.clone();
+        ctx.insert("input".into(), Value::String(String::new()));
+        let ok = run.render(
+            "a",
+            "prompt",
+            "Q: {{ problem }}{% if input %}!{% endif %}",
+            &ctx,
+            item,
+        );
+        assert_eq!(ok.unwrap(), "Q: 2+2");
+        let looped = run.render(
+            "a",
+            "prompt",
+            "{% for c in [1] %}{{ loop.index }}{{ c }}{% endfor %}",
+            &ctx,
+            item,
+        );
+        assert_eq!(looped.unwrap(), "11");
+        let err = run
+            .render("a", "prompt", "Q: {{ question }}", &ctx, item)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "agent `a`: the prompt template uses undefined variable `question` (item `i` has fields: problem)"
+        );
+        let attr = run
+            .render("a", "prompt", "{{ problem.nope }}", &ctx, item)
+            .unwrap_err();
+        assert!(matches!(attr, RunError::Template { .. }), "{attr}");
+    }
+
+    fn offline_client() -> Client {
+        let toml = "[models.m]\nbase_url = \"http://127.0.0.1:9/v1\"";
+        Client::new(flowcompile_client::Providers::from_toml_str(toml, "providers.toml").unwrap())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn conditionals_draw_branches_by_weight_from_the_item_seed() {
+        use flowcompile_ir::{Branch, NodeKind, Tool};
+        let mut wf = Workflow::new("cond", Vec::new());
+        for (name, kind) in [
+            ("extract", ToolKind::ExtractAnswer),
+            ("pick", ToolKind::SelectFinal),
+        ] {
+            wf.tools.push(Tool {
+                name: name.into(),
+                kind,
+                latency_s: 0.25,
+            });
+        }
+        let a = wf.add_node("extract", NodeKind::Tool(ToolId(0)));
+        let b = wf.add_node("pick", NodeKind::Tool(ToolId(1)));
+        let branches = |wa: f64| {
+            vec![
+                Branch {
+                    weight: wa,
+                    node: a,
+                },
+                Branch {
+                    weight: 1.0 - wa,
+                    node: b,
+                },
+            ]
+        };
+        wf.root = wf.add_node("c", NodeKind::Cond(branches(0.5)));
+        let runner = Runner::new(&wf, offline_client()).unwrap();
+        let config = Config::new(runner.space(), 0, []).unwrap();
+        let mut picked = std::collections::HashMap::new();
+        for i in 0..40 {
+            let item = serde_json::json!({"id": i, "answer": ""});
+            let r = runner.run(&config, &item).await;
+            assert_eq!(r.modelled_latency_s, 0.25);
+            assert_eq!(r.tools.len(), 1);
+            let again = runner.run(&config, &item).await;
+            assert_eq!(again.tools[0].tool, r.tools[0].tool);
+            *picked.entry(r.tools[0].tool.clone()).or_insert(0) += 1;
+        }
+        assert!(
+            picked["extract"] >= 10 && picked["pick"] >= 10,
+            "{picked:?}"
+        );
+        wf.nodes[wf.root.0 as usize].kind = NodeKind::Cond(branches(1.0));
+        let runner = Runner::new(&wf, offline_client()).unwrap();
+        for i in 0..10 {
+            let r = runner
+                .run(&config, &serde_json::json!({"id": i, "answer": ""}))
+                .await;
+            assert_eq!((r.tools[0].tool.as_str(), r.tools[0].site), ("extract", 1));
+        }
+    }
+}

@@ -1,0 +1,128 @@
+use flowcompile_store::{CallRow, Store, StoreError, SCHEMA_VERSION};
+use rusqlite::Connection;
+
+use crate::util::TempDir;
+
+#[test]
+fn a_fresh_file_gets_the_latest_version() {
+    let dir = TempDir::new("fresh");
+    let store = Store::open(dir.path().join("project.sqlite")).unwrap();
+    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+}
+
+#[test]
+fn an_empty_version_0_file_migrates() {
+    let dir = TempDir::new("v0");
+    let path = dir.path().join("project.sqlite");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('kept');")
+            .unwrap();
+        assert_eq!(
+            conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+                .unwrap(),
+            0
+        );
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    drop(store);
+    let conn = Connection::open(&path).unwrap();
+    let kept: String = conn
+        .query_row("SELECT text FROM notes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, "kept");
+}
+
+/// The version-1 shape, as released: calls without reasoning tokens, no artifacts table.
+const VERSION_1: &str = "
+    CREATE TABLE eval_results (run_key TEXT NOT NULL, item_id TEXT NOT NULL, answer TEXT NOT NULL,
+        score REAL NOT NULL, correct INTEGER NOT NULL CHECK (correct IN (0, 1)),
+        latency_s REAL NOT NULL, modelled_latency_s REAL NOT NULL, prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL, cost_usd REAL, error TEXT, trace_json TEXT NOT NULL,
+        created_at_unix_s INTEGER NOT NULL, PRIMARY KEY (run_key, item_id)) WITHOUT ROWID;
+    CREATE TABLE calls (id INTEGER PRIMARY KEY, agent TEXT NOT NULL, prompt_key TEXT NOT NULL,
+        model TEXT NOT NULL, budget INTEGER NOT NULL, input_id TEXT NOT NULL,
+        sample INTEGER NOT NULL, output TEXT NOT NULL, score REAL, latency_s REAL NOT NULL,
+        prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, error TEXT,
+        UNIQUE (agent, prompt_key, model, budget, input_id, sample));
+    CREATE TABLE induced (agent TEXT NOT NULL, input_id TEXT NOT NULL, inputs_json TEXT NOT NULL,
+        reference_output TEXT NOT NULL, PRIMARY KEY (agent, input_id)) WITHOUT ROWID;
+    INSERT INTO calls (agent, prompt_key, model, budget, input_id, sample, output, score,
+        latency_s, prompt_tokens, completion_tokens, error)
+        VALUES ('solver', 'p1', 'qwen3-8b', 400, 'q1', 0, '42', 1.0, 1.5, 120, 300, NULL);
+    PRAGMA user_version = 1;
+";
+
+#[test]
+fn a_version_1_file_migrates_keeping_its_rows() {
+    let dir = TempDir::new("v1");
+    let path = dir.path().join("project.sqlite");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(VERSION_1)
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let old = CallRow {
+        agent: "solver".into(),
+        prompt_key: "p1".into(),
+        model: "qwen3-8b".into(),
+        budget_tokens: 400,
+        input_id: "q1".into(),
+        sample: 0,
+        output: "42".into(),
+        score: Some(1.0),
+        latency_s: 1.5,
+        prompt_tokens: 120,
+        completion_tokens: 300,
+        reasoning_tokens: None,
+        error: None,
+    };
+    assert_eq!(
+        store.call_rows("solver", "p1").unwrap(),
+        std::slice::from_ref(&old)
+    );
+    assert!(!store.record_call(&old).unwrap());
+    let artifact = flowcompile_store::ArtifactRow {
+        name: "math".into(),
+        created_at_unix_s: 5,
+        json: "{}".into(),
+    };
+    store.save_artifact(&artifact).unwrap();
+    assert_eq!(store.latest_artifact("math").unwrap(), Some(artifact));
+}
+
+#[test]
+fn a_newer_file_is_refused_naming_the_file_and_both_versions() {
+    let dir = TempDir::new("newer");
+    let path = dir.path().join("project.sqlite");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99;")
+        .unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::TooNew {
+                found: 99,
+                supported: SCHEMA_VERSION,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(
+        message.contains("version 99") && message.contains(&format!("version {SCHEMA_VERSION}")),
+        "{message}"
+    );
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 99, "a refused file is left untouched");
+}

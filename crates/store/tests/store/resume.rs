@@ -1,0 +1,59 @@
+use std::collections::HashSet;
+
+use flowcompile_store::Store;
+
+use crate::util::{call, TempDir};
+
+#[test]
+fn reopened_store_reports_finished_calls_and_ignores_duplicates() {
+    let dir = TempDir::new("resume");
+    let path = dir.path().join("project.sqlite");
+    let rows: Vec<_> = (0..50)
+        .flat_map(|i| (0..2).map(move |sample| call("qwen3-4b", 200, &format!("q{i}"), sample)))
+        .collect();
+    {
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.record_calls(&rows[..60]).unwrap(), 60);
+        for row in &rows[60..] {
+            assert!(store.record_call(row).unwrap());
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    let expected: HashSet<_> = rows
+        .iter()
+        .map(|r| (r.input_id.clone(), r.sample))
+        .collect();
+    assert_eq!(
+        store.calls_done("solver", "p1", "qwen3-4b", 200).unwrap(),
+        expected
+    );
+    assert!(store
+        .calls_done("solver", "p1", "qwen3-4b", 400)
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .calls_done("solver", "p2", "qwen3-4b", 200)
+        .unwrap()
+        .is_empty());
+
+    let before = store.call_rows("solver", "p1").unwrap();
+    assert_eq!(before.len(), 100);
+    assert_eq!(store.record_calls(&rows).unwrap(), 0);
+    assert!(!store.record_call(&rows[0]).unwrap());
+    assert_eq!(store.call_rows("solver", "p1").unwrap(), before);
+    let summary = store.aggregate("solver", "p1").unwrap();
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0].samples + summary[0].n_errors, 100);
+}
+
+#[test]
+fn two_handles_on_one_file_see_each_others_writes() {
+    let dir = TempDir::new("two-handles");
+    let path = dir.path().join("project.sqlite");
+    let first = Store::open(&path).unwrap();
+    let second = Store::open(&path).unwrap();
+    assert!(first.record_call(&call("m", 1, "a", 0)).unwrap());
+    assert!(!second.record_call(&call("m", 1, "a", 0)).unwrap());
+    assert!(second.record_call(&call("m", 1, "b", 0)).unwrap());
+    assert_eq!(first.calls_done("solver", "p1", "m", 1).unwrap().len(), 2);
+}
