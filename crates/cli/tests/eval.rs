@@ -173,8 +173,12 @@ fn configuration_mistakes_are_clear_errors() {
     let wf = path("examples/math/workflow.toml");
     let providers = path("examples/providers/zoo.toml");
     let input = r#"{"problem": "1+1?", "answer": "2"}"#;
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (&[], "choose a configuration"),
+        (
+            &["--all", "gpt-9@10"],
+            "model 'gpt-9' (slot programmer) has no endpoint",
+        ),
         (&["--all", "qwen3-8b"], "MODEL@BUDGET"),
         (
             &["--all", "qwen3-8b@10", "--set", "voter=qwen3-8b@10"],

@@ -191,6 +191,30 @@ pub async fn embedded_zoo(data: Option<(&str, &str)>) -> Result<String, Failure>
     Ok(url)
 }
 
+/// Checks that every model the configuration uses has an endpoint in the providers file.
+pub fn check_models(
+    config: &Config,
+    space: &DesignSpace,
+    providers: &Providers,
+    path: &Path,
+) -> Result<(), Failure> {
+    for slot in &space.structures[config.structure].slots {
+        if let Some(setting) = config.setting(*slot) {
+            if providers.get(&setting.model).is_none() {
+                let known: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+                return Err(Failure::Input(anyhow!(
+                    "model '{}' (slot {}) has no endpoint in {}; it lists: {}",
+                    setting.model,
+                    space.slots[slot.0 as usize].name,
+                    path.display(),
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A client for the providers.
 pub fn client(providers: Providers) -> Result<Client, Failure> {
     Client::new(providers).map_err(|e| Failure::Other(e.into()))

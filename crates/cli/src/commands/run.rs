@@ -57,8 +57,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             false => None,
         };
         let (providers, _) = exec::providers(&args.exec.providers, zoo_url.as_deref())?;
+        let space = wf.design_space().map_err(|e| Failure::Input(anyhow!("{e}")))?;
+        let (config, what) = exec::config(&args.exec, &wf, &space)?;
+        exec::check_models(&config, &space, &providers, &args.exec.providers)?;
         let runner = Runner::new(&wf, exec::client(providers)?).map_err(|e| Failure::Input(e.into()))?;
-        let (config, what) = exec::config(&args.exec, &wf, runner.space())?;
         let result = runner.run(&config, &item).await;
         if args.exec.json {
             let answer = match &result.answer {
