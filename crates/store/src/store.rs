@@ -14,9 +14,16 @@ use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
 /// How long a write waits for another process holding the write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-const INSERT_CALL: &str = "INSERT OR IGNORE INTO calls (agent, prompt_key, model, budget, \
+/// A new key is inserted; a key recorded as failed is replaced by the new attempt; a key recorded
+/// as finished is kept as it was.
+const INSERT_CALL: &str = "INSERT INTO calls (agent, prompt_key, model, budget, \
      input_id, sample, output, score, latency_s, prompt_tokens, completion_tokens, \
-     reasoning_tokens, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+     reasoning_tokens, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+     ON CONFLICT (agent, prompt_key, model, budget, input_id, sample) DO UPDATE SET \
+     output = excluded.output, score = excluded.score, latency_s = excluded.latency_s, \
+     prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
+     reasoning_tokens = excluded.reasoning_tokens, error = excluded.error \
+     WHERE calls.error IS NOT NULL";
 
 const INSERT_INDUCED: &str = "INSERT OR IGNORE INTO induced (agent, input_id, inputs_json, \
      reference_output) VALUES (?1, ?2, ?3, ?4)";
@@ -83,7 +90,8 @@ pub struct CallRow {
     pub completion_tokens: u64,
     /// Reasoning tokens, when the provider reports them.
     pub reasoning_tokens: Option<u64>,
-    /// The failure of the call, if any; a failed call is recorded so a resumed run skips it.
+    /// The failure of the call, if any. A failed call is recorded (and counted by [`Aggregate`]) but
+    /// not finished: a resumed run tries it again, and a success replaces the failure.
     pub error: Option<String>,
 }
 
@@ -384,15 +392,17 @@ impl Store {
         )
     }
 
-    /// Records one profiling call; returns `false`, writing nothing, when its key already exists,
-    /// so a resumed run never duplicates a measurement.
+    /// Records one profiling call; returns `false`, writing nothing, when its key is already
+    /// recorded as finished, so a resumed run never duplicates a measurement. A key recorded as
+    /// failed is overwritten by the new attempt (returns `true`).
     pub fn record_call(&self, row: &CallRow) -> Result<bool> {
         self.check_call(row)?;
         self.write("record a call", |tx| insert_call(tx, row))
     }
 
     /// Records a batch of profiling calls in one transaction (the fast path); returns how many
-    /// were new. Keys already present are skipped; on error nothing of the batch is written.
+    /// were written. Keys finished already are skipped, failed ones overwritten (as
+    /// [`Store::record_call`]); on error nothing of the batch is written.
     pub fn record_calls(&self, rows: &[CallRow]) -> Result<usize> {
         rows.iter().try_for_each(|row| self.check_call(row))?;
         self.write("record calls", |tx| {
@@ -404,7 +414,8 @@ impl Store {
         })
     }
 
-    /// The (input id, sample) pairs already recorded for one setting of one agent prompt.
+    /// The (input id, sample) pairs already finished (recorded without an error) for one setting of
+    /// one agent prompt: what a resumed run skips.
     pub fn calls_done(
         &self,
         agent: &str,
@@ -416,8 +427,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT input_id, sample FROM calls \
-                 WHERE agent = ?1 AND prompt_key = ?2 AND model = ?3 AND budget = ?4",
+                "SELECT input_id, sample FROM calls WHERE agent = ?1 AND prompt_key = ?2 \
+                 AND model = ?3 AND budget = ?4 AND error IS NULL",
             )
             .map_err(|e| self.err(op, e))?;
         let done = stmt
@@ -727,6 +738,34 @@ mod tests {
             .calls_done("solver", "p1", "a", 11)
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn failed_calls_are_not_finished_and_a_success_replaces_them() {
+        let dir = TempDir::new("retry");
+        let store = dir.open();
+        let failed = call("a", 10, "x", 0.0, true);
+        assert!(store.record_call(&failed).unwrap());
+        assert!(store
+            .calls_done("solver", "p1", "a", 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.aggregate("solver", "p1").unwrap()[0].n_errors, 1);
+        let ok = call("a", 10, "x", 1.0, false);
+        assert!(store.record_call(&ok).unwrap());
+        assert_eq!(
+            store.call_rows("solver", "p1").unwrap(),
+            std::slice::from_ref(&ok)
+        );
+        assert!(
+            !store.record_call(&failed).unwrap(),
+            "a finished call stays"
+        );
+        assert_eq!(store.call_rows("solver", "p1").unwrap(), [ok]);
+        assert_eq!(
+            store.calls_done("solver", "p1", "a", 10).unwrap(),
+            HashSet::from([("x".to_string(), 0)])
+        );
     }
 
     #[test]
