@@ -15,6 +15,7 @@ use crate::exit;
 ///
 /// Start here:
 ///   flowcompile space examples/hotpotqa/workflow.toml
+///   flowcompile compile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
 ///   flowcompile compile examples/hotpotqa/workflow.toml --profiles examples/hotpotqa/profiles.csv
 ///   flowcompile show hotpotqa.artifact.json --plot
 ///   flowcompile select hotpotqa.artifact.json --prefer high
@@ -29,8 +30,31 @@ pub struct Cli {
 pub enum Command {
     /// Print a workflow's design space: structures, slots and the number of configurations.
     Space(SpaceArgs),
-    /// Compile a workflow and its profiles into the Pareto set of configurations (an artifact).
+    /// Compile a workflow into the Pareto set of its configurations (an artifact).
+    ///
+    /// From profiles you have (--profiles FILE), or measured end to end (--data SPLIT with
+    /// --providers FILE or --zoo): data induction on the split, profiling of every agent under
+    /// every setting, then the search. Measurements are kept in the store (--store), so a rerun
+    /// measures only what changed (an edited prompt re-profiles that agent only).
+    ///
+    ///   flowcompile compile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
+    ///   flowcompile compile examples/math/workflow.toml --data val.jsonl --providers my-vllm.toml
+    ///   flowcompile compile examples/hotpotqa/workflow.toml --profiles examples/hotpotqa/profiles.csv
+    #[command(verbatim_doc_comment)]
     Compile(CompileArgs),
+    /// Data induction only: run the reference configuration on a labelled split and keep each
+    /// agent's calls of passing runs as its examples (in the store).
+    ///
+    ///   flowcompile induce examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
+    ///   flowcompile induce examples/math/workflow.toml --data val.jsonl --providers p.toml --judge qwen3-14b
+    #[command(verbatim_doc_comment)]
+    Induce(InduceArgs),
+    /// Data induction, then profiling: each agent alone on its examples under every setting.
+    ///
+    ///   flowcompile profile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo -o math.csv
+    ///   flowcompile profile examples/math/workflow.toml --data val.jsonl --providers p.toml --adaptive
+    #[command(verbatim_doc_comment)]
+    Profile(ProfileArgs),
     /// Print an artifact's frontier as a table, a plot or JSON.
     Show(ShowArgs),
     /// Pick one configuration from an artifact by preference or by limits.
@@ -107,11 +131,27 @@ pub struct CompileArgs {
     /// Workflow file (TOML).
     pub workflow: PathBuf,
     /// Profiles: one row per (agent, model, budget) with accuracy, samples, latency_s, input_tokens,
-    /// output_tokens; CSV with a header or JSONL.
-    #[arg(long, short = 'p')]
-    pub profiles: PathBuf,
-    /// Per-model throughput (model, prefill_tok_per_s, decode_tok_per_s) for --latency tokens.
-    #[arg(long)]
+    /// output_tokens; CSV with a header or JSONL. Or measure them with --data instead.
+    #[arg(
+        long,
+        short = 'p',
+        required_unless_present = "data",
+        conflicts_with = "data"
+    )]
+    pub profiles: Option<PathBuf>,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// With --data: compile without the settings that have no successful profiling call (instead
+    /// of refusing to treat them as measured).
+    #[arg(long, requires = "data")]
+    pub drop_unprofiled: bool,
+    /// With --data: also write the measured profiles (CSV, the --profiles format) here, and the
+    /// fitted throughput next to it (<name>.throughput.csv).
+    #[arg(long, requires = "data")]
+    pub export_profiles: Option<PathBuf>,
+    /// Per-model throughput (model, prefill_tok_per_s, decode_tok_per_s) for --latency tokens
+    /// (with --data it is fitted from the profiling calls).
+    #[arg(long, conflicts_with = "data")]
     pub throughput: Option<PathBuf>,
     /// How parallel branches' latencies combine; changing it needs no re-profiling.
     #[arg(long, value_enum, default_value = "parallel")]
@@ -123,9 +163,87 @@ pub struct CompileArgs {
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Label the models behind the profiles (e.g. "zoo (synthetic)"); stored in the artifact.
+    /// With --zoo it is "zoo (synthetic)".
     #[arg(long)]
     pub models_label: Option<String>,
     /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How the pipeline measures: data, models, store, reference, sampling (shared by `induce`,
+/// `profile` and `compile --data`).
+#[derive(Debug, Clone, Args)]
+pub struct MeasureArgs {
+    /// Labelled validation split (JSONL: the task's fields and the gold answer) to induce the
+    /// agents' examples from and profile them on.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint.
+    /// With --zoo and no providers file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
+    #[arg(long)]
+    pub providers: Option<PathBuf>,
+    /// Run every model on the zoo (seeded synthetic models) inside this process; results are
+    /// labelled "zoo (synthetic)".
+    #[arg(long)]
+    pub zoo: bool,
+    /// SQLite store of every measurement: a rerun reuses what it has.
+    #[arg(long, default_value = ".flowcompile/store.sqlite")]
+    pub store: PathBuf,
+    /// Use only the first N items of --data.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Reference setting of every agent for data induction, MODEL@BUDGET; default: each agent's
+    /// last model at its largest budget (the paper: the largest model).
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// Reference structure (see `flowcompile space --structures`); default: the largest.
+    #[arg(long)]
+    pub reference_structure: Option<usize>,
+    /// A reference run is kept when its final score is at least this.
+    #[arg(long, default_value_t = 0.5)]
+    pub min_score: f64,
+    /// Model that judges each call of a kept run; only calls it rates correct become examples.
+    #[arg(long)]
+    pub judge: Option<String>,
+    /// Thinking budget of judge calls.
+    #[arg(long, default_value_t = 1000)]
+    pub judge_budget: u32,
+    /// Calls per (agent, model, budget): that many examples, repeated with fresh samples when an
+    /// agent has fewer (the prototype's min_samples_per_agent).
+    #[arg(long, default_value_t = 100)]
+    pub calls_per_setting: usize,
+    /// Adaptive profiling: stop sampling a setting once another setting of the same agent beats it
+    /// on accuracy and latency beyond two standard errors (after 40 calls); reports the calls saved.
+    #[arg(long)]
+    pub adaptive: bool,
+    /// Model calls (or reference runs) in flight at once; each endpoint's own limit applies too.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct InduceArgs {
+    /// Workflow file (TOML).
+    pub workflow: PathBuf,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Workflow file (TOML).
+    pub workflow: PathBuf,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// Write the profiles (CSV, the format `compile --profiles` reads) here, and the fitted
+    /// throughput next to it (<name>.throughput.csv).
+    #[arg(long, short = 'o')]
+    pub export: Option<PathBuf>,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }

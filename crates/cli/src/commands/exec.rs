@@ -138,7 +138,15 @@ pub fn config_text(config: &Config, space: &DesignSpace) -> String {
 
 /// Reads the providers file; with an embedded zoo, every endpoint becomes `zoo_url`.
 pub fn providers(path: &Path, zoo_url: Option<&str>) -> Result<(Providers, String), Failure> {
-    let text = super::read(path)?;
+    providers_from_text(super::read(path)?, path, zoo_url)
+}
+
+/// Parses providers text read from `path`; with an embedded zoo, every endpoint becomes `zoo_url`.
+pub fn providers_from_text(
+    text: String,
+    path: &Path,
+    zoo_url: Option<&str>,
+) -> Result<(Providers, String), Failure> {
     let text = match zoo_url {
         None => text,
         Some(url) => {

@@ -3,6 +3,7 @@
 mod compile;
 mod eval;
 mod exec;
+mod measure;
 mod run;
 mod schema;
 mod select;
@@ -22,6 +23,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Space(args) => space::run(args),
         Command::Compile(args) => compile::run(args),
+        Command::Induce(args) => measure::induce(args),
+        Command::Profile(args) => measure::profile(args),
         Command::Show(args) => show::run(args),
         Command::Select(args) => select::run(args),
         Command::Run(args) => run::run(args),
