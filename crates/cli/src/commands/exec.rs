@@ -166,6 +166,15 @@ pub fn providers(path: &Path, zoo_url: Option<&str>) -> Result<(Providers, Strin
     Ok((providers, text))
 }
 
+/// What results depend on among the providers: the providers text, or `embedded zoo` for an embedded
+/// zoo (its port changes from run to run, its models do not).
+pub fn providers_key(zoo: bool, providers_text: String) -> String {
+    match zoo {
+        true => "embedded zoo".to_string(),
+        false => providers_text,
+    }
+}
+
 /// Starts a zoo server on 127.0.0.1 that knows the tasks in `data`, and returns its base URL.
 pub async fn embedded_zoo(data: Option<(&str, &str)>) -> Result<String, Failure> {
     let tasks = match data {

@@ -1,5 +1,6 @@
 //! One module per subcommand; shared file loading.
 
+mod batch;
 mod compile;
 mod eval;
 mod exec;
@@ -8,6 +9,7 @@ mod schema;
 mod select;
 mod show;
 mod space;
+mod test;
 mod zoo;
 
 use std::path::Path;
@@ -26,6 +28,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Select(args) => select::run(args),
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Test(args) => test::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
     }
@@ -57,4 +60,25 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).context("cannot serialise output")?;
     println!("{text}");
     Ok(())
+}
+
+/// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
+/// partial file (artifact, validation document) over a good one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write {}", path.display()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(Failure::Other)
 }
