@@ -39,8 +39,7 @@ pub enum Command {
     Run(RunArgs),
     /// Run a workflow under one configuration over a dataset split: accuracy, latency, tokens, cost.
     Eval(EvalArgs),
-    /// Run an artifact's frontier points end to end on held-out data: predicted vs measured accuracy
-    /// and latency, and how faithful the predictions are (Spearman, pairwise order, calibrated MAE).
+    /// Run an artifact's points on held-out data: how faithful are its predictions?
     ///
     /// Runs each chosen point of the artifact on every item of a held-out split (one progress bar over
     /// all (point, item) runs, --concurrency at once), then prints per point the predicted and measured
@@ -51,8 +50,10 @@ pub enum Command {
     ///
     /// Measured latency is the server's modelled latency when every call reports one (the zoo does),
     /// else wall seconds, composed as the artifact's proxy composes it: the slowest branch with
-    /// parallel execution, the sum of every call with sequential execution. A run that fails (a model
-    /// call error) is counted as failed and left out of accuracy, never counted as wrong.
+    /// parallel execution, the sum of every call with sequential execution. Wall seconds include
+    /// waiting for an endpoint's concurrency limit: lower --concurrency to measure unloaded latency.
+    /// A run that fails (a model call error) is counted as failed and left out of accuracy and
+    /// latency with a warning, never counted as wrong.
     ///
     ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
     ///   flowcompile test examples/math/workflow.toml --artifact math.json --zoo \

@@ -204,6 +204,50 @@ fn test_measures_points_on_the_zoo_and_reuses_the_store() {
     );
     let (_, stderr) = check(&out, 0);
     assert!(stderr.contains("(20 items, 20 already in"), "{stderr}");
+
+    // The same points under a sequential proxy: the same stored runs, each item's calls summed, so
+    // a structure with parallel branches measures slower and a single-path one the same.
+    let sequential = std::fs::read_to_string(dir.path().join("math.json"))
+        .unwrap()
+        .replace(
+            "\"execution\": \"parallel\"",
+            "\"execution\": \"sequential\"",
+        );
+    assert!(sequential.contains("\"sequential\""));
+    std::fs::write(dir.path().join("math.json"), sequential).unwrap();
+    let (stdout, _) = check(&test_math(dir.path(), &providers, &data, &flags), 0);
+    let seq: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(seq["execution"], "sequential");
+    assert_eq!(seq["runs"]["new"], 0);
+    let space: Value = serde_json::from_str(
+        &check(
+            &run(dir.path(), &["space", &wf, "--structures", "--json"]),
+            0,
+        )
+        .0,
+    )
+    .unwrap();
+    let mut n_parallel = 0;
+    for (p, s) in doc["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(seq["points"].as_array().unwrap())
+    {
+        let par_lat = p["measured"]["latency_s"].as_f64().unwrap();
+        let seq_lat = s["measured"]["latency_s"].as_f64().unwrap();
+        let structure = &space["structures"][p["structure"].as_u64().unwrap() as usize];
+        if structure_has_parallel_calls(structure) {
+            n_parallel += 1;
+            assert!(seq_lat > par_lat + 1e-9, "{p} vs {s}");
+        } else {
+            assert!((seq_lat - par_lat).abs() < 1e-9, "{p} vs {s}");
+        }
+    }
+    assert!(
+        n_parallel > 0,
+        "no point with parallel branches among {ids:?}"
+    );
 }
 
 #[test]
@@ -327,6 +371,16 @@ fn bad_input_is_refused_with_a_clear_message() {
     check(&out, 2);
 }
 
+/// Whether a math structure (as `flowcompile space --structures --json` lists it) runs calls in
+/// parallel: the vote runs only on two or more candidates, which the solvers produce concurrently.
+fn structure_has_parallel_calls(structure: &Value) -> bool {
+    structure["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == "sc_ensemble")
+}
+
 struct Server(Child);
 
 impl Drop for Server {
@@ -336,12 +390,17 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn failed_runs_are_counted_and_left_out_not_scored_wrong() {
-    let dir = tempfile::tempdir().unwrap();
-    compile_math(dir.path());
+/// Starts `flowcompile zoo serve` on `port` (0: any) and returns it with its `host:port/v1`.
+fn serve_zoo(port: u16) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
-        .args(["zoo", "serve", "--port", "0", "--tasks", &gsm8k_test()])
+        .args([
+            "zoo",
+            "serve",
+            "--port",
+            &port.to_string(),
+            "--tasks",
+            &gsm8k_test(),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -349,21 +408,36 @@ fn failed_runs_are_counted_and_left_out_not_scored_wrong() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let _server = Server(child);
     let url = line
         .split("http://")
         .nth(1)
-        .unwrap()
+        .unwrap_or_else(|| panic!("no url in {line:?}"))
         .split_whitespace()
         .next()
-        .unwrap();
-    // Every model on the zoo server but qwen3-14b, whose endpoint refuses connections.
+        .unwrap()
+        .to_string();
+    (Server(child), url)
+}
+
+#[test]
+fn failed_runs_are_counted_left_out_and_retried_by_a_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    compile_math(dir.path());
+    let (_server, url) = serve_zoo(0);
+    // qwen3-14b gets an endpoint of its own on a free port where nothing listens yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let providers = std::fs::read_to_string(root().join("examples/providers/zoo.toml"))
         .unwrap()
         .replace("http://127.0.0.1:8000/v1", &format!("http://{url}"))
         .replace(
             "model = \"zoo-14b\"",
-            "model = \"zoo-14b\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmax_retries = 0",
+            &format!(
+                "model = \"zoo-14b\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\nmax_retries = 0"
+            ),
         );
     std::fs::write(dir.path().join("providers.toml"), providers).unwrap();
     let artifact: Value =
@@ -388,27 +462,33 @@ fn failed_runs_are_counted_and_left_out_not_scored_wrong() {
         .map(|p| p["id"].as_str().unwrap().to_string())
         .collect();
     let chosen = format!("{},{},{broken}", working[0], working[1]);
-    let out = test_math(
-        dir.path(),
-        "providers.toml",
-        &gsm8k_test(),
-        &["--limit", "3", "--points", &chosen, "--json"],
+    let flags = ["--limit", "3", "--points", &chosen, "--json"];
+    let (stdout, stderr) = check(
+        &test_math(dir.path(), "providers.toml", &gsm8k_test(), &flags),
+        0,
     );
-    let (stdout, stderr) = check(&out, 0);
     let doc: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(doc["runs"]["failed"], 3, "{stdout}");
+    assert_eq!(
+        doc["runs"],
+        serde_json::json!({"total": 9, "reused": 0, "new": 9, "failed": 3})
+    );
     // Served by a separate zoo: its modelled latencies say what the models are.
     assert_eq!(doc["models_label"], "zoo (synthetic)");
-    let p = doc["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == broken.as_str())
-        .unwrap();
-    assert_eq!(p["measured"]["n"], 3);
-    assert_eq!(p["measured"]["n_failed"], 3);
-    assert!(p["measured"]["accuracy"].is_null(), "{p}");
-    assert!(p["measured"]["latency_s"].is_null(), "{p}");
+    let measured = |doc: &Value| {
+        doc["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == broken.as_str())
+            .unwrap()["measured"]
+            .clone()
+    };
+    let m = measured(&doc);
+    assert_eq!(
+        (m["n"].as_u64(), m["n_failed"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert!(m["accuracy"].is_null() && m["latency_s"].is_null(), "{m}");
     assert!(
         stderr.contains(&format!("warning: {broken}: 3 of 3 runs failed"))
             && stderr.contains("qwen3-14b"),
@@ -417,4 +497,21 @@ fn failed_runs_are_counted_and_left_out_not_scored_wrong() {
     // Fidelity is over the two measured points only.
     assert_eq!(doc["fidelity"]["accuracy"]["n_points"], 2);
     assert_eq!(doc["fidelity"]["latency"]["n_points"], 2);
+
+    // The endpoint comes up: a rerun runs the failed items again, and only those.
+    let (_second, second_url) = serve_zoo(port);
+    assert!(second_url.contains(&format!(":{port}/")), "{second_url}");
+    let (stdout, _) = check(
+        &test_math(dir.path(), "providers.toml", &gsm8k_test(), &flags),
+        0,
+    );
+    let again: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        again["runs"],
+        serde_json::json!({"total": 9, "reused": 6, "new": 3, "failed": 0})
+    );
+    let m = measured(&again);
+    assert_eq!(m["n_failed"], 0);
+    in_range(&m["accuracy"], 0.0, 1.0);
+    assert_eq!(again["fidelity"]["accuracy"]["n_points"], 3);
 }

@@ -413,7 +413,7 @@ mod tests {
         assert_eq!(back, doc);
         assert_eq!(
             back.fidelity.accuracy.undefined["spearman"],
-            "needs at least 2 points, got 1"
+            "too few points: 1 (needs 2)"
         );
     }
 

@@ -19,7 +19,7 @@ pub enum Undefined {
         measured: usize,
     },
     /// Fewer points than the statistic needs.
-    #[error("needs at least {needed} points, got {got}")]
+    #[error("too few points: {got} (needs {needed})")]
     TooFewPoints {
         /// Points needed.
         needed: usize,
@@ -331,7 +331,7 @@ mod tests {
         );
         assert_eq!(
             Undefined::TooFewPoints { needed: 2, got: 1 }.to_string(),
-            "needs at least 2 points, got 1"
+            "too few points: 1 (needs 2)"
         );
     }
 

@@ -35,7 +35,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             &spec_text,
             &exec::config_text(&config, runner.space()),
             &data.name,
-            &exec::providers_key(args.exec.zoo, providers_text),
+            &exec::providers_key(zoo_url.as_deref(), providers_text),
         );
         let jobs = data
             .items

@@ -166,12 +166,12 @@ pub fn providers(path: &Path, zoo_url: Option<&str>) -> Result<(Providers, Strin
     Ok((providers, text))
 }
 
-/// What results depend on among the providers: the providers text, or `embedded zoo` for an embedded
-/// zoo (its port changes from run to run, its models do not).
-pub fn providers_key(zoo: bool, providers_text: String) -> String {
-    match zoo {
-        true => "embedded zoo".to_string(),
-        false => providers_text,
+/// What results depend on among the providers: their text, with an embedded zoo's URL (its port
+/// changes from run to run, its models do not) replaced by `embedded zoo`.
+pub fn providers_key(zoo_url: Option<&str>, providers_text: String) -> String {
+    match zoo_url {
+        Some(url) => providers_text.replace(url, "embedded zoo"),
+        None => providers_text,
     }
 }
 

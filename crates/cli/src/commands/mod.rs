@@ -12,6 +12,7 @@ mod space;
 mod test;
 mod zoo;
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -55,11 +56,15 @@ fn load_artifact(path: &Path) -> Result<flowcompile_artifact::Artifact, Failure>
         .map_err(|e| Failure::Input(e.into()))
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout; a reader that went away (`| head`) is not an error.
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).context("cannot serialise output")?;
-    println!("{text}");
-    Ok(())
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Other(
+            anyhow::Error::new(e).context("cannot write to stdout"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a

@@ -73,7 +73,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             exec::check_models(&config, &space, &providers, &args.providers)?;
             configs.push(config);
         }
-        let providers_key = exec::providers_key(args.zoo, providers_text);
+        let providers_key = exec::providers_key(zoo_url.as_deref(), providers_text);
         let run_keys: Vec<String> = configs
             .iter()
             .map(|c| {
@@ -287,15 +287,18 @@ fn validation(
         .iter()
         .map(|r| r.iter().map(trace).collect::<Result<Vec<_>, _>>())
         .collect::<Result<_, _>>()?;
-    // Modelled only when every call of every successful run reported the server's latency.
-    let all_modelled = rows
+    // Modelled only when there is a successful run and every call of every successful run
+    // reported the server's latency.
+    let mut successful = rows
         .iter()
         .flatten()
         .zip(traces.iter().flatten())
-        .all(|(row, t)| {
-            row.error.is_some() || t.calls.iter().all(|c| c.modelled_latency_s.is_some())
-        });
-    let source = match all_modelled {
+        .filter(|(row, _)| row.error.is_none())
+        .peekable();
+    let any_successful = successful.peek().is_some();
+    let all_modelled =
+        successful.all(|(_, t)| t.calls.iter().all(|c| c.modelled_latency_s.is_some()));
+    let source = match any_successful && all_modelled {
         true => LatencySource::Modelled,
         false => LatencySource::Wall,
     };
@@ -342,7 +345,7 @@ fn validation(
             .unwrap_or_default(),
         n_items,
         // The zoo is the only server that reports modelled latencies (`x-zoo-latency-s`).
-        models_label: (args.zoo || (source == LatencySource::Modelled && n_rows > failed))
+        models_label: (args.zoo || source == LatencySource::Modelled)
             .then(|| ZOO_LABEL.to_string()),
         latency_source: source,
         execution,
@@ -458,5 +461,110 @@ fn print_text(args: &TestArgs, artifact: &Artifact, doc: &Validation) {
 fn print_undefined(name: &str, f: &MetricFidelity) {
     for (key, why) in &f.undefined {
         println!("note: {name} {key} is undefined: {why}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowcompile_runner::{CallRecord, ToolRecord};
+
+    fn math() -> Workflow {
+        flowcompile_spec::parse(
+            include_str!("../../../../examples/math/workflow.toml"),
+            "math.toml",
+        )
+        .unwrap()
+    }
+
+    fn call(site: usize, latency_s: f64, modelled_latency_s: Option<f64>) -> CallRecord {
+        CallRecord {
+            site,
+            sample: 0,
+            seed: 0,
+            agent: "generate_solver".into(),
+            slot: "generate_solver".into(),
+            model: "qwen3-4b".into(),
+            budget_tokens: 10,
+            prompt_hash: String::new(),
+            prompt_chars: 0,
+            output: String::new(),
+            parsed: String::new(),
+            parse_ok: true,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_s,
+            modelled_latency_s,
+            cost_usd: None,
+            error: None,
+        }
+    }
+
+    fn tool(site: usize, name: &str, latency_s: f64) -> ToolRecord {
+        ToolRecord {
+            site,
+            sample: 0,
+            tool: name.into(),
+            kind: "run_python",
+            output: String::new(),
+            ok: true,
+            latency_s,
+        }
+    }
+
+    /// A stored row as `batch` writes it: the trace is the runner's records serialised.
+    fn row(calls: &[CallRecord], tools: &[ToolRecord]) -> EvalRow {
+        EvalRow {
+            run_key: "k".into(),
+            item_id: "i".into(),
+            answer: "1".into(),
+            score: 1.0,
+            correct: true,
+            latency_s: 0.9,
+            modelled_latency_s: 3.05,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cost_usd: None,
+            error: None,
+            trace_json: serde_json::json!({"calls": calls, "tools": tools}).to_string(),
+            created_at_unix_s: 0,
+        }
+    }
+
+    #[test]
+    fn latency_composes_as_the_artifact_predicts() {
+        let wf = math();
+        // Two parallel calls (modelled 1 s and 3 s) then the program tool (declared 0.05 s).
+        let r = row(
+            &[call(0, 0.2, Some(1.0)), call(1, 0.4, Some(3.0))],
+            &[tool(2, "run_program", 0.3)],
+        );
+        let t = trace(&r).unwrap();
+        let at = |s, e| item_latency(&r, &t, &wf, s, e);
+        // Parallel: what the runner measured along the critical path.
+        assert_eq!(at(LatencySource::Modelled, Execution::Parallel), 3.05);
+        assert_eq!(at(LatencySource::Wall, Execution::Parallel), 0.9);
+        // Sequential: every call and tool, tools at their declared latency when modelled.
+        assert!((at(LatencySource::Modelled, Execution::Sequential) - 4.05).abs() < 1e-12);
+        assert!((at(LatencySource::Wall, Execution::Sequential) - 0.9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_call_without_a_modelled_latency_counts_its_wall_time() {
+        let wf = math();
+        let r = row(&[call(0, 0.5, None), call(1, 0.4, Some(2.0))], &[]);
+        let t = trace(&r).unwrap();
+        let seq = item_latency(&r, &t, &wf, LatencySource::Modelled, Execution::Sequential);
+        assert!((seq - 2.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_unreadable_trace_is_an_error_naming_the_item() {
+        let mut r = row(&[], &[]);
+        r.trace_json = "{".into();
+        let Err(Failure::Other(e)) = trace(&r) else {
+            panic!("expected an error")
+        };
+        assert!(e.to_string().contains("item 'i'"), "{e}");
     }
 }
