@@ -61,7 +61,7 @@ pub enum Command {
     ///       --limit 100 --max-points 6 -o validation.json
     #[command(verbatim_doc_comment)]
     Test(TestArgs),
-    /// Print the JSON Schema of workflow files or artifacts.
+    /// Print the JSON Schema of workflow files, artifacts or validation documents.
     Schema(SchemaArgs),
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
     #[command(subcommand)]
@@ -189,6 +189,8 @@ pub enum SchemaKind {
     Workflow,
     /// Artifacts written by `compile`.
     Artifact,
+    /// Validation documents written by `test`.
+    Validation,
 }
 
 #[derive(Debug, Args)]

@@ -100,6 +100,9 @@ fn test_measures_points_on_the_zoo_and_reuses_the_store() {
         "validation.json",
     ];
     let (stdout, _) = check(&test_math(dir.path(), &providers, &data, &flags), 0);
+    // The document parses strictly into the validation types (unknown keys are refused).
+    let typed: flowcompile_validate::Validation = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(typed.points.len(), 4);
     let doc: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc["format"], "flowcompile.validation.v1");
     assert_eq!(doc["workflow"], "math");

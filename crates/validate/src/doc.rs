@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::stats::{self, Affine, Undefined};
@@ -11,14 +12,16 @@ pub const FORMAT_V1: &str = "flowcompile.validation.v1";
 
 /// The result of `flowcompile test`: each chosen frontier point run end to end on held-out data,
 /// its predicted and measured metrics, and how faithful the predictions are overall.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "flowcompile validation v1")]
 pub struct Validation {
     /// Format marker; always `flowcompile.validation.v1`.
     pub format: ValidationFormat,
     /// Name of the workflow.
     pub workflow: String,
     /// Hex SHA-256 of the artifact file's bytes.
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
     pub artifact_sha256: String,
     /// File name of the held-out split.
     pub data: String,
@@ -39,7 +42,7 @@ pub struct Validation {
 }
 
 /// The format marker; one variant per supported version.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ValidationFormat {
     /// `flowcompile.validation.v1`.
     #[default]
@@ -47,8 +50,13 @@ pub enum ValidationFormat {
     V1,
 }
 
+/// The JSON Schema (draft 2020-12) of [`Validation`], as shipped in `schemas/validation.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    schemars::schema_for!(Validation).to_value()
+}
+
 /// Where a measured latency comes from.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LatencySource {
     /// The server's modelled latency of each call (the zoo reports one), composed along the workflow.
@@ -58,7 +66,7 @@ pub enum LatencySource {
 }
 
 /// How the latencies of parallel branches compose in a measurement.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Execution {
     /// The slowest branch counts (branches run concurrently).
@@ -68,7 +76,7 @@ pub enum Execution {
 }
 
 /// Counts of (point, item) runs.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Runs {
     /// Runs the document covers: points times items.
@@ -82,7 +90,7 @@ pub struct Runs {
 }
 
 /// One frontier point: what the artifact predicted and what running it measured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointValidation {
     /// The artifact's point id (`p0`, `p1`, ...).
@@ -96,20 +104,23 @@ pub struct PointValidation {
 }
 
 /// Accuracy and mean latency.
-#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     /// Fraction of items answered correctly, in [0, 1].
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub accuracy: f64,
     /// Mean seconds per item.
+    #[schemars(range(min = 0.0))]
     pub latency_s: f64,
 }
 
 /// One point's end-to-end measurement over the items; null where no item succeeded.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Measured {
     /// Correct items over the items that ran without failure.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub accuracy: Option<f64>,
     /// Mean latency over the items that ran without failure.
     pub latency_s: Option<f64>,
@@ -177,7 +188,7 @@ impl Measured {
 }
 
 /// Fidelity of the predicted accuracy and of the predicted latency.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fidelity {
     /// Predicted vs measured accuracy.
@@ -188,15 +199,17 @@ pub struct Fidelity {
 
 /// How well one predicted metric matches its measurement across points. A statistic that is not
 /// defined for these points is null, and `undefined` says why.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricFidelity {
     /// Points compared (those with a measurement).
     pub n_points: usize,
     /// Spearman rank correlation (average ranks for ties), in [-1, 1].
+    #[schemars(range(min = -1.0, max = 1.0))]
     pub spearman: Option<f64>,
     /// Fraction of point pairs ordered as measured; pairs tied in the measurement are left out,
     /// pairs tied only in the prediction count one half.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub pairwise_agreement: Option<f64>,
     /// Pairs counted by `pairwise_agreement`.
     pub n_pairs: usize,

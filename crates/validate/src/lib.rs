@@ -8,7 +8,8 @@
 //! least-squares affine fit, which judges order and spacing rather than scale). A statistic that
 //! has no meaning for the points (fewer than 2, a constant side) is `None` with an [`Undefined`]
 //! reason, never NaN. [`Measured::from_items`] summarises one point's runs (failed runs are counted,
-//! never scored as wrong) and [`spread`] picks points evenly along a frontier.
+//! never scored as wrong), [`spread`] picks points evenly along a frontier, and [`json_schema`] is
+//! the document's schema, shipped as `schemas/validation.schema.json`.
 //!
 //! The crate does no I/O.
 //!
@@ -30,7 +31,7 @@ mod doc;
 pub mod stats;
 
 pub use doc::{
-    spread, Execution, Fidelity, ItemOutcome, LatencySource, Measured, MetricFidelity, Metrics,
-    PointValidation, Runs, Validation, ValidationFormat, FORMAT_V1,
+    json_schema, spread, Execution, Fidelity, ItemOutcome, LatencySource, Measured, MetricFidelity,
+    Metrics, PointValidation, Runs, Validation, ValidationFormat, FORMAT_V1,
 };
 pub use stats::{Affine, PairwiseAgreement, Undefined};

@@ -4,6 +4,7 @@
 //! and returns [`Undefined`] instead of a number when the statistic has no meaning for them (too few
 //! points, a constant side, a non-finite value): a NaN never leaves this module.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Why a statistic is not defined for the given points.
@@ -124,7 +125,7 @@ pub fn spearman(predicted: &[f64], measured: &[f64]) -> Result<f64, Undefined> {
 }
 
 /// How often the predictions order two points as the measurements do.
-#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PairwiseAgreement {
     /// Fraction in [0, 1] of the counted pairs whose predicted order matches the measured order; a
@@ -191,7 +192,7 @@ pub fn mae(predicted: &[f64], measured: &[f64]) -> Result<f64, Undefined> {
 }
 
 /// An affine map `slope * x + intercept`.
-#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Affine {
     /// Multiplier of the predicted value.
