@@ -134,7 +134,7 @@ pub struct Measured {
     pub n_failed: usize,
     /// Mean prompt plus completion tokens per item that ran without failure.
     pub tokens_mean: Option<f64>,
-    /// Total cost over the point's items when the providers give prices, else null.
+    /// Total cost of the items that ran without failure when the providers give prices, else null.
     pub cost_usd: Option<f64>,
 }
 
@@ -182,7 +182,7 @@ impl Measured {
             n: items.len(),
             n_failed: items.len() - n_ok,
             tokens_mean: ratio(ok.iter().map(|i| i.tokens as f64).sum()),
-            cost_usd: items.iter().map(|i| i.cost_usd).sum(),
+            cost_usd: ok.iter().map(|i| i.cost_usd).sum(),
         }
     }
 }
@@ -334,9 +334,17 @@ mod tests {
             cost_usd: Some(c),
             ..item(Some(true), 1.0)
         };
+        let failed = ItemOutcome {
+            cost_usd: None,
+            ..item(None, 0.0)
+        };
         assert_eq!(
-            Measured::from_items(&[priced(0.25), priced(0.5)]).cost_usd,
+            Measured::from_items(&[priced(0.25), failed, priced(0.5)]).cost_usd,
             Some(0.75)
+        );
+        assert_eq!(
+            Measured::from_items(&[priced(0.25), item(Some(true), 1.0)]).cost_usd,
+            None
         );
     }
 

@@ -450,7 +450,7 @@ fn print_text(args: &TestArgs, artifact: &Artifact, doc: &Validation) {
         print_undefined(name, f);
     }
     println!(
-        "(pairwise: {} accuracy pairs and {} latency pairs counted; pairs tied in the measurement are left out)",
+        "(pairwise: {} accuracy and {} latency pairs counted; pairs tied in the measurement are left out, pairs tied only in the prediction count 1/2)",
         doc.fidelity.accuracy.n_pairs, doc.fidelity.latency.n_pairs
     );
     if let Some(out) = &args.output {
