@@ -283,6 +283,42 @@ fn the_text_report_names_points_and_the_fidelity_table() {
 }
 
 #[test]
+fn a_workflow_edited_since_compiling_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    compile_math(dir.path());
+    let edited = format!(
+        "{}\n# edited after compiling\n",
+        std::fs::read_to_string(root().join("examples/math/workflow.toml")).unwrap()
+    );
+    std::fs::write(dir.path().join("math.toml"), edited).unwrap();
+    let providers = path("examples/providers/zoo.toml");
+    let data = gsm8k_test();
+    let out = run(
+        dir.path(),
+        &[
+            "test",
+            "math.toml",
+            "--artifact",
+            "math.json",
+            "--providers",
+            &providers,
+            "--data",
+            &data,
+            "--zoo",
+            "--limit",
+            "2",
+            "--points",
+            "p0",
+        ],
+    );
+    let (_, stderr) = check(&out, 0);
+    assert!(
+        stderr.contains("warning: math.toml changed since math.json was compiled"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn bad_input_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     compile_math(dir.path());

@@ -136,15 +136,12 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         Ok::<_, Failure>((rows, pending.len()))
     })?;
     let (rows, n_new) = measured;
-    let doc = validation(
-        &args,
-        &wf,
-        &artifact,
-        &artifact_bytes,
-        &chosen,
-        &rows,
+    let runs = Measurements {
+        rows: &rows,
+        n_items: data.items.len(),
         n_new,
-    )?;
+    };
+    let doc = validation(&args, &wf, &artifact, &artifact_bytes, &chosen, &runs)?;
     for (point, point_rows) in doc.points.iter().zip(&rows) {
         if point.measured.n_failed > 0 {
             let first = point_rows
@@ -273,6 +270,16 @@ fn item_latency(
     }
 }
 
+/// What running the chosen points gave.
+struct Measurements<'a> {
+    /// Each chosen point's stored rows, in item order.
+    rows: &'a [Vec<EvalRow>],
+    /// Items each point ran on.
+    n_items: usize,
+    /// Runs made by this invocation (the rest came from the store).
+    n_new: usize,
+}
+
 /// Builds the validation document from each point's stored rows.
 fn validation(
     args: &TestArgs,
@@ -280,9 +287,9 @@ fn validation(
     artifact: &Artifact,
     artifact_bytes: &[u8],
     chosen: &[&Point],
-    rows: &[Vec<EvalRow>],
-    n_new: usize,
+    runs: &Measurements,
 ) -> Result<Validation, Failure> {
+    let rows = runs.rows;
     let traces: Vec<Vec<Trace>> = rows
         .iter()
         .map(|r| r.iter().map(trace).collect::<Result<Vec<_>, _>>())
@@ -333,7 +340,6 @@ fn validation(
         .collect();
     let n_rows: usize = rows.iter().map(Vec::len).sum();
     let failed = rows.iter().flatten().filter(|r| r.error.is_some()).count();
-    let n_items = rows.first().map_or(0, Vec::len);
     Ok(Validation {
         format: ValidationFormat::V1,
         workflow: wf.name.clone(),
@@ -343,7 +349,7 @@ fn validation(
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default(),
-        n_items,
+        n_items: runs.n_items,
         // The zoo is the only server that reports modelled latencies (`x-zoo-latency-s`).
         models_label: (args.zoo || source == LatencySource::Modelled)
             .then(|| ZOO_LABEL.to_string()),
@@ -353,8 +359,8 @@ fn validation(
         points,
         runs: Runs {
             total: n_rows,
-            reused: n_rows.saturating_sub(n_new),
-            new: n_new,
+            reused: n_rows.saturating_sub(runs.n_new),
+            new: runs.n_new,
             failed,
         },
     })
