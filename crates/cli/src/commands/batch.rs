@@ -93,8 +93,6 @@ pub fn run_key(spec_text: &str, config_text: &str, data_name: &str, providers_ke
 
 /// One (configuration, item) run to make.
 pub struct Job<'a> {
-    /// Which configuration, in the caller's numbering.
-    pub config_idx: usize,
     /// Its run key.
     pub run_key: &'a str,
     /// The configuration.
@@ -140,14 +138,14 @@ pub fn pending<'a>(store: &Store, jobs: Vec<Job<'a>>) -> Result<Vec<Job<'a>>, Fa
 
 /// Runs `jobs`, at most `concurrency` at once, recording each result in the store as it finishes
 /// (one transaction per item, so an interrupted run keeps what finished), advancing `bar` and
-/// calling `on_result` with the job's configuration index and the result.
+/// calling `on_result` with the result.
 pub async fn run_jobs(
     runner: &Runner<'_>,
     store: &Store,
     jobs: &[Job<'_>],
     concurrency: usize,
     bar: &ProgressBar,
-    mut on_result: impl FnMut(usize, &RunResult),
+    mut on_result: impl FnMut(&RunResult),
 ) -> Result<(), Failure> {
     let mut stream = futures::stream::iter(
         jobs.iter()
@@ -158,7 +156,7 @@ pub async fn run_jobs(
         store
             .record_eval(&row(job.run_key, &result))
             .map_err(|e| Failure::Other(e.into()))?;
-        on_result(job.config_idx, &result);
+        on_result(&result);
         bar.inc(1);
     }
     bar.finish_and_clear();

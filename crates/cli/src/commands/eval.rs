@@ -41,7 +41,6 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             .items
             .iter()
             .map(|item| batch::Job {
-                config_idx: 0,
                 run_key: &run_key,
                 config: &config,
                 item,
@@ -66,7 +65,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             &pending,
             args.concurrency,
             &bar,
-            |_, result| {
+            |result| {
                 n_now += 1;
                 n_correct_now += usize::from(result.score.as_ref().is_some_and(|s| s.correct));
                 bar.set_message(format!(

@@ -31,9 +31,10 @@ const ZOO_LABEL: &str = "zoo (synthetic)";
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
     let (wf, spec_text) = super::load_workflow(&args.workflow)?;
-    let artifact_bytes = std::fs::read(&args.artifact)
-        .map_err(|e| Failure::Input(anyhow!("cannot read {}: {e}", args.artifact.display())))?;
-    let artifact = super::load_artifact(&args.artifact)?;
+    let artifact_text = super::read(&args.artifact)?;
+    let artifact =
+        flowcompile_artifact::parse_any(&artifact_text, &args.artifact.display().to_string())
+            .map_err(|e| Failure::Input(e.into()))?;
     if artifact.workflow != wf.name {
         return Err(Failure::Input(anyhow!(
             "{} was compiled for workflow '{}', not '{}' ({})",
@@ -90,10 +91,8 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         let jobs = configs
             .iter()
             .zip(&run_keys)
-            .enumerate()
-            .flat_map(|(config_idx, (config, run_key))| {
+            .flat_map(|(config, run_key)| {
                 data.items.iter().map(move |item| batch::Job {
-                    config_idx,
                     run_key,
                     config,
                     item,
@@ -121,7 +120,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             &pending,
             args.concurrency,
             &bar,
-            |_, result| {
+            |result| {
                 if result.answer.is_err() {
                     n_failed_now += 1;
                     bar.set_message(format!("{n_failed_now} failed"));
@@ -141,7 +140,14 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         n_items: data.items.len(),
         n_new,
     };
-    let doc = validation(&args, &wf, &artifact, &artifact_bytes, &chosen, &runs)?;
+    let doc = validation(
+        &args,
+        &wf,
+        &artifact,
+        artifact_text.as_bytes(),
+        &chosen,
+        &runs,
+    )?;
     for (point, point_rows) in doc.points.iter().zip(&rows) {
         if point.measured.n_failed > 0 {
             let first = point_rows
