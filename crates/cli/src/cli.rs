@@ -63,7 +63,29 @@ pub enum Command {
     Run(RunArgs),
     /// Run a workflow under one configuration over a dataset split: accuracy, latency, tokens, cost.
     Eval(EvalArgs),
-    /// Print the JSON Schema of workflow files or artifacts.
+    /// Run an artifact's points on held-out data: how faithful are its predictions?
+    ///
+    /// Runs each chosen point of the artifact on every item of a held-out split (one progress bar over
+    /// all (point, item) runs, --concurrency at once), then prints per point the predicted and measured
+    /// accuracy and latency, and for both metrics over the points: Spearman rank correlation, pairwise
+    /// order agreement, MAE and calibrated MAE (after the least-squares fit measured ~ a * predicted + b,
+    /// as in the paper). Results are kept in the store under the same keys as `eval`, so a rerun (or a
+    /// later `eval` of a point) makes no new model call.
+    ///
+    /// Measured latency is the server's modelled latency when every call reports one (the zoo does),
+    /// else wall seconds, composed as the artifact's proxy composes it: the slowest branch with
+    /// parallel execution, the sum of every call with sequential execution. Wall seconds include
+    /// waiting for an endpoint's concurrency limit: lower --concurrency to measure unloaded latency.
+    /// A run that fails (a model call error) is counted as failed and left out of accuracy and
+    /// latency with a warning, never counted as wrong.
+    ///
+    ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
+    ///   flowcompile test examples/math/workflow.toml --artifact math.json --zoo \
+    ///       --providers examples/providers/zoo.toml --data ../shared/data/gsm8k_test.jsonl \
+    ///       --limit 100 --max-points 6 -o validation.json
+    #[command(verbatim_doc_comment)]
+    Test(TestArgs),
+    /// Print the JSON Schema of workflow files, artifacts or validation documents.
     Schema(SchemaArgs),
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
     #[command(subcommand)]
@@ -285,6 +307,8 @@ pub enum SchemaKind {
     Workflow,
     /// Artifacts written by `compile`.
     Artifact,
+    /// Validation documents written by `test`.
+    Validation,
 }
 
 #[derive(Debug, Args)]
@@ -361,4 +385,47 @@ pub struct EvalArgs {
     /// Store (SQLite) where results are kept so that a rerun skips finished items.
     #[arg(long, default_value = ".flowcompile/store.sqlite")]
     pub store: PathBuf,
+}
+
+/// Arguments of `flowcompile test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Workflow file (TOML) the artifact was compiled from.
+    pub workflow: PathBuf,
+    /// Artifact whose points to run (flowcompile.artifact.v1, or the prototype's v2).
+    #[arg(long)]
+    pub artifact: PathBuf,
+    /// Held-out split (JSONL, one object per line with the task's fields and gold answer).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint.
+    #[arg(long)]
+    pub providers: PathBuf,
+    /// Start an embedded zoo (synthetic models) on loopback and send every provider there.
+    #[arg(long)]
+    pub zoo: bool,
+    /// Only these points, comma-separated ids (e.g. p0,p3).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["all_points", "max_points"])]
+    pub points: Vec<String>,
+    /// Every point of the artifact (the default).
+    #[arg(long, conflicts_with = "max_points")]
+    pub all_points: bool,
+    /// At most N points, spread evenly along the frontier (always the fastest and the most accurate).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_points: Option<u64>,
+    /// Run only the first N items of the split.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// (point, item) runs at once, over all points.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Store (SQLite) where results are kept so that a rerun skips finished runs.
+    #[arg(long, default_value = ".flowcompile/store.sqlite")]
+    pub store: PathBuf,
+    /// Print the validation document (flowcompile.validation.v1) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the validation document to this file (atomically).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }

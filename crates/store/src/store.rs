@@ -32,7 +32,8 @@ const INSERT_INDUCED: &str = "INSERT OR IGNORE INTO induced (agent, input_id, in
 ///
 /// The run key is a hash the caller makes of everything that determines the run's outcome: the
 /// workflow spec, the configuration, the dataset and the providers. Same key, same run: a rerun
-/// skips the items [`Store::eval_done`] reports.
+/// skips the items [`Store::eval_done`] reports (those that ran without error) and runs failed ones
+/// again, replacing their record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalRow {
     /// The caller's hash of (workflow spec, configuration, dataset, providers).
@@ -287,8 +288,9 @@ impl Store {
         }
     }
 
-    /// Records one evaluated item; returns `false`, writing nothing, when the item is already
-    /// recorded for that run key (the first record wins).
+    /// Records one evaluated item; returns `false`, writing nothing, when the item already has a
+    /// successful record for that run key (the first success wins). A failed record (with an error)
+    /// is replaced, so that a rerun after a transient failure (an endpoint down) measures the item.
     pub fn record_eval(&self, row: &EvalRow) -> Result<bool> {
         self.finite(
             "eval_results",
@@ -302,10 +304,18 @@ impl Store {
         )?;
         self.write("record an evaluation", |tx| {
             let inserted = tx.execute(
-                "INSERT OR IGNORE INTO eval_results (run_key, item_id, answer, score, correct, \
+                "INSERT INTO eval_results (run_key, item_id, answer, score, correct, \
                  latency_s, modelled_latency_s, prompt_tokens, completion_tokens, cost_usd, error, \
                  trace_json, created_at_unix_s) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                 ON CONFLICT (run_key, item_id) DO UPDATE SET answer = excluded.answer, \
+                 score = excluded.score, correct = excluded.correct, latency_s = excluded.latency_s, \
+                 modelled_latency_s = excluded.modelled_latency_s, \
+                 prompt_tokens = excluded.prompt_tokens, \
+                 completion_tokens = excluded.completion_tokens, cost_usd = excluded.cost_usd, \
+                 error = excluded.error, trace_json = excluded.trace_json, \
+                 created_at_unix_s = excluded.created_at_unix_s \
+                 WHERE eval_results.error IS NOT NULL",
                 params![
                     row.run_key,
                     row.item_id,
@@ -326,12 +336,13 @@ impl Store {
         })
     }
 
-    /// The ids of the items already recorded for `run_key`.
+    /// The ids of the items recorded for `run_key` that ran without error: finished, not to be run
+    /// again (a failed item is not finished).
     pub fn eval_done(&self, run_key: &str) -> Result<HashSet<String>> {
         let op = "read finished evaluations";
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT item_id FROM eval_results WHERE run_key = ?1")
+            .prepare_cached("SELECT item_id FROM eval_results WHERE run_key = ?1 AND error IS NULL")
             .map_err(|e| self.err(op, e))?;
         let ids = stmt
             .query_map([run_key], |row| row.get(0))
@@ -868,12 +879,31 @@ mod tests {
         assert!(store.record_eval(&eval("i1", "4")).unwrap());
         assert!(store.record_eval(&failed).unwrap());
         assert!(!store.record_eval(&eval("i1", "5")).unwrap());
+        // The failed item is recorded but not finished: a rerun runs it again.
+        assert_eq!(
+            store.eval_done("run1").unwrap(),
+            HashSet::from(["i1".into()])
+        );
+        assert_eq!(
+            store.eval_rows("run1").unwrap(),
+            [eval("i1", "4"), failed.clone()]
+        );
+        assert!(store.eval_done("run2").unwrap().is_empty());
+        // A failure again replaces the failure; then a success replaces it and stays.
+        let mut failed_again = failed.clone();
+        failed_again.error = Some("timeout".into());
+        assert!(store.record_eval(&failed_again).unwrap());
+        assert_eq!(store.eval_rows("run1").unwrap()[1], failed_again);
+        assert!(store.record_eval(&eval("i2", "7")).unwrap());
+        assert!(!store.record_eval(&failed).unwrap());
+        assert_eq!(
+            store.eval_rows("run1").unwrap(),
+            [eval("i1", "4"), eval("i2", "7")]
+        );
         assert_eq!(
             store.eval_done("run1").unwrap(),
             HashSet::from(["i1".into(), "i2".into()])
         );
-        assert_eq!(store.eval_rows("run1").unwrap(), [eval("i1", "4"), failed]);
-        assert!(store.eval_done("run2").unwrap().is_empty());
     }
 
     #[test]

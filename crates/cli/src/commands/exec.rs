@@ -174,6 +174,15 @@ pub fn providers_from_text(
     Ok((providers, text))
 }
 
+/// What results depend on among the providers: their text, with an embedded zoo's URL (its port
+/// changes from run to run, its models do not) replaced by `embedded zoo`.
+pub fn providers_key(zoo_url: Option<&str>, providers_text: String) -> String {
+    match zoo_url {
+        Some(url) => providers_text.replace(url, "embedded zoo"),
+        None => providers_text,
+    }
+}
+
 /// Starts a zoo server on 127.0.0.1 that knows the tasks in `data`, and returns its base URL.
 pub async fn embedded_zoo(data: Option<(&str, &str)>) -> Result<String, Failure> {
     let tasks = match data {

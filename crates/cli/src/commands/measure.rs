@@ -430,8 +430,8 @@ pub fn export(
     rows: &[ProfileRow],
     throughput: &[ThroughputRow],
 ) -> Result<(), Failure> {
-    super::compile::write_atomically(path, &profiles_csv(rows)?)?;
-    super::compile::write_atomically(&throughput_path(path), &throughput_csv(throughput)?)
+    super::write_atomically(path, &profiles_csv(rows)?)?;
+    super::write_atomically(&throughput_path(path), &throughput_csv(throughput)?)
 }
 
 /// `<dir>/<stem>.throughput.csv` beside a profiles file.
