@@ -324,9 +324,10 @@ pub struct ExecArgs {
     /// Workflow file (TOML).
     pub workflow: PathBuf,
     /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint
-    /// (examples/providers/zoo.toml, examples/providers/vllm.toml).
-    #[arg(long)]
-    pub providers: PathBuf,
+    /// (examples/providers/zoo.toml, examples/providers/vllm.toml). With --zoo and no providers
+    /// file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
+    #[arg(long, required_unless_present = "zoo")]
+    pub providers: Option<PathBuf>,
     /// Start an embedded zoo (synthetic models) on loopback and send every provider there; the
     /// zoo knows the tasks of the input data.
     #[arg(long)]
@@ -398,9 +399,10 @@ pub struct TestArgs {
     /// Held-out split (JSONL, one object per line with the task's fields and gold answer).
     #[arg(long)]
     pub data: PathBuf,
-    /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint.
-    #[arg(long)]
-    pub providers: PathBuf,
+    /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint. With
+    /// --zoo and no providers file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
+    #[arg(long, required_unless_present = "zoo")]
+    pub providers: Option<PathBuf>,
     /// Start an embedded zoo (synthetic models) on loopback and send every provider there.
     #[arg(long)]
     pub zoo: bool,

@@ -27,7 +27,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             false => None,
         };
         let (providers, providers_text) =
-            exec::providers(&args.exec.providers, zoo_url.as_deref())?;
+            exec::providers(args.exec.providers.as_deref(), zoo_url.as_deref())?;
         let runner =
             Runner::new(&wf, exec::client(providers)?).map_err(|e| Failure::Input(e.into()))?;
         let (config, what) = exec::config(&args.exec, &wf, runner.space())?;

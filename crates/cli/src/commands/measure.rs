@@ -18,9 +18,6 @@ use super::exec;
 use crate::cli::{InduceArgs, MeasureArgs, ProfileArgs};
 use crate::exit::Failure;
 
-/// The providers the built-in zoo mapping gives when `--zoo` comes without a providers file.
-const ZOO_PROVIDERS: &str = include_str!("../../../../examples/providers/zoo.toml");
-
 /// What the models behind zoo measurements are called everywhere they are reported.
 pub const ZOO_LABEL: &str = "zoo (synthetic)";
 
@@ -146,16 +143,7 @@ async fn providers(
         true => Some(exec::embedded_zoo(zoo_tasks).await?),
         false => None,
     };
-    let (text, source) = match &args.providers {
-        Some(path) => (super::read(path)?, path.clone()),
-        None if args.zoo => (ZOO_PROVIDERS.to_string(), "built-in zoo providers".into()),
-        None => {
-            return Err(Failure::Input(anyhow!(
-                "say where the models are: --providers FILE (an OpenAI-compatible endpoint per model) or --zoo (synthetic models)"
-            )))
-        }
-    };
-    let (providers, _) = exec::providers_from_text(text, &source, zoo_url.as_deref())?;
+    let (providers, _) = exec::providers(args.providers.as_deref(), zoo_url.as_deref())?;
     Ok(providers)
 }
 

@@ -62,7 +62,8 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             true => Some(exec::embedded_zoo(Some((&data.name, &data.zoo_tasks))).await?),
             false => None,
         };
-        let (providers, providers_text) = exec::providers(&args.providers, zoo_url.as_deref())?;
+        let (providers, providers_text) =
+            exec::providers(args.providers.as_deref(), zoo_url.as_deref())?;
         let space = wf
             .design_space()
             .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.workflow.display())))?;
@@ -71,7 +72,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             let config = Config::from_artifact_point(&space, point).map_err(|e| {
                 Failure::Input(anyhow!("{} {}: {e}", args.artifact.display(), point.id))
             })?;
-            exec::check_models(&config, &space, &providers, &args.providers)?;
+            exec::check_models(&config, &space, &providers, args.providers.as_deref())?;
             configs.push(config);
         }
         let providers_key = exec::providers_key(zoo_url.as_deref(), providers_text);
