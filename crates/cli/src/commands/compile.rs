@@ -189,7 +189,7 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
 
 /// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
 /// partial artifact over a good one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
