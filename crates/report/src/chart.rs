@@ -8,6 +8,10 @@ use std::fmt::Write;
 const LEGEND_CHAR_PX: f64 = 6.6;
 /// Same for a point label.
 const LABEL_CHAR_PX: f64 = 6.0;
+/// Up to this many labelled points, every point gets its label even where crowded.
+const FORCE_LABELS: usize = 60;
+/// Beyond this many labelled points, labels are left to the tooltips.
+const MAX_LABELS: usize = 400;
 
 /// Escapes text for XML content and attribute values.
 pub(crate) fn esc(text: &str) -> String {
@@ -522,6 +526,15 @@ impl Chart {
                     })
             })
             .collect();
+        // Every point keeps its label on a readable plot; on a crowded one (many labelled points)
+        // a label that fits nowhere is left to the tooltip, and past MAX_LABELS none is drawn.
+        let n_labels = self
+            .series
+            .iter()
+            .flat_map(|s| &s.data)
+            .filter(|d| d.label.is_some())
+            .count();
+        let force_labels = n_labels <= FORCE_LABELS;
         for s in &self.series {
             let _ = write!(out, r#"<g class="series {}">"#, esc(&s.class));
             for d in &s.data {
@@ -530,8 +543,9 @@ impl Chart {
                 }
                 let (x, y) = (sx.map(d.x), sy.map(d.y));
                 marker(out, s, &d.id, x, y, &d.tooltip);
-                if let Some(label) = &d.label {
-                    place_label(out, label, x, y, s.size, (px0, py0, px1, py1), &mut placed);
+                if let Some(label) = d.label.as_ref().filter(|_| n_labels <= MAX_LABELS) {
+                    let area = (px0, py0, px1, py1);
+                    place_label(out, label, x, y, s.size, area, &mut placed, force_labels);
                 }
             }
             out.push_str("</g>");
@@ -727,8 +741,9 @@ fn shape_path(out: &mut String, s: &Series, x: f64, y: f64, attrs: &str) {
 }
 
 /// Places a point label at the first of eight positions around the marker that stays inside the
-/// plot area and overlaps no label placed before; a label that fits nowhere is drawn at the first
-/// position anyway, smaller and faint, so that every point keeps its label.
+/// plot area and overlaps no marker or label placed before; a label that fits nowhere is drawn at
+/// the first position inside anyway, smaller and faint, when `force`, and left out otherwise.
+#[allow(clippy::too_many_arguments)]
 fn place_label(
     out: &mut String,
     label: &str,
@@ -737,6 +752,7 @@ fn place_label(
     r: f64,
     area: (f64, f64, f64, f64),
     placed: &mut Vec<(f64, f64, f64, f64)>,
+    force: bool,
 ) {
     let w = label.chars().count() as f64 * LABEL_CHAR_PX;
     let h = 11.0;
@@ -762,6 +778,7 @@ fn place_label(
     let chosen = candidates.iter().copied().find(|&c| inside(c) && free(c));
     let (class, (l, t)) = match chosen {
         Some(c) => ("point-label", c),
+        None if !force => return,
         None => (
             "point-label crowded",
             candidates
@@ -859,8 +876,8 @@ mod tests {
         let mut out = String::new();
         let mut placed = Vec::new();
         let area = (0.0, 0.0, 200.0, 200.0);
-        place_label(&mut out, "p0", 100.0, 100.0, 4.0, area, &mut placed);
-        place_label(&mut out, "p1", 100.0, 100.0, 4.0, area, &mut placed);
+        place_label(&mut out, "p0", 100.0, 100.0, 4.0, area, &mut placed, true);
+        place_label(&mut out, "p1", 100.0, 100.0, 4.0, area, &mut placed, true);
         let (a, b) = (placed[0], placed[1]);
         assert!(a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0 || a.1 + a.3 <= b.1 || b.1 + b.3 <= a.1);
         assert!(!out.contains("crowded"));

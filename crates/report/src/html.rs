@@ -38,7 +38,8 @@ th{background:#eef1f6;position:sticky;top:0}
 table.sortable th{cursor:pointer}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tbody tr:nth-child(even){background:#fafbfc}
-td.settings{white-space:pre-line}
+td.settings{white-space:pre}
+.knobs{display:block;color:var(--muted);font-size:12px}
 .bad{color:#b00020;font-weight:600}
 summary{cursor:pointer;color:var(--accent);margin:4px 0 8px}
 footer{color:var(--muted);font-size:12px;text-align:center}
@@ -460,18 +461,14 @@ fn points_table(out: &mut String, m: &Model) {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let structure = if knobs.is_empty() {
-            format!("s{}", p.structure.index)
-        } else {
-            format!("s{} ({knobs})", p.structure.index)
-        };
         let _ = write!(
             out,
-            "<tr data-id=\"{}\">{}<td data-v=\"{}\">{}</td>{}{}",
+            "<tr data-id=\"{}\">{}<td data-v=\"{}\">s{}<span class=\"knobs\">{}</span></td>{}{}",
             esc(&p.id),
             text_cell(&p.id, "mono"),
             p.structure.index,
-            esc(&structure),
+            p.structure.index,
+            esc(&knobs),
             num_cell(p.predicted.accuracy, 4),
             num_cell(p.predicted.latency_s, 3)
         );
