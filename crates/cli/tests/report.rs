@@ -295,6 +295,7 @@ fn report_draws_every_point_baseline_profile_and_measurement() {
 
     if let Ok(browser) = std::env::var("FLOWCOMPILE_CHROMIUM") {
         screenshot_shows_the_plots(d, &browser);
+        headers_sort_the_points_table(d, &browser, &html, n_points);
     } else {
         eprintln!("FLOWCOMPILE_CHROMIUM is not set: the page was not rendered in a browser");
     }
@@ -336,6 +337,31 @@ fn screenshot_shows_the_plots(dir: &Path, browser: &str) {
     assert!(frontier > 500, "{frontier} frontier-coloured pixels");
     assert!(measured > 50, "{measured} measurement-coloured pixels");
     assert!(models_badge > 500, "{models_badge} badge pixels");
+}
+
+/// Clicks the "predicted accuracy" header twice in headless Chromium (ascending, then descending)
+/// and reads the rows' order back from the DOM.
+fn headers_sort_the_points_table(dir: &Path, browser: &str, html: &str, n_points: usize) {
+    let click = "<script>var th = document.querySelectorAll('#points-table th')[2]; th.click(); th.click();</script></body>";
+    std::fs::write(dir.join("sorted.html"), html.replace("</body>", click)).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", dir.join("sorted.html").display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let table = &dom[dom
+        .find("id=\"points-table\"")
+        .expect("the table is in the DOM")..];
+    let order: Vec<&str> = table
+        .split("<tr data-id=\"")
+        .skip(1)
+        .map(|row| &row[..row.find('"').unwrap()])
+        .collect();
+    let expected: Vec<String> = (0..n_points).rev().map(|i| format!("p{i}")).collect();
+    assert_eq!(order, expected, "points by predicted accuracy, descending");
 }
 
 #[test]
