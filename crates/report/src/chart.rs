@@ -304,33 +304,27 @@ impl Chart {
         }
     }
 
-    fn legend_entries(&self) -> Vec<(&str, &str, Shape, bool, Line, bool)> {
-        let mut out: Vec<_> = self
+    /// The legend rows: each link set and named series, as a data-less series giving its look.
+    fn legend_entries(&self) -> Vec<Series> {
+        let links = self
             .links
             .iter()
             .filter(|l| !l.segments.is_empty())
             .map(|l| {
-                (
-                    l.name.as_str(),
-                    l.color.as_str(),
-                    Shape::None,
-                    false,
-                    Line::Straight,
-                    true,
-                )
-            })
-            .collect();
-        out.extend(self.series.iter().filter(|s| !s.name.is_empty()).map(|s| {
-            (
-                s.name.as_str(),
-                s.color.as_str(),
-                s.shape,
-                s.filled,
-                s.line,
-                s.dashed,
-            )
-        }));
-        out
+                let mut look =
+                    Series::new(&l.name, &l.class, &l.color, Line::Straight, Shape::None);
+                look.dashed = true;
+                look
+            });
+        let series = self
+            .series
+            .iter()
+            .filter(|s| !s.name.is_empty())
+            .map(|s| Series {
+                data: Vec::new(),
+                ..s.clone()
+            });
+        links.chain(series).collect()
     }
 
     fn legend_width(&self) -> f64 {
@@ -340,7 +334,7 @@ impl Chart {
         let chars = self
             .legend_entries()
             .iter()
-            .map(|e| e.0.chars().count())
+            .map(|e| e.name.chars().count())
             .max()
             .unwrap_or(0);
         if chars == 0 {
@@ -545,7 +539,7 @@ impl Chart {
                 marker(out, s, &d.id, x, y, &d.tooltip);
                 if let Some(label) = d.label.as_ref().filter(|_| n_labels <= MAX_LABELS) {
                     let area = (px0, py0, px1, py1);
-                    place_label(out, label, x, y, s.size, area, &mut placed, force_labels);
+                    place_label(out, label, (x, y), s.size, area, &mut placed, force_labels);
                 }
             }
             out.push_str("</g>");
@@ -558,31 +552,17 @@ impl Chart {
 
     fn draw_legend(&self, out: &mut String, x: f64, y: f64) {
         out.push_str(r#"<g class="legend">"#);
-        for (i, (name, color, shape, filled, line, dashed)) in
-            self.legend_entries().into_iter().enumerate()
-        {
-            let cy = y + 10.0 + i as f64 * 18.0;
-            legend_entry(out, x, cy, name, color, shape, filled, line, dashed);
+        for (i, look) in self.legend_entries().iter().enumerate() {
+            legend_entry(out, x, y + 10.0 + i as f64 * 18.0, look);
         }
         out.push_str("</g>");
     }
 }
 
-/// One legend row: a line sample and/or marker, then the text.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn legend_entry(
-    out: &mut String,
-    x: f64,
-    cy: f64,
-    name: &str,
-    color: &str,
-    shape: Shape,
-    filled: bool,
-    line: Line,
-    dashed: bool,
-) {
-    if line != Line::None {
-        let dash = if dashed {
+/// One legend row centred on `cy`: a line sample and/or marker drawn like `look`, then its name.
+pub(crate) fn legend_entry(out: &mut String, x: f64, cy: f64, look: &Series) {
+    if look.line != Line::None {
+        let dash = if look.dashed {
             r#" stroke-dasharray="4 3""#
         } else {
             ""
@@ -591,19 +571,12 @@ pub(crate) fn legend_entry(
             out,
             r#"<line x1="{x:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="{}" stroke-width="1.5"{dash}/>"#,
             x + 24.0,
-            esc(color)
+            esc(&look.color)
         );
     }
     let sample = Series {
-        name: String::new(),
-        class: String::new(),
-        color: color.into(),
-        line,
-        dashed,
-        shape,
-        filled,
         size: 4.0,
-        data: Vec::new(),
+        ..look.clone()
     };
     shape_path(out, &sample, x + 12.0, cy, "");
     let _ = write!(
@@ -611,7 +584,7 @@ pub(crate) fn legend_entry(
         r#"<text class="legend-text" x="{:.1}" y="{:.1}">{}</text>"#,
         x + 30.0,
         cy + 4.0,
-        esc(name)
+        esc(&look.name)
     );
 }
 
@@ -743,12 +716,10 @@ fn shape_path(out: &mut String, s: &Series, x: f64, y: f64, attrs: &str) {
 /// Places a point label at the first of eight positions around the marker that stays inside the
 /// plot area and overlaps no marker or label placed before; a label that fits nowhere is drawn at
 /// the first position inside anyway, smaller and faint, when `force`, and left out otherwise.
-#[allow(clippy::too_many_arguments)]
 fn place_label(
     out: &mut String,
     label: &str,
-    x: f64,
-    y: f64,
+    (x, y): (f64, f64),
     r: f64,
     area: (f64, f64, f64, f64),
     placed: &mut Vec<(f64, f64, f64, f64)>,
@@ -876,8 +847,8 @@ mod tests {
         let mut out = String::new();
         let mut placed = Vec::new();
         let area = (0.0, 0.0, 200.0, 200.0);
-        place_label(&mut out, "p0", 100.0, 100.0, 4.0, area, &mut placed, true);
-        place_label(&mut out, "p1", 100.0, 100.0, 4.0, area, &mut placed, true);
+        place_label(&mut out, "p0", (100.0, 100.0), 4.0, area, &mut placed, true);
+        place_label(&mut out, "p1", (100.0, 100.0), 4.0, area, &mut placed, true);
         let (a, b) = (placed[0], placed[1]);
         assert!(a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0 || a.1 + a.3 <= b.1 || b.1 + b.3 <= a.1);
         assert!(!out.contains("crowded"));

@@ -344,30 +344,25 @@ fn profiles(m: &Model) -> Plot {
         }
     }
     for model in models {
-        legend_entry(
-            &mut svg,
-            x,
-            14.0,
+        let look = Series::new(
             model,
+            "profile",
             m.model_color(model),
-            Shape::Circle,
-            true,
             Line::Straight,
-            false,
+            Shape::Circle,
         );
+        legend_entry(&mut svg, x, 14.0, &look);
         x += 44.0 + model.chars().count() as f64 * 6.6;
     }
-    legend_entry(
-        &mut svg,
-        x,
-        14.0,
+    let mut ring = Series::new(
         "used by a frontier point",
+        "used",
         "#222",
-        Shape::Circle,
-        false,
         Line::None,
-        false,
+        Shape::Circle,
     );
+    ring.filled = false;
+    legend_entry(&mut svg, x, 14.0, &ring);
     svg.push_str("</g>");
     for (i, chart) in charts.iter().enumerate() {
         let (c, r) = (i % cols, i / cols);
