@@ -143,6 +143,9 @@ fn frontier(m: &Model) -> Plot {
         Line::Step,
         Shape::Circle,
     );
+    if a.points.len() > 100 {
+        s.size = 2.5;
+    }
     s.data = a
         .points
         .iter()

@@ -187,3 +187,47 @@ fn an_artifact_alone_gives_the_frontier_and_the_table() {
     assert!(!report.html.contains("id=\"profiles\""));
     assert_eq!(report.html.matches("<tr data-id=").count(), 3);
 }
+
+#[test]
+fn one_point_and_one_measurement_still_draw() {
+    let a = Artifact::from_json(
+        r#"{"format": "flowcompile.artifact.v1", "workflow": "two",
+        "provenance": {"tool": "flowcompile", "tool_version": "0.1.0"},
+        "proxy": {"execution": "parallel", "latency": "measured"},
+        "points": [{"id": "p0", "structure": {"index": 0, "knobs": {}},
+                    "settings": {"solver": {"model": "small", "budget": 10}},
+                    "predicted": {"accuracy": 1.0, "latency_s": 0.0}}]}"#,
+        "one.json",
+    )
+    .unwrap();
+    let v = Validation::from_json(
+        r#"{"format": "flowcompile.validation.v1", "workflow": "two", "points": [
+          {"id": "p0", "predicted": {"accuracy": 1.0, "latency_s": 0.0},
+           "measured": {"accuracy": 1.0, "latency_s": 0.0}}]}"#,
+        "v.json",
+    )
+    .unwrap();
+    let inputs = Inputs {
+        validation: Some((&v, "v.json")),
+        ..Inputs::new(&a, "one.json")
+    };
+    let report = render(&inputs).unwrap();
+    assert_eq!(report.plots.len(), 3);
+    for plot in &report.plots {
+        let doc = roxmltree::Document::parse(&plot.svg).unwrap();
+        // No NaN or infinite coordinate reaches the drawing.
+        for n in doc.descendants() {
+            for attr in n.attributes() {
+                let v = attr.value();
+                assert!(
+                    !v.contains("NaN") && !v.contains("inf"),
+                    "{}: {attr:?}",
+                    plot.name
+                );
+            }
+        }
+    }
+    assert!(report.plots[1]
+        .title
+        .contains("Spearman ρ undefined (n = 1)"));
+}
