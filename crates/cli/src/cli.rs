@@ -85,6 +85,20 @@ pub enum Command {
     ///       --limit 100 --max-points 6 -o validation.json
     #[command(verbatim_doc_comment)]
     Test(TestArgs),
+    /// Write an HTML report of an artifact: frontier, baselines, per-agent profiles, fidelity.
+    ///
+    /// Writes one self-contained HTML page (inline CSS and SVG, no external assets) showing the
+    /// predicted frontier, and with more inputs: uniform baselines and per-agent profiles (--workflow
+    /// and --profiles, the files the artifact was compiled from), measured points and fidelity plots
+    /// (--validation, from `flowcompile test`), the measured frontier (--truth, from `flowcompile truth`).
+    ///
+    ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
+    ///   flowcompile report math.json --workflow examples/math/workflow.toml \
+    ///       --profiles examples/math/profiles.csv -o math.html --svg-dir plots/
+    ///
+    /// scripts/report-screenshot.sh renders the page to a PNG with headless chromium.
+    #[command(verbatim_doc_comment)]
+    Report(ReportArgs),
     /// Print the JSON Schema of workflow files, artifacts or validation documents.
     Schema(SchemaArgs),
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
@@ -297,6 +311,37 @@ pub struct SelectArgs {
     #[arg(long)]
     pub max_latency: Option<f64>,
     /// Print the chosen point as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Inputs and outputs of `flowcompile report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    pub artifact: PathBuf,
+    /// Workflow file the artifact was compiled from (with --profiles: baselines, agent profiles).
+    #[arg(long, requires = "profiles")]
+    pub workflow: Option<PathBuf>,
+    /// Profiles the artifact was compiled from (CSV or JSONL).
+    #[arg(long, short = 'p', requires = "workflow")]
+    pub profiles: Option<PathBuf>,
+    /// Per-model throughput, when the artifact was compiled with --latency tokens.
+    #[arg(long, requires = "profiles")]
+    pub throughput: Option<PathBuf>,
+    /// Held-out validation (flowcompile.validation.v1, written by `flowcompile test`).
+    #[arg(long)]
+    pub validation: Option<PathBuf>,
+    /// Measured ground truth (flowcompile.truth.v1, written by `flowcompile truth`).
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// HTML file to write (default: <workflow name>.report.html in the current directory).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Also write each plot as DIR/<name>.svg (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub svg_dir: Option<PathBuf>,
+    /// Print what was written as JSON.
     #[arg(long)]
     pub json: bool,
 }
