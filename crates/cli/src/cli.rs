@@ -250,7 +250,8 @@ pub struct MeasureArgs {
     #[arg(long, default_value_t = 100)]
     pub calls_per_setting: usize,
     /// Adaptive profiling: stop sampling a setting once another setting of the same agent beats it
-    /// on accuracy and latency beyond two standard errors (after 40 calls); reports the calls saved.
+    /// on accuracy and latency beyond two standard errors (checked every 10 calls from the 20th);
+    /// reports the calls saved.
     #[arg(long)]
     pub adaptive: bool,
     /// Model calls (or reference runs) in flight at once; each endpoint's own limit applies too.

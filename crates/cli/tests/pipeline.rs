@@ -401,3 +401,60 @@ fn an_endpoint_that_fails_leaves_its_settings_unprofiled_not_zero() {
     zoo.kill().unwrap();
     zoo.wait().unwrap();
 }
+
+#[test]
+fn adaptive_profiling_saves_calls_and_keeps_the_frontier() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 40);
+    let compile = |store: &str, out: &str, adaptive: bool| {
+        let mut args = vec![
+            "compile",
+            &wf,
+            "--data",
+            &data,
+            "--zoo",
+            "--store",
+            store,
+            "--calls-per-setting",
+            "60",
+            "-o",
+            out,
+            "--json",
+        ];
+        if adaptive {
+            args.push("--adaptive");
+        }
+        let (stdout, _) = check(&run(dir.path(), &args), 0);
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let grid = compile("grid.sqlite", "grid.json", false);
+    let adaptive = compile("adaptive.sqlite", "adaptive.json", true);
+    let sum = |v: &Value, field: &str| -> i64 {
+        v["measured"]["profile"]["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a[field].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&grid, "calls_run_now"), 5 * 6 * 60);
+    assert_eq!(sum(&grid, "calls_saved"), 0);
+    let saved = sum(&adaptive, "calls_saved");
+    assert!(saved > 0, "{adaptive}");
+    assert_eq!(sum(&adaptive, "calls_run_now") + saved, 5 * 6 * 60);
+    let points = |file: &str| {
+        let a: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(file)).unwrap()).unwrap();
+        a["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["structure"]["index"].clone(), p["settings"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        points("adaptive.json"),
+        points("grid.json"),
+        "same configurations on the frontier"
+    );
+}

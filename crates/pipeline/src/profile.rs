@@ -48,9 +48,9 @@ pub struct Adaptive {
 impl Default for Adaptive {
     fn default() -> Adaptive {
         Adaptive {
-            round: 20,
+            round: 10,
             z: 2.0,
-            min_calls: 40,
+            min_calls: 20,
         }
     }
 }
