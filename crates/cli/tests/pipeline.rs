@@ -458,3 +458,41 @@ fn adaptive_profiling_saves_calls_and_keeps_the_frontier() {
         "same configurations on the frontier"
     );
 }
+
+#[test]
+fn a_judge_keeps_only_the_calls_it_rates_correct() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 40);
+    let induce = |judge: Option<&str>| {
+        let mut args = vec![
+            "induce", &wf, "--data", &data, "--zoo", "--store", "s.sqlite", "--json",
+        ];
+        if let Some(j) = judge {
+            args.extend(["--judge", j]);
+        }
+        let (stdout, _) = check(&run(dir.path(), &args), 0);
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let plain = induce(None);
+    let judged = induce(Some("qwen3-0.6b"));
+    assert_ne!(
+        plain["induce"]["key"], judged["induce"]["key"],
+        "a judge is another induction"
+    );
+    let agents = |v: &Value| v["induce"]["agents"].as_array().unwrap().clone();
+    let mut rejected = 0;
+    for (p, j) in agents(&plain).iter().zip(agents(&judged)) {
+        assert_eq!(p["rejected_by_judge"], 0);
+        let r = j["rejected_by_judge"].as_u64().unwrap();
+        rejected += r;
+        let examples = j["examples"].as_u64().unwrap();
+        if j["agent"] == "programmer" {
+            assert_eq!(
+                r, 0,
+                "programs are judged by running them, not by the judge"
+            );
+        }
+        assert!(examples <= p["examples"].as_u64().unwrap(), "{j}");
+    }
+    assert!(rejected > 0, "a weak judge rejects some calls: {judged}");
+}
