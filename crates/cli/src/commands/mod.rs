@@ -6,6 +6,7 @@ mod exec;
 mod run;
 mod schema;
 mod select;
+mod serve;
 mod show;
 mod space;
 mod zoo;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Select(args) => select::run(args),
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
     }
