@@ -300,7 +300,7 @@ pub struct ServeArgs {
     /// Largest request body in bytes (larger ones get 413).
     #[arg(long, default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
-    /// Longest a workflow may run for one request, seconds (then 504).
+    /// Longest a workflow may run for one request, seconds (then 504); at most 86400.
     #[arg(long, default_value_t = 300.0)]
     pub timeout_s: f64,
 }

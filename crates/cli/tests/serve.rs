@@ -303,7 +303,7 @@ fn serve_refuses_bad_setups_with_input_errors() {
     let wf = path("examples/math/workflow.toml");
     let hotpot = path("examples/hotpotqa/workflow.toml");
     let providers = path("examples/providers/zoo.toml");
-    let cases: [(Vec<&str>, &str); 4] = [
+    let cases: [(Vec<&str>, &str); 6] = [
         (
             vec![
                 "serve",
@@ -356,7 +356,35 @@ fn serve_refuses_bad_setups_with_input_errors() {
                 "--timeout-s",
                 "0",
             ],
-            "--timeout-s 0: expected a number of seconds above 0",
+            "--timeout-s 0.0: expected a number of seconds above 0 and at most 86400",
+        ),
+        (
+            vec![
+                "serve",
+                "--workflow",
+                &wf,
+                "--artifact",
+                &artifact,
+                "--providers",
+                &providers,
+                "--timeout-s",
+                "1e300",
+            ],
+            "--timeout-s 1e300: expected a number of seconds above 0 and at most 86400",
+        ),
+        (
+            vec![
+                "serve",
+                "--workflow",
+                &wf,
+                "--artifact",
+                &artifact,
+                "--providers",
+                &providers,
+                "--max-body-bytes",
+                "0",
+            ],
+            "--max-body-bytes 0: expected a number of bytes above 0",
         ),
     ];
     for (args, says) in cases {

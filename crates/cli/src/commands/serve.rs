@@ -12,6 +12,9 @@ use crate::exit::Failure;
 /// What the responses say answered when the embedded zoo does.
 const ZOO_LABEL: &str = "zoo (synthetic)";
 
+/// Longest accepted per-request timeout, seconds.
+const MAX_TIMEOUT_S: u64 = 86_400;
+
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
     if args.workflows.len() != args.artifacts.len() {
         return Err(Failure::Input(anyhow!(
@@ -20,10 +23,18 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             args.artifacts.len()
         )));
     }
-    if !(args.timeout_s.is_finite() && args.timeout_s > 0.0) {
+    let request_timeout = Duration::try_from_secs_f64(args.timeout_s)
+        .ok()
+        .filter(|d| !d.is_zero() && d.as_secs() <= MAX_TIMEOUT_S)
+        .ok_or_else(|| {
+            Failure::Input(anyhow!(
+                "--timeout-s {:?}: expected a number of seconds above 0 and at most {MAX_TIMEOUT_S} (a day)",
+                args.timeout_s
+            ))
+        })?;
+    if args.max_body_bytes == 0 {
         return Err(Failure::Input(anyhow!(
-            "--timeout-s {}: expected a number of seconds above 0",
-            args.timeout_s
+            "--max-body-bytes 0: expected a number of bytes above 0"
         )));
     }
     let token = match &args.token_env {
@@ -55,7 +66,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     };
     let opts = WorkflowServeOptions {
         body_limit_bytes: args.max_body_bytes,
-        request_timeout: Duration::from_secs_f64(args.timeout_s),
+        request_timeout,
         token,
     };
     let runtime = exec::runtime()?;
