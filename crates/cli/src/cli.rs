@@ -39,7 +39,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run a workflow under one configuration over a dataset split: accuracy, latency, tokens, cost.
     Eval(EvalArgs),
-    /// Serve compiled workflows as models of an OpenAI-compatible chat API until Ctrl-C or SIGTERM.
+    /// Serve compiled workflows as models of an OpenAI-compatible chat API
+    ///
+    /// Runs until Ctrl-C or SIGTERM, then answers the requests in flight and exits.
     ///
     /// Each workflow (a --workflow file with the --artifact compiled for it, paired in order) is a model
     /// of POST /v1/chat/completions. The model name chooses the point of the frontier: `math` (medium
@@ -56,7 +58,8 @@ pub enum Command {
     ///
     ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
     ///   flowcompile serve --workflow examples/math/workflow.toml --artifact math.json \
-    ///       --providers examples/providers/zoo.toml --zoo --tasks ../shared/data/gsm8k_validate.jsonl --port 8080
+    ///       --providers examples/providers/zoo.toml --port 8080 \
+    ///       --zoo --tasks ../shared/data/gsm8k_validate.jsonl
     ///   curl -s localhost:8080/v1/chat/completions -H 'content-type: application/json' \
     ///       -d '{"model": "math@high", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
     #[command(verbatim_doc_comment)]
