@@ -5,12 +5,18 @@
 //! structure with a detailed solver, two generators and the vote (no Python tool, so only model calls
 //! are on the path), every slot on qwen3-8b (the zoo's zoo-8b, 64 answer tokens at most).
 //!
-//! 1. Overhead: 1,000 sequential requests asking for the trace. Overhead over the model calls = the
-//!    client's wall time of the HTTP request (to the last byte of the reply) - (slowest candidate call
-//!    + vote call), the calls' wall times as the runner measured them; "serve only" = client wall -
-//!    the runner's wall time. Tails depend on what else the machine runs: the figures are wall times.
+//! 1. Overhead: 1,000 sequential requests (after 100 to warm up) asking for the trace. Overhead over
+//!    the model calls = the client's wall time of the HTTP request, to the last byte of the reply,
+//!    minus the slowest candidate call and the vote call (their wall times as the runner measured
+//!    them); "serve only" = client wall minus the runner's wall time. A `GET /health` round trip is
+//!    the baseline of one HTTP hop.
 //! 2. Load: 10,000 requests at concurrency 256 (after 500 to warm up) from a reqwest load generator in
 //!    the same process; prints requests/s, latency percentiles and the number of errors.
+//!
+//! Both run twice: on a current-thread tokio runtime (every task on one thread: the cost of the
+//! serving path itself) and on the multi-thread runtime `flowcompile serve` uses (tasks hop between
+//! the worker threads; on a machine busier than its cores, a hop waits for the OS to run the other
+//! thread, which shows in the tail). The figures are wall times and depend on what else runs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +24,7 @@ use std::time::Instant;
 
 use flowcompile_artifact::Artifact;
 use flowcompile_client::{Client, Providers};
+use flowcompile_ir::Workflow;
 use flowcompile_server::{
     serve_workflows, serve_zoo, ServedWorkflow, WorkflowServeOptions, ZooServeOptions,
 };
@@ -26,6 +33,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 const OVERHEAD_RUNS: usize = 1000;
+const OVERHEAD_WARMUP: usize = 100;
 const LOAD_REQUESTS: usize = 10_000;
 const WARMUP_REQUESTS: usize = 500;
 const CONCURRENCY: usize = 256;
@@ -79,14 +87,30 @@ fn main() {
     }))
     .unwrap();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    for multi_thread in [false, true] {
+        let mut builder = match multi_thread {
+            false => tokio::runtime::Builder::new_current_thread(),
+            true => tokio::runtime::Builder::new_multi_thread(),
+        };
+        let runtime = builder.enable_all().build().unwrap();
+        println!(
+            "== {} tokio runtime (the load generator, serve and the zoo share it) ==",
+            if multi_thread {
+                "multi-thread"
+            } else {
+                "current-thread"
+            }
+        );
+        runtime.block_on(measure(wf, &data, &problems, artifact.clone()));
+    }
+}
+
+/// Starts the zoo and the server on the current runtime, then measures the overhead and the load.
+async fn measure(wf: &'static Workflow, data: &str, problems: &[String], artifact: Artifact) {
+    {
         let zoo = Zoo::new(
             ZooConfig::default(),
-            vec![TaskSet::from_jsonl("gsm8k_validate.jsonl", &data).unwrap()],
+            vec![TaskSet::from_jsonl("gsm8k_validate.jsonl", data).unwrap()],
         )
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -104,7 +128,10 @@ fn main() {
         .unwrap();
         let served = ServedWorkflow::new(wf, artifact, Client::new(providers).unwrap()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1/chat/completions", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/v1/chat/completions",
+            listener.local_addr().unwrap()
+        );
         tokio::spawn(serve_workflows(
             listener,
             vec![served],
@@ -123,6 +150,26 @@ fn main() {
             })
         };
 
+        for i in 0..OVERHEAD_WARMUP {
+            let resp = http.post(&url).json(&body(i, true)).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.bytes().await.unwrap();
+        }
+        let health = url.replace("/v1/chat/completions", "/health");
+        let mut round_trips = Vec::with_capacity(OVERHEAD_RUNS);
+        for _ in 0..OVERHEAD_RUNS {
+            let started = Instant::now();
+            let resp = http.get(&health).send().await.unwrap();
+            resp.bytes().await.unwrap();
+            round_trips.push(started.elapsed().as_secs_f64());
+        }
+        round_trips.sort_by(f64::total_cmp);
+        println!(
+            "  baseline GET /health round trip: p50 {:.3} ms   p99 {:.3} ms   over 1 ms: {}",
+            percentile(&round_trips, 0.5) * 1e3,
+            percentile(&round_trips, 0.99) * 1e3,
+            round_trips.iter().filter(|&&t| t > 1e-3).count()
+        );
         let mut over_calls = Vec::with_capacity(OVERHEAD_RUNS);
         let mut serve_only = Vec::with_capacity(OVERHEAD_RUNS);
         for i in 0..OVERHEAD_RUNS {
@@ -161,6 +208,10 @@ fn main() {
             ms(&serve_only, 0.5),
             ms(&serve_only, 0.99),
             ms(&serve_only, 1.0)
+        );
+        println!(
+            "  runs with overhead over 1 ms: {} of {OVERHEAD_RUNS}",
+            over_calls.iter().filter(|&&t| t > 1e-3).count()
         );
 
         let run = |n: usize, offset: usize| {
@@ -220,5 +271,5 @@ fn main() {
             .unwrap_or("0");
         println!("  the server counted {served_ok} answered requests (overhead runs and warm-up included)");
         assert_eq!(errors, 0, "requests failed under load");
-    });
+    }
 }

@@ -17,6 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use flowcompile_artifact::{Artifact, Point, PointSetting, PointStructure, Predicted};
 use flowcompile_client::Client;
@@ -402,6 +403,10 @@ pub async fn serve_workflows(
 ) -> std::io::Result<()> {
     let router = workflow_router(workflows, opts)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    // Replies go out at once rather than waiting on Nagle's algorithm for the client's ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
