@@ -532,7 +532,7 @@ async fn answer(
             Some("n"),
         ));
     }
-    let item = task_item(served, &req)?;
+    let item = task_item(&served.name, &served.fields, &req)?;
     let trace = wants_trace(&req.extra, headers)?;
     let (index, selection) = choose(served, suffix, &req.extra, headers)?;
     let point = &served.points[index];
@@ -961,7 +961,11 @@ fn wants_trace(extra: &Map<String, Value>, headers: &HeaderMap) -> Result<bool, 
 
 /// The task item from the last user message: its text is the first task field, or, when it is a JSON
 /// object, it gives the fields by name.
-fn task_item(served: &ServedWorkflow, req: &ChatCompletionRequest) -> Result<Value, ApiError> {
+fn task_item(
+    workflow: &str,
+    task_fields: &[String],
+    req: &ChatCompletionRequest,
+) -> Result<Value, ApiError> {
     let message = req
         .messages
         .iter()
@@ -980,10 +984,9 @@ fn task_item(served: &ServedWorkflow, req: &ChatCompletionRequest) -> Result<Val
             Some("messages"),
         ));
     }
-    let fields = served.fields.join(", ");
+    let fields = task_fields.join(", ");
     if let Ok(Value::Object(item)) = serde_json::from_str::<Value>(text.trim()) {
-        let missing: Vec<&str> = served
-            .fields
+        let missing: Vec<&str> = task_fields
             .iter()
             .filter(|f| !item.contains_key(*f))
             .map(String::as_str)
@@ -993,20 +996,20 @@ fn task_item(served: &ServedWorkflow, req: &ChatCompletionRequest) -> Result<Val
                 format!(
                     "the last user message is a JSON object without the field(s) {} of workflow `{}` (it takes: {fields})",
                     missing.join(", "),
-                    served.name
+                    workflow
                 ),
                 Some("messages"),
             ));
         }
         return Ok(Value::Object(item));
     }
-    match served.fields.as_slice() {
+    match task_fields {
         [first] => Ok(serde_json::json!({ first: text })),
         [] => Ok(Value::Object(Map::new())),
         _ => Err(ApiError::bad_request(
             format!(
                 "workflow `{}` takes the fields {fields}: send the last user message as a JSON object with them",
-                served.name
+                workflow
             ),
             Some("messages"),
         )),
@@ -1036,5 +1039,73 @@ fn run_error(st: &AppState, served: &ServedWorkflow, e: RunError) -> ApiError {
             "workflow_error",
             format!("workflow `{}`: {other}", served.name),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowcompile_openai::ChatMessage;
+
+    fn request(messages: Vec<ChatMessage>) -> ChatCompletionRequest {
+        ChatCompletionRequest::new("w", messages)
+    }
+
+    fn fields(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_last_user_message_fills_the_first_field() {
+        let req = request(vec![
+            ChatMessage::system("be brief"),
+            ChatMessage::user("first question"),
+            ChatMessage::assistant("an answer"),
+            ChatMessage::user("What is 6 * 7?"),
+        ]);
+        let item = task_item("math", &fields(&["problem"]), &req).unwrap();
+        assert_eq!(item, serde_json::json!({"problem": "What is 6 * 7?"}));
+        let parts: ChatMessage = serde_json::from_value(serde_json::json!({
+            "role": "user",
+            "content": [{"type": "text", "text": "What is"}, {"type": "text", "text": "6 * 7?"}],
+        }))
+        .unwrap();
+        let item = task_item("math", &fields(&["problem"]), &request(vec![parts])).unwrap();
+        assert_eq!(item["problem"], "What is\n6 * 7?");
+    }
+
+    #[test]
+    fn a_json_object_message_gives_the_fields_by_name() {
+        let text = r#"{"question": "Who?", "context": [["Title", ["A sentence."]]], "id": "q7"}"#;
+        let req = request(vec![ChatMessage::user(text)]);
+        let two = fields(&["question", "context"]);
+        let item = task_item("hotpotqa", &two, &req).unwrap();
+        assert_eq!(item["context"][0][0], "Title");
+        assert_eq!(item["id"], "q7");
+
+        let missing = request(vec![ChatMessage::user(r#"{"question": "Who?"}"#)]);
+        let e = task_item("hotpotqa", &two, &missing).unwrap_err();
+        assert_eq!(
+            e.body.message,
+            "the last user message is a JSON object without the field(s) context of workflow `hotpotqa` (it takes: question, context)"
+        );
+        let plain = request(vec![ChatMessage::user("Who?")]);
+        let e = task_item("hotpotqa", &two, &plain).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e
+            .body
+            .message
+            .contains("send the last user message as a JSON object"));
+        let braces = request(vec![ChatMessage::user("{1, 2} has how many elements?")]);
+        let item = task_item("math", &fields(&["problem"]), &braces).unwrap();
+        assert_eq!(item["problem"], "{1, 2} has how many elements?");
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(equal_in_constant_time(b"sk-abc", b"sk-abc"));
+        assert!(!equal_in_constant_time(b"sk-abc", b"sk-abd"));
+        assert!(!equal_in_constant_time(b"sk-ab", b"sk-abc"));
+        assert!(!equal_in_constant_time(b"", b"sk"));
     }
 }
