@@ -99,6 +99,31 @@ pub enum Command {
     /// scripts/report-screenshot.sh renders the page to a PNG with headless chromium.
     #[command(verbatim_doc_comment)]
     Report(ReportArgs),
+    /// Serve compiled workflows as models of an OpenAI-compatible chat API
+    ///
+    /// Runs until Ctrl-C or SIGTERM, then answers the requests in flight and exits.
+    ///
+    /// Each workflow (a --workflow file with the --artifact compiled for it, paired in order) is a model
+    /// of POST /v1/chat/completions. The model name chooses the point of the frontier: `math` (medium
+    /// preference), `math@fast`, `math@medium`, `math@high`, `math@xhigh`, `math@0.7` (a preference from
+    /// 0 = fastest to 1 = most accurate) or `math@p3` (that point). The body fields `preference`,
+    /// `min_accuracy` and `max_latency_s` (or the headers x-flowcompile-preference, -min-accuracy,
+    /// -max-latency-s) choose too; when no point meets the limits the reply is 422 naming the nearest.
+    ///
+    /// The last user message is the workflow's input: its text fills the task's first field (`problem`
+    /// for examples/math), or, when it is a JSON object, it gives the task's fields by name. The reply is
+    /// a chat completion (or an SSE stream with "stream": true) whose "flowcompile" object and
+    /// x-flowcompile-* headers say which point ran, its settings and predicted and measured figures.
+    /// Also GET /v1/models, GET /health and GET /metrics (Prometheus text format).
+    ///
+    ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
+    ///   flowcompile serve --workflow examples/math/workflow.toml --artifact math.json \
+    ///       --providers examples/providers/zoo.toml --port 8080 \
+    ///       --zoo --tasks ../shared/data/gsm8k_validate.jsonl
+    ///   curl -s localhost:8080/v1/chat/completions -H 'content-type: application/json' \
+    ///       -d '{"model": "math@high", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
     /// Print the JSON Schema of workflow files, artifacts or validation documents.
     Schema(SchemaArgs),
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
@@ -476,4 +501,43 @@ pub struct TestArgs {
     /// Also write the validation document to this file (atomically).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+}
+
+/// Where `serve` finds its workflows and models, and its limits.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Workflow file (TOML); repeatable, paired in order with --artifact.
+    #[arg(long = "workflow", required = true)]
+    pub workflows: Vec<PathBuf>,
+    /// Artifact compiled for the --workflow at the same position; repeatable.
+    #[arg(long = "artifact", required = true)]
+    pub artifacts: Vec<PathBuf>,
+    /// Providers file: each model name the points use -> an OpenAI-compatible endpoint
+    /// (examples/providers/zoo.toml, examples/providers/vllm.toml). With --zoo and no providers
+    /// file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
+    #[arg(long, required_unless_present = "zoo")]
+    pub providers: Option<PathBuf>,
+    /// Start an embedded zoo (synthetic models) on loopback and send every provider there.
+    #[arg(long)]
+    pub zoo: bool,
+    /// Task file (JSONL) the embedded zoo knows, so that its answers to those questions have
+    /// seeded correctness (e.g. ../shared/data/gsm8k_validate.jsonl).
+    #[arg(long, requires = "zoo")]
+    pub tasks: Option<PathBuf>,
+    /// Address to listen on (127.0.0.1 = this machine only).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port (0 picks a free one; the address is printed on the first line).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Name of the environment variable holding the bearer token every /v1 request must send
+    /// (`Authorization: Bearer TOKEN`); without it the API is open. /health and /metrics stay open.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Largest request body in bytes (larger ones get 413).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Longest a workflow may run for one request, seconds (then 504); at most 86400.
+    #[arg(long, default_value_t = 300.0)]
+    pub timeout_s: f64,
 }

@@ -187,9 +187,23 @@ fn a_profiling_run_killed_mid_way_resumes_to_the_same_store() {
         "finished calls are not repeated: {reused} < {at_kill}"
     );
     assert_eq!(reused + run_now, total);
-    assert_eq!(
-        calls(&killed_store),
-        calls(&dir.path().join("whole.sqlite"))
+    let resumed_calls = calls(&killed_store);
+    let whole_calls = calls(&dir.path().join("whole.sqlite"));
+    let only_resumed: Vec<&String> = resumed_calls
+        .iter()
+        .filter(|c| !whole_calls.contains(c))
+        .take(3)
+        .collect();
+    let only_whole: Vec<&String> = whole_calls
+        .iter()
+        .filter(|c| !resumed_calls.contains(c))
+        .take(3)
+        .collect();
+    assert!(
+        resumed_calls.len() == whole_calls.len() && only_resumed.is_empty(),
+        "{} vs {} calls; only after the resume: {only_resumed:#?}; only in the whole run: {only_whole:#?}",
+        resumed_calls.len(),
+        whole_calls.len()
     );
     assert_eq!(
         resumed_report["profile"]["rows"],

@@ -159,7 +159,7 @@ pub struct RunResult {
     pub structure: usize,
     /// The final answer, or why the run failed (a failed call fails the item).
     pub answer: Result<String, RunError>,
-    /// The answer's score; `None` when the run failed.
+    /// The answer's score; `None` when the run failed or was not scored ([`Runner::run_unscored`]).
     pub score: Option<Score>,
     /// Wall seconds of the run, scoring excluded.
     pub latency_s: f64,
@@ -272,6 +272,16 @@ impl<'w> Runner<'w> {
 
     /// Runs `config` on `item` (a JSON object with the task's fields and gold answer) and scores it.
     pub async fn run(&self, config: &Config, item: &Value) -> RunResult {
+        self.run_item(config, item, true).await
+    }
+
+    /// Runs `config` on `item` without scoring it: the item needs the task's fields but no gold
+    /// answer, and [`RunResult::score`] is `None`. For serving, where no answer is known.
+    pub async fn run_unscored(&self, config: &Config, item: &Value) -> RunResult {
+        self.run_item(config, item, false).await
+    }
+
+    async fn run_item(&self, config: &Config, item: &Value, scored: bool) -> RunResult {
         let id = item_id(item);
         let started = Instant::now();
         let item_run = ItemRun {
@@ -280,7 +290,7 @@ impl<'w> Runner<'w> {
             item_id: id.clone(),
             trace: Mutex::new((Vec::new(), Vec::new())),
         };
-        let outcome = item_run.execute(item).await;
+        let outcome = item_run.execute(item, scored).await;
         let latency_s = started.elapsed().as_secs_f64();
         let (mut calls, mut tools) = item_run
             .trace
@@ -294,8 +304,11 @@ impl<'w> Runner<'w> {
             .sum();
         let (answer, score, modelled_latency_s) = match outcome {
             Ok((answer, gold, modelled)) => {
-                let s = score(self.wf.task.scorer, &answer, &gold).await;
-                (Ok(answer), Some(s), modelled)
+                let s = match gold {
+                    Some(gold) => Some(score(self.wf.task.scorer, &answer, &gold).await),
+                    None => None,
+                };
+                (Ok(answer), s, modelled)
             }
             Err(e) => (Err(e), None, 0.0),
         };
@@ -468,18 +481,26 @@ struct ItemRun<'r, 'w> {
 }
 
 impl ItemRun<'_, '_> {
-    async fn execute(&self, item: &Value) -> Result<(String, Value, f64), RunError> {
+    /// Runs the item; with `scored`, also returns its gold answer (required then).
+    async fn execute(
+        &self,
+        item: &Value,
+        scored: bool,
+    ) -> Result<(String, Option<Value>, f64), RunError> {
         let fields = item.as_object().ok_or_else(|| RunError::NotAnObject {
             item: self.item_id.clone(),
         })?;
         let answer_field = &self.runner.wf.task.answer;
-        let gold = fields
-            .get(answer_field)
-            .cloned()
-            .ok_or_else(|| RunError::MissingField {
-                item: self.item_id.clone(),
-                field: answer_field.clone(),
-            })?;
+        let gold =
+            match scored {
+                true => Some(fields.get(answer_field).cloned().ok_or_else(|| {
+                    RunError::MissingField {
+                        item: self.item_id.clone(),
+                        field: answer_field.clone(),
+                    }
+                })?),
+                false => None,
+            };
         let structure = self
             .runner
             .space
