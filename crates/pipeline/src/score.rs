@@ -19,7 +19,7 @@ use xxhash_rust::xxh3::xxh3_64;
 pub struct AgentScorer {
     scorer: Scorer,
     answer_field: String,
-    programs: Mutex<HashMap<u64, Arc<OnceCell<String>>>>,
+    programs: Mutex<HashMap<u64, Arc<OnceCell<Result<String, String>>>>>,
 }
 
 impl AgentScorer {
@@ -47,8 +47,14 @@ impl AgentScorer {
                 score(Scorer::Tests, output, gold).await.value
             }
             (OutputParser::CodeBlock(_), scorer) => {
-                let (mine, theirs) = (self.printed(output).await, self.printed(reference).await);
-                score_text(scorer, &mine, &theirs).map_or(0.0, |s| s.value)
+                match (self.printed(output).await, self.printed(reference).await) {
+                    (Ok(mine), Ok(theirs)) => {
+                        score_text(scorer, &mine, &theirs).map_or(0.0, |s| s.value)
+                    }
+                    // A program that fails is wrong, and a reference that fails leaves nothing
+                    // to compare with: two failures are not a match.
+                    _ => 0.0,
+                }
             }
             (_, Scorer::Tests) => {
                 score_text(Scorer::ExactMatch, output, reference).map_or(0.0, |s| s.value)
@@ -57,8 +63,8 @@ impl AgentScorer {
         }
     }
 
-    /// What `program` prints (or `error: ...`), run once per distinct program.
-    async fn printed(&self, program: &str) -> String {
+    /// What `program` prints, or why it failed; run once per distinct program.
+    async fn printed(&self, program: &str) -> Result<String, String> {
         let cell = {
             let mut cache = self.programs.lock().unwrap_or_else(|e| e.into_inner());
             cache
@@ -69,8 +75,8 @@ impl AgentScorer {
         cell.get_or_init(|| async {
             let run = run_python(program, "").await;
             match run.error {
-                None => run.stdout.trim().to_string(),
-                Some(e) => format!("error: {e}"),
+                None => Ok(run.stdout.trim().to_string()),
+                Some(e) => Err(e),
             }
         })
         .await
