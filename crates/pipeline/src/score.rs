@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 use xxhash_rust::xxh3::xxh3_64;
 
+/// What a program printed, or why it failed, once it has run.
+type ProgramRun = OnceCell<Result<String, String>>;
+
 /// Scores agent outputs against reference outputs with the task's scorer, as the prototype does:
 /// answers (boxed, tagged, raw) are compared with the scorer; programs of a `tests` task run the
 /// item's tests; other programs are run (Python, 5 s timeout) and their printed outputs compared.
@@ -19,7 +22,7 @@ use xxhash_rust::xxh3::xxh3_64;
 pub struct AgentScorer {
     scorer: Scorer,
     answer_field: String,
-    programs: Mutex<HashMap<u64, Arc<OnceCell<Result<String, String>>>>>,
+    programs: Mutex<HashMap<u64, Arc<ProgramRun>>>,
 }
 
 impl AgentScorer {
