@@ -2,8 +2,9 @@
 //!
 //! [`serve_zoo`] serves a [`flowcompile_zoo::Zoo`] on a listener until a shutdown future resolves:
 //! `POST /v1/chat/completions` and `POST /v1/completions` (plain or streamed as server-sent events),
-//! `GET /v1/models`, `POST /v1/embeddings` and `GET /health`, following the wire contract of
-//! `notes/zoo-protocol.md`. [`zoo_router`] gives the same endpoints as an [`axum::Router`] to mount
+//! `GET /v1/models`, `POST /v1/embeddings` and `GET /health`, as the OpenAI API defines them (the
+//! zoo's own additions: the `x-flowcompile-agent` request header naming the agent, whose role the
+//! zoo's config gives, and the modelled latency in the `x-zoo-latency-s` response header). [`zoo_router`] gives the same endpoints as an [`axum::Router`] to mount
 //! elsewhere; [`ZooServeOptions`] sets the latency time scale and the request body limit. Client mistakes
 //! get a 4xx status and the OpenAI error body (see [`ApiError`]).
 //!
