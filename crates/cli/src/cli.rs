@@ -185,8 +185,8 @@ pub struct ExecArgs {
     /// (examples/providers/zoo.toml, examples/providers/vllm.toml).
     #[arg(long)]
     pub providers: PathBuf,
-    /// Start an embedded zoo (synthetic models) on loopback and send every provider there; the
-    /// zoo knows the tasks of the input data.
+    /// Answer every provider with the zoo (synthetic models) inside this process, no server and no
+    /// key; the zoo knows the tasks of the input data. Each provider's `model` names a zoo model.
     #[arg(long)]
     pub zoo: bool,
     /// Take the configuration from this artifact (with --point or --prefer).

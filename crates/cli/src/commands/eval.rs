@@ -90,16 +90,15 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         .unwrap_or_default();
     let runtime = exec::runtime()?;
     runtime.block_on(async {
-        let zoo_url = match args.exec.zoo {
-            true => Some(exec::embedded_zoo(Some((&data_name, &zoo_tasks))).await?),
+        let zoo = match args.exec.zoo {
+            true => Some(exec::embedded_zoo(Some((&data_name, &zoo_tasks)))?),
             false => None,
         };
-        let (providers, providers_text) =
-            exec::providers(&args.exec.providers, zoo_url.as_deref())?;
-        let runner =
-            Runner::new(&wf, exec::client(providers)?).map_err(|e| Failure::Input(e.into()))?;
+        let (providers, providers_text) = exec::providers(&args.exec.providers, args.exec.zoo)?;
+        let runner = Runner::new(&wf, exec::client(providers, zoo)?)
+            .map_err(|e| Failure::Input(e.into()))?;
         let (config, what) = exec::config(&args.exec, &wf, runner.space())?;
-        // The run key names what the results depend on; the embedded zoo's port does not count.
+        // The run key names what the results depend on.
         let providers_key = if args.exec.zoo {
             "embedded zoo".to_string()
         } else {

@@ -9,7 +9,6 @@ use flowcompile_ir::{DesignSpace, Setting, Workflow};
 use flowcompile_runner::Config;
 use flowcompile_select::{Preference, Request};
 use flowcompile_server::flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
-use flowcompile_server::{serve_zoo, ZooServeOptions};
 
 use crate::cli::ExecArgs;
 use crate::exit::Failure;
@@ -136,12 +135,17 @@ pub fn config_text(config: &Config, space: &DesignSpace) -> String {
         .join(" ")
 }
 
-/// Reads the providers file; with an embedded zoo, every endpoint becomes `zoo_url`.
-pub fn providers(path: &Path, zoo_url: Option<&str>) -> Result<(Providers, String), Failure> {
+/// The `base_url` every provider gets with `--zoo`: never contacted (the client answers in process),
+/// it only puts every model under one concurrency limit, as one server would.
+const IN_PROCESS_BASE_URL: &str = "http://zoo.in-process.invalid/v1";
+
+/// Reads the providers file; with the in-process zoo, every endpoint becomes the zoo (no key needed).
+pub fn providers(path: &Path, zoo: bool) -> Result<(Providers, String), Failure> {
     let text = super::read(path)?;
-    let text = match zoo_url {
-        None => text,
-        Some(url) => {
+    let text = match zoo {
+        false => text,
+        true => {
+            let url = IN_PROCESS_BASE_URL;
             let mut table: toml::Table = toml::from_str(&text)
                 .with_context(|| format!("{} is not valid TOML", path.display()))
                 .map_err(Failure::Input)?;
@@ -166,8 +170,8 @@ pub fn providers(path: &Path, zoo_url: Option<&str>) -> Result<(Providers, Strin
     Ok((providers, text))
 }
 
-/// Starts a zoo server on 127.0.0.1 that knows the tasks in `data`, and returns its base URL.
-pub async fn embedded_zoo(data: Option<(&str, &str)>) -> Result<String, Failure> {
+/// The in-process zoo (default config) that knows the tasks in `data` (file name, JSONL text).
+pub fn embedded_zoo(data: Option<(&str, &str)>) -> Result<Arc<Zoo>, Failure> {
     let tasks = match data {
         Some((name, text)) => {
             vec![TaskSet::from_jsonl(name, text).map_err(|e| Failure::Input(e.into()))?]
@@ -175,20 +179,7 @@ pub async fn embedded_zoo(data: Option<(&str, &str)>) -> Result<String, Failure>
         None => Vec::new(),
     };
     let zoo = Zoo::new(ZooConfig::default(), tasks).map_err(|e| Failure::Input(e.into()))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("cannot start the embedded zoo")?;
-    let url = format!(
-        "http://{}/v1",
-        listener.local_addr().context("no local address")?
-    );
-    tokio::spawn(serve_zoo(
-        listener,
-        Arc::new(zoo),
-        ZooServeOptions::default(),
-        std::future::pending(),
-    ));
-    Ok(url)
+    Ok(Arc::new(zoo))
 }
 
 /// Checks that every model the configuration uses has an endpoint in the providers file.
@@ -215,9 +206,12 @@ pub fn check_models(
     Ok(())
 }
 
-/// A client for the providers.
-pub fn client(providers: Providers) -> Result<Client, Failure> {
-    Client::new(providers).map_err(|e| Failure::Other(e.into()))
+/// A client for the providers: over HTTP, or answered by `zoo` in this process.
+pub fn client(providers: Providers, zoo: Option<Arc<Zoo>>) -> Result<Client, Failure> {
+    match zoo {
+        Some(zoo) => Ok(Client::with_zoo(providers, zoo)),
+        None => Client::new(providers).map_err(|e| Failure::Other(e.into())),
+    }
 }
 
 /// The async runtime the model-calling commands run in.
