@@ -39,6 +39,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run a workflow under one configuration over a dataset split: accuracy, latency, tokens, cost.
     Eval(EvalArgs),
+    /// Run every configuration of a small space on a split (in-process zoo): the true frontier.
+    Truth(TruthArgs),
     /// Print the JSON Schema of workflow files or artifacts.
     Schema(SchemaArgs),
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
@@ -102,10 +104,23 @@ pub enum Latency {
     Tokens,
 }
 
+/// Narrows a workflow's design space to some models and budgets (shared by compile and truth).
+#[derive(Debug, Args)]
+pub struct SpaceFilter {
+    /// Keep only these models of the workflow's space, comma-separated (e.g. qwen3-0.6b,qwen3-14b).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Keep only these thinking budgets of the workflow's space, comma-separated (e.g. 100,1000).
+    #[arg(long, value_delimiter = ',')]
+    pub budgets: Vec<u32>,
+}
+
 #[derive(Debug, Args)]
 pub struct CompileArgs {
     /// Workflow file (TOML).
     pub workflow: PathBuf,
+    #[command(flatten)]
+    pub space: SpaceFilter,
     /// Profiles: one row per (agent, model, budget) with accuracy, samples, latency_s, input_tokens,
     /// output_tokens; CSV with a header or JSONL.
     #[arg(long, short = 'p')]
@@ -243,4 +258,51 @@ pub struct EvalArgs {
     /// Store (SQLite) where results are kept so that a rerun skips finished items.
     #[arg(long, default_value = ".flowcompile/store.sqlite")]
     pub store: PathBuf,
+}
+
+/// Ground truth: every configuration of a (restricted) space, run end to end through the zoo.
+///
+/// Runs each configuration on the first --limit items of the split against the zoo inside the
+/// process (synthetic models: "zoo (synthetic)"), measures accuracy (fraction correct) and latency
+/// (mean modelled seconds per item), and writes the true Pareto frontier (flowcompile.truth.v1) with
+/// the best uniform configuration (every agent on one model and budget, full structure). With
+/// --compare, an artifact compiled for the same restricted space is scored against the truth: the
+/// hypervolume ratio of its points at their measured metrics (reference point: accuracy 0, latency
+/// of the slowest configuration), and its speedup at matched accuracy over the best uniform one.
+///
+///   flowcompile compile examples/hotpotqa/workflow.toml -p examples/hotpotqa/profiles.csv \
+///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 -o small.json
+///   flowcompile truth examples/hotpotqa/workflow.toml --data ../shared/data/hotpotqa_validate.jsonl \
+///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 --limit 100 --compare small.json
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct TruthArgs {
+    /// Workflow file (TOML).
+    pub workflow: PathBuf,
+    /// Dataset split (JSONL with the task's fields and gold answer); every line must be an item.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Providers file mapping the workflow's model names to zoo models (only `model` is used).
+    #[arg(long, default_value = "examples/providers/zoo.toml")]
+    pub providers: PathBuf,
+    #[command(flatten)]
+    pub space: SpaceFilter,
+    /// Run on the first N items of the split only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Refuse (exit 3) when the space has more configurations than this.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_configs: u64,
+    /// Artifact compiled for the same workflow and restricted space, to score against the truth.
+    #[arg(long)]
+    pub compare: Option<PathBuf>,
+    /// Configurations measured at once (default: two per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Truth document to write (default: <workflow name>.truth.json in the current directory).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Print the truth document as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -53,7 +53,7 @@ fn main() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-            v["question"].as_str().expect("a question").to_string()
+            v["problem"].as_str().expect("a problem").to_string()
         })
         .collect();
     let tasks = TaskSet::from_jsonl("gsm8k_validate.jsonl", &data).expect("tasks");

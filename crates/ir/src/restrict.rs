@@ -57,9 +57,12 @@ impl Workflow {
         let all = || self.agents.iter().flat_map(|a| a.settings.iter());
         for model in models {
             if !all().any(|s| &s.model == model) {
-                let mut known: Vec<&str> = all().map(|s| s.model.as_str()).collect();
-                known.sort_unstable();
-                known.dedup();
+                let mut known: Vec<&str> = Vec::new();
+                for s in all() {
+                    if !known.contains(&s.model.as_str()) {
+                        known.push(&s.model);
+                    }
+                }
                 return Err(RestrictError::UnknownModel {
                     model: model.clone(),
                     known: listed(known),

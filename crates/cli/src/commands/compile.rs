@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use flowcompile_artifact::{
     sha256_hex, Artifact, ArtifactFormat, Execution as ArtExecution, LatencyModel, Point,
     PointSetting, PointStructure, Predicted, Provenance, ProxyModel, SlotSummary, SpaceSummary,
@@ -29,6 +29,7 @@ fn format_of(path: &Path) -> Result<Format, Failure> {
 
 pub fn run(args: CompileArgs) -> Result<(), Failure> {
     let (wf, spec_text) = super::load_workflow(&args.workflow)?;
+    let wf = super::restrict(wf, &args.workflow, &args.space)?;
     let space = wf
         .design_space()
         .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.workflow.display())))?;
@@ -153,7 +154,7 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.artifact.json", wf.name)));
-    write_atomically(&out, artifact.to_json_pretty().as_bytes())?;
+    super::write_atomically(&out, artifact.to_json_pretty().as_bytes())?;
 
     if args.json {
         return super::print_json(&json!({
@@ -185,25 +186,4 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
     println!("{}", output::table(&artifact.points));
     println!("wrote {}", out.display());
     Ok(())
-}
-
-/// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
-/// partial artifact over a good one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("cannot write {}", path.display()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(Failure::Other)
 }

@@ -8,6 +8,7 @@ mod schema;
 mod select;
 mod show;
 mod space;
+mod truth;
 mod zoo;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Select(args) => select::run(args),
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Truth(args) => truth::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
     }
@@ -43,6 +45,44 @@ fn load_workflow(path: &Path) -> Result<(flowcompile_ir::Workflow, String), Fail
     let text = read(path)?;
     let wf = flowcompile_spec::parse(&text, &path.display().to_string()).map_err(Failure::Spec)?;
     Ok((wf, text))
+}
+
+/// The workflow with its design space narrowed by `--models` / `--budgets`.
+fn restrict(
+    wf: flowcompile_ir::Workflow,
+    path: &Path,
+    filter: &crate::cli::SpaceFilter,
+) -> Result<flowcompile_ir::Workflow, Failure> {
+    if filter.models.is_empty() && filter.budgets.is_empty() {
+        return Ok(wf);
+    }
+    wf.restrict(&filter.models, &filter.budgets).map_err(|e| {
+        Failure::Input(anyhow::anyhow!(
+            "{}: --models/--budgets: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
+/// partial file over a good one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write {}", path.display()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(Failure::Other)
 }
 
 /// Reads an artifact (v1, or the prototype's v2).
