@@ -40,6 +40,20 @@ pub enum Command {
     /// Run a workflow under one configuration over a dataset split: accuracy, latency, tokens, cost.
     Eval(EvalArgs),
     /// Run every configuration of a small space on a split (in-process zoo): the true frontier.
+    ///
+    /// Runs each configuration on the first --limit items of the split against the zoo inside the
+    /// process (synthetic models: "zoo (synthetic)"), measures accuracy (fraction correct) and latency
+    /// (mean modelled seconds per item), and writes the true Pareto frontier (flowcompile.truth.v1) with
+    /// the best uniform configuration (every agent on one model and budget, full structure). With
+    /// --compare, an artifact compiled for the same restricted space is scored against the truth: the
+    /// hypervolume ratio of its points at their measured metrics (reference point: accuracy 0, latency
+    /// of the slowest configuration), and its speedup at matched accuracy over the best uniform one.
+    ///
+    ///   flowcompile compile examples/hotpotqa/workflow.toml -p examples/hotpotqa/profiles.csv \
+    ///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 -o small.json
+    ///   flowcompile truth examples/hotpotqa/workflow.toml --data ../shared/data/hotpotqa_validate.jsonl \
+    ///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 --limit 100 --compare small.json
+    #[command(verbatim_doc_comment)]
     Truth(TruthArgs),
     /// Print the JSON Schema of workflow files or artifacts.
     Schema(SchemaArgs),
@@ -260,22 +274,8 @@ pub struct EvalArgs {
     pub store: PathBuf,
 }
 
-/// Ground truth: every configuration of a (restricted) space, run end to end through the zoo.
-///
-/// Runs each configuration on the first --limit items of the split against the zoo inside the
-/// process (synthetic models: "zoo (synthetic)"), measures accuracy (fraction correct) and latency
-/// (mean modelled seconds per item), and writes the true Pareto frontier (flowcompile.truth.v1) with
-/// the best uniform configuration (every agent on one model and budget, full structure). With
-/// --compare, an artifact compiled for the same restricted space is scored against the truth: the
-/// hypervolume ratio of its points at their measured metrics (reference point: accuracy 0, latency
-/// of the slowest configuration), and its speedup at matched accuracy over the best uniform one.
-///
-///   flowcompile compile examples/hotpotqa/workflow.toml -p examples/hotpotqa/profiles.csv \
-///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 -o small.json
-///   flowcompile truth examples/hotpotqa/workflow.toml --data ../shared/data/hotpotqa_validate.jsonl \
-///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 --limit 100 --compare small.json
+/// Where `truth` reads and writes and which space it enumerates.
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
 pub struct TruthArgs {
     /// Workflow file (TOML).
     pub workflow: PathBuf,
