@@ -124,6 +124,22 @@ pub enum Command {
     ///       -d '{"model": "math@high", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
+    /// Run every configuration of a small space on a split (in-process zoo): the true frontier.
+    ///
+    /// Runs each configuration on the first --limit items of the split against the zoo inside the
+    /// process (synthetic models: "zoo (synthetic)"), measures accuracy (fraction correct) and latency
+    /// (mean modelled seconds per item), and writes the true Pareto frontier (flowcompile.truth.v1) with
+    /// the best uniform configuration (every agent on one model and budget, full structure). With
+    /// --compare, an artifact compiled for the same restricted space is scored against the truth: the
+    /// hypervolume ratio of its points at their measured metrics (reference point: accuracy 0, latency
+    /// of the slowest configuration), and its speedup at matched accuracy over the best uniform one.
+    ///
+    ///   flowcompile compile examples/hotpotqa/workflow.toml -p examples/hotpotqa/profiles.csv \
+    ///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 -o small.json
+    ///   flowcompile truth examples/hotpotqa/workflow.toml --data ../shared/data/hotpotqa_validate.jsonl \
+    ///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 --limit 100 --compare small.json
+    #[command(verbatim_doc_comment)]
+    Truth(TruthArgs),
     /// Print the JSON Schema of workflow files, artifacts or validation documents.
     Schema(SchemaArgs),
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
@@ -187,10 +203,23 @@ pub enum Latency {
     Tokens,
 }
 
+/// Narrows a workflow's design space to some models and budgets (shared by compile and truth).
+#[derive(Debug, Args)]
+pub struct SpaceFilter {
+    /// Keep only these models of the workflow's space, comma-separated (e.g. qwen3-0.6b,qwen3-14b).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Keep only these thinking budgets of the workflow's space, comma-separated (e.g. 100,1000).
+    #[arg(long, value_delimiter = ',')]
+    pub budgets: Vec<u32>,
+}
+
 #[derive(Debug, Args)]
 pub struct CompileArgs {
     /// Workflow file (TOML).
     pub workflow: PathBuf,
+    #[command(flatten)]
+    pub space: SpaceFilter,
     /// Profiles: one row per (agent, model, budget) with accuracy, samples, latency_s, input_tokens,
     /// output_tokens; CSV with a header or JSONL. Or measure them with --data instead.
     #[arg(
@@ -399,8 +428,8 @@ pub struct ExecArgs {
     /// file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
     #[arg(long, required_unless_present = "zoo")]
     pub providers: Option<PathBuf>,
-    /// Start an embedded zoo (synthetic models) on loopback and send every provider there; the
-    /// zoo knows the tasks of the input data.
+    /// Answer every provider with the zoo (synthetic models) inside this process, no server and no
+    /// key; the zoo knows the tasks of the input data. Each provider's `model` names a zoo model.
     #[arg(long)]
     pub zoo: bool,
     /// Take the configuration from this artifact (with --point or --prefer).
@@ -474,7 +503,7 @@ pub struct TestArgs {
     /// --zoo and no providers file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
     #[arg(long, required_unless_present = "zoo")]
     pub providers: Option<PathBuf>,
-    /// Start an embedded zoo (synthetic models) on loopback and send every provider there.
+    /// Answer every provider with the zoo (synthetic models) inside this process.
     #[arg(long)]
     pub zoo: bool,
     /// Only these points, comma-separated ids (e.g. p0,p3).
@@ -517,7 +546,7 @@ pub struct ServeArgs {
     /// file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
     #[arg(long, required_unless_present = "zoo")]
     pub providers: Option<PathBuf>,
-    /// Start an embedded zoo (synthetic models) on loopback and send every provider there.
+    /// Answer every provider with the zoo (synthetic models) inside this process.
     #[arg(long)]
     pub zoo: bool,
     /// Task file (JSONL) the embedded zoo knows, so that its answers to those questions have
@@ -540,4 +569,38 @@ pub struct ServeArgs {
     /// Longest a workflow may run for one request, seconds (then 504); at most 86400.
     #[arg(long, default_value_t = 300.0)]
     pub timeout_s: f64,
+}
+
+/// Where `truth` reads and writes and which space it enumerates.
+#[derive(Debug, Args)]
+pub struct TruthArgs {
+    /// Workflow file (TOML).
+    pub workflow: PathBuf,
+    /// Dataset split (JSONL with the task's fields and gold answer); every line must be an item.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Providers file mapping the workflow's model names to zoo models (only `model` is used);
+    /// default: the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
+    #[arg(long)]
+    pub providers: Option<PathBuf>,
+    #[command(flatten)]
+    pub space: SpaceFilter,
+    /// Run on the first N items of the split only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Refuse (exit 3) when the space has more configurations than this.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_configs: u64,
+    /// Artifact compiled for the same workflow and restricted space, to score against the truth.
+    #[arg(long)]
+    pub compare: Option<PathBuf>,
+    /// Configurations measured at once (default: two per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Truth document to write (default: <workflow name>.truth.json in the current directory).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Print the truth document as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

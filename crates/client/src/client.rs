@@ -7,15 +7,18 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use flowcompile_openai::{
-    ChatCompletionChunk, ChatCompletionResponse, ChatMessage, CompletionChunk, CompletionResponse,
-    EmbeddingInput, EmbeddingRequest, EmbeddingResponse, ErrorResponse, Usage, STREAM_DONE,
+    ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, ChatMessage,
+    CompletionChunk, CompletionRequest, CompletionResponse, EmbeddingInput, EmbeddingRequest,
+    EmbeddingResponse, ErrorResponse, Usage, STREAM_DONE,
 };
+use flowcompile_zoo::Zoo;
 use futures::StreamExt;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use tokio::sync::Semaphore;
 
 use crate::budget::{chat_request, completion_request, forcing_step, Common, ForcingStep};
 use crate::config::{Api, BudgetMode, Provider, Providers};
+use crate::inproc;
 use crate::retry::{parse_retry_after, Jitter, RetryPolicy};
 use crate::sse::SseParser;
 use crate::think::{split_thinking, THINK_CLOSE, THINK_OPEN};
@@ -247,6 +250,9 @@ impl ClientError {
 }
 
 /// Async client of OpenAI-compatible servers; cheap to clone (clones share limits and connections).
+///
+/// [`Client::new`] sends requests over HTTP; [`Client::with_zoo`] hands the same request bodies to an
+/// in-process [`Zoo`] instead (see the crate docs, "Transports").
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
@@ -254,10 +260,47 @@ pub struct Client {
 }
 
 struct Shared {
-    http: reqwest::Client,
+    transport: Transport,
     providers: Providers,
     limits: HashMap<String, Arc<Semaphore>>,
     jitter: Jitter,
+}
+
+/// How request bodies reach a model server.
+enum Transport {
+    /// POSTed as JSON to the provider's `base_url`.
+    Http(reqwest::Client),
+    /// Handed, unserialised, to a zoo in this process (every provider's `model` is a zoo model).
+    Zoo(Arc<Zoo>),
+}
+
+/// A request body, typed: what a transport sends (HTTP) or serves directly (in-process zoo).
+#[derive(Clone, Copy)]
+pub(crate) enum Body<'a> {
+    /// `/v1/chat/completions`.
+    Chat(&'a ChatCompletionRequest),
+    /// `/v1/completions`.
+    Completions(&'a CompletionRequest),
+    /// `/v1/embeddings`.
+    Embeddings(&'a EmbeddingRequest),
+}
+
+impl Body<'_> {
+    fn endpoint(self) -> Endpoint {
+        match self {
+            Body::Chat(_) => Endpoint::Chat,
+            Body::Completions(_) => Endpoint::Completions,
+            Body::Embeddings(_) => Endpoint::Embeddings,
+        }
+    }
+
+    fn to_json(self) -> Result<Vec<u8>, serde_json::Error> {
+        match self {
+            Body::Chat(b) => serde_json::to_vec(b),
+            Body::Completions(b) => serde_json::to_vec(b),
+            Body::Embeddings(b) => serde_json::to_vec(b),
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -268,7 +311,12 @@ impl fmt::Debug for Client {
             .iter()
             .map(|(url, s)| (url.as_str(), s.available_permits()))
             .collect();
+        let transport = match self.shared.transport {
+            Transport::Http(_) => "http",
+            Transport::Zoo(_) => "in-process zoo",
+        };
         f.debug_struct("Client")
+            .field("transport", &transport)
             .field("providers", &self.shared.providers)
             .field("free_permits", &limits)
             .field("retry", &self.retry)
@@ -277,14 +325,14 @@ impl fmt::Debug for Client {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
+pub(crate) enum Endpoint {
     Chat,
     Completions,
     Embeddings,
 }
 
 impl Endpoint {
-    fn path(self) -> &'static str {
+    pub(crate) fn path(self) -> &'static str {
         match self {
             Endpoint::Chat => "chat/completions",
             Endpoint::Completions => "completions",
@@ -295,17 +343,17 @@ impl Endpoint {
 
 /// One successful request's reply and measurements.
 #[derive(Debug, Default)]
-struct Exchange {
-    text: String,
-    reasoning: Option<String>,
-    finish_reason: Option<String>,
-    usage: Option<Usage>,
-    server_model: String,
-    embeddings: Option<EmbeddingResponse>,
-    latency_s: f64,
-    ttft_s: Option<f64>,
-    modelled_latency_s: Option<f64>,
-    attempts: u32,
+pub(crate) struct Exchange {
+    pub(crate) text: String,
+    pub(crate) reasoning: Option<String>,
+    pub(crate) finish_reason: Option<String>,
+    pub(crate) usage: Option<Usage>,
+    pub(crate) server_model: String,
+    pub(crate) embeddings: Option<EmbeddingResponse>,
+    pub(crate) latency_s: f64,
+    pub(crate) ttft_s: Option<f64>,
+    pub(crate) modelled_latency_s: Option<f64>,
+    pub(crate) attempts: u32,
 }
 
 struct AttemptError {
@@ -425,13 +473,25 @@ impl Tally {
 }
 
 impl Client {
-    /// A client for `providers` with the default [`RetryPolicy`].
+    /// A client for `providers` over HTTP with the default [`RetryPolicy`].
     pub fn new(providers: Providers) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| ClientError::Init {
                 message: describe(e),
             })?;
+        Ok(Client::build(providers, Transport::Http(http)))
+    }
+
+    /// A client whose every provider is answered by `zoo` in this process: each provider's `model` names
+    /// a zoo model and its `base_url` is not contacted (it still groups the concurrency limits). Budget
+    /// modes, templates, seeds, the agent name, usage and the modelled latency work as over HTTP: the
+    /// request bodies are the same, served by the zoo's shared request logic without being serialised.
+    pub fn with_zoo(providers: Providers, zoo: Arc<Zoo>) -> Client {
+        Client::build(providers, Transport::Zoo(zoo))
+    }
+
+    fn build(providers: Providers, transport: Transport) -> Client {
         let mut limits = HashMap::new();
         for p in providers.iter() {
             limits
@@ -441,15 +501,20 @@ impl Client {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        Ok(Client {
+        Client {
             shared: Arc::new(Shared {
-                http,
+                transport,
                 providers,
                 limits,
                 jitter: Jitter::new(seed),
             }),
             retry: RetryPolicy::default(),
-        })
+        }
+    }
+
+    /// Whether calls are answered by an in-process zoo ([`Client::with_zoo`]) rather than over HTTP.
+    pub fn is_in_process(&self) -> bool {
+        matches!(self.shared.transport, Transport::Zoo(_))
     }
 
     /// The same client with another retry policy.
@@ -502,8 +567,7 @@ impl Client {
                 let ex = self
                     .post(
                         provider,
-                        Endpoint::Chat,
-                        &body,
+                        Body::Chat(&body),
                         req.agent.as_deref(),
                         req.stream,
                     )
@@ -622,8 +686,7 @@ impl Client {
         let body = completion_request(provider, prompt, max_tokens, common);
         self.post(
             provider,
-            Endpoint::Completions,
-            &body,
+            Body::Completions(&body),
             req.agent.as_deref(),
             req.stream,
         )
@@ -639,7 +702,7 @@ impl Client {
             ..Default::default()
         };
         let ex = self
-            .post(provider, Endpoint::Embeddings, &body, None, false)
+            .post(provider, Body::Embeddings(&body), None, false)
             .await?;
         let mut response = ex.embeddings.unwrap_or_default();
         response.data.sort_by_key(|e| e.index);
@@ -676,26 +739,29 @@ impl Client {
     async fn post(
         &self,
         provider: &Provider,
-        endpoint: Endpoint,
-        body: &impl serde::Serialize,
+        body: Body<'_>,
         agent: Option<&str>,
         stream: bool,
     ) -> Result<Exchange, ClientError> {
-        let url = format!("{}/{}", provider.base_url, endpoint.path());
-        let body =
-            Bytes::from(
-                serde_json::to_vec(body).map_err(|e| ClientError::InvalidRequest {
+        let endpoint = body.endpoint();
+        let (url, json) = match &self.shared.transport {
+            Transport::Http(_) => {
+                let json = body.to_json().map_err(|e| ClientError::InvalidRequest {
                     model: provider.name.clone(),
                     message: format!("cannot serialise the request body: {e}"),
-                })?,
-            );
-        let build = || {
-            let mut request = self
-                .shared
-                .http
+                })?;
+                (
+                    format!("{}/{}", provider.base_url, endpoint.path()),
+                    Bytes::from(json),
+                )
+            }
+            Transport::Zoo(_) => (inproc::url(endpoint), Bytes::new()),
+        };
+        let build = |http: &reqwest::Client| {
+            let mut request = http
                 .post(&url)
                 .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+                .body(json.clone());
             if let Some(key) = &provider.api_key {
                 request = request.bearer_auth(key.expose());
             }
@@ -718,16 +784,21 @@ impl Client {
                 None => None,
             };
             let started = Instant::now();
-            let result = tokio::time::timeout(
-                timeout,
-                self.attempt(provider, build(), endpoint, stream, started),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(AttemptError::from(Failure::Timeout {
-                    timeout_s: provider.timeout_s,
-                }))
-            });
+            let result = match &self.shared.transport {
+                Transport::Http(http) => tokio::time::timeout(
+                    timeout,
+                    self.attempt(provider, build(http), endpoint, stream, started),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AttemptError::from(Failure::Timeout {
+                        timeout_s: provider.timeout_s,
+                    }))
+                }),
+                Transport::Zoo(zoo) => {
+                    inproc::attempt(zoo, body, agent, stream, started).map_err(AttemptError::from)
+                }
+            };
             drop(permit);
             match result {
                 Ok(mut ex) => {

@@ -22,9 +22,11 @@
 //! ```
 #![deny(missing_docs)]
 
+mod restrict;
 mod structure;
 mod workflow;
 
+pub use restrict::RestrictError;
 pub use structure::{ConfigCount, DesignSpace, Expr, KnobValue, Slot, SpaceError, Structure};
 pub use workflow::{
     Agent, AgentId, Branch, Count, Node, NodeId, NodeKind, OutputParser, Scorer, Setting, SlotId,

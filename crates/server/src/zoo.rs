@@ -17,10 +17,9 @@ use axum::{Json, Router};
 use flowcompile_openai::{
     AssistantMessage, ChatChoice, ChatChunkChoice, ChatCompletionChunk, ChatCompletionRequest,
     ChatCompletionResponse, ChatDelta, CompletionChoice, CompletionChunk, CompletionRequest,
-    CompletionResponse, CompletionTokensDetails, Embedding, EmbeddingRequest, EmbeddingResponse,
-    EmbeddingUsage, Model, ModelList, Usage, STREAM_DONE,
+    CompletionResponse, EmbeddingRequest, EmbeddingResponse, Model, ModelList, Usage, STREAM_DONE,
 };
-use flowcompile_zoo::{GenOptions, TextReply, Zoo, ZooError, SYSTEM_FINGERPRINT};
+use flowcompile_zoo::{RequestError, Served, TextReply, Zoo, ZooError, SYSTEM_FINGERPRINT};
 use futures::StreamExt;
 use serde::Serialize;
 
@@ -31,9 +30,6 @@ pub const AGENT_HEADER: &str = "x-flowcompile-agent";
 
 /// Response header with the modelled latency of the reply in seconds (before time scaling).
 pub const LATENCY_HEADER: &str = "x-zoo-latency-s";
-
-/// Largest `n` (choices per prompt) a request may ask for.
-const MAX_CHOICES: u32 = 16;
 
 /// Words per streamed chunk.
 const WORDS_PER_CHUNK: u64 = 16;
@@ -141,34 +137,7 @@ async fn embeddings(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<EmbeddingResponse>, ApiError> {
     let req: EmbeddingRequest = read_body(&st, body)?;
-    let inputs = req.input.as_slice();
-    if inputs.is_empty() {
-        return Err(ApiError::bad_request(
-            "`input` must not be an empty list",
-            Some("input"),
-        ));
-    }
-    let tokens: u64 = inputs
-        .iter()
-        .map(|s| s.split_whitespace().count() as u64)
-        .sum();
-    Ok(Json(EmbeddingResponse {
-        object: "list".into(),
-        data: inputs
-            .iter()
-            .enumerate()
-            .map(|(i, text)| Embedding {
-                object: "embedding".into(),
-                index: i as u32,
-                embedding: Zoo::embed(text),
-            })
-            .collect(),
-        model: req.model,
-        usage: Some(EmbeddingUsage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        }),
-    }))
+    Ok(Json(st.zoo.serve_embeddings(&req).map_err(request_error)?))
 }
 
 async fn chat(
@@ -177,57 +146,14 @@ async fn chat(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let req: ChatCompletionRequest = read_body(&st, body)?;
-    let decode_tok_s = decode_rate(&st.zoo, &req.model)?;
-    if req.messages.is_empty() {
-        return Err(ApiError::bad_request(
-            "`messages` must not be empty",
-            Some("messages"),
-        ));
-    }
-    let n = check_n(req.n)?;
-    let limit_param = if req.max_completion_tokens.is_some() {
-        "max_completion_tokens"
-    } else {
-        "max_tokens"
-    };
-    let max_tokens = check_max_tokens(req.token_limit(), limit_param)?;
-    let thinking_budget = if req.enable_thinking() == Some(false) {
-        Some(0)
-    } else {
-        match req.reasoning_effort.as_deref() {
-            None => None,
-            Some(e) => Some(GenOptions::effort_budget(e).ok_or_else(|| {
-                ApiError::bad_request(
-                    format!("`reasoning_effort` must be low, medium or high, got `{e}`"),
-                    Some("reasoning_effort"),
-                )
-            })?),
-        }
-    };
     let agent = agent_of(&headers)?;
-    let stop: Vec<String> = req
-        .stop
-        .as_ref()
-        .map(|s| s.as_slice().to_vec())
-        .unwrap_or_default();
-    let seed = req.seed.unwrap_or(0);
-    let replies = (0..u64::from(n))
-        .map(|i| {
-            let opts = GenOptions {
-                sample: seed.wrapping_add(i),
-                max_tokens,
-                thinking_budget,
-                stop: stop.clone(),
-            };
-            st.zoo.chat(&req.model, agent, &req.messages, &opts)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(zoo_error)?;
+    let served = st.zoo.serve_chat(&req, agent).map_err(request_error)?;
+    let replies = &served.replies;
 
     let id = st.id("chatcmpl");
     let created = now();
-    let usage = usage(&replies, replies[0].prompt_tokens);
-    let header = latency_header(&replies);
+    let usage = served.usage();
+    let header = latency_header(&served);
     let model = req.model.clone();
     if req.is_stream() {
         let chunk = |choices: Vec<ChatChunkChoice>, usage: Option<Usage>| ChatCompletionChunk {
@@ -254,7 +180,7 @@ async fn chat(
                 (0.0, data(&chunk(vec![c], None)))
             })
             .collect();
-        for (delay, step) in plan(&replies, decode_tok_s) {
+        for (delay, step) in plan(replies, served.decode_tok_s) {
             let (index, delta, finish_reason) = match step {
                 Step::Text(i, text) => (
                     i,
@@ -278,7 +204,7 @@ async fn chat(
         }
         return Ok(sse(
             events,
-            first_token_s(&replies),
+            served.first_token_s(),
             st.opts.time_scale,
             header,
         ));
@@ -296,7 +222,7 @@ async fn chat(
             finish_reason: Some(r.finish_reason.as_str().into()),
         })
         .collect();
-    st.sleep(max_latency(&replies)).await;
+    st.sleep(served.latency_s()).await;
     let body = ChatCompletionResponse {
         id,
         object: "chat.completion".into(),
@@ -315,48 +241,17 @@ async fn completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let req: CompletionRequest = read_body(&st, body)?;
-    let decode_tok_s = decode_rate(&st.zoo, &req.model)?;
-    let prompts = req.prompt.as_slice();
-    if prompts.is_empty() {
-        return Err(ApiError::bad_request(
-            "`prompt` must not be an empty list",
-            Some("prompt"),
-        ));
-    }
-    let n = check_n(req.n)?;
-    let max_tokens = check_max_tokens(req.max_tokens, "max_tokens")?;
     let agent = agent_of(&headers)?;
-    let stop: Vec<String> = req
-        .stop
-        .as_ref()
-        .map(|s| s.as_slice().to_vec())
-        .unwrap_or_default();
-    let seed = req.seed.unwrap_or(0);
-    let mut replies = Vec::with_capacity(prompts.len() * n as usize);
-    let mut prompt_tokens = 0;
-    for prompt in prompts {
-        for i in 0..u64::from(n) {
-            let opts = GenOptions {
-                sample: seed.wrapping_add(i),
-                max_tokens,
-                thinking_budget: None,
-                stop: stop.clone(),
-            };
-            let reply = st
-                .zoo
-                .complete(&req.model, agent, prompt, &opts)
-                .map_err(zoo_error)?;
-            if i == 0 {
-                prompt_tokens += reply.prompt_tokens;
-            }
-            replies.push(reply);
-        }
-    }
+    let served = st
+        .zoo
+        .serve_completion(&req, agent)
+        .map_err(request_error)?;
+    let replies = &served.replies;
 
     let id = st.id("cmpl");
     let created = now();
-    let usage = usage(&replies, prompt_tokens);
-    let header = latency_header(&replies);
+    let usage = served.usage();
+    let header = latency_header(&served);
     let model = req.model.clone();
     let chunk = |choices: Vec<CompletionChoice>, usage: Option<Usage>| CompletionChunk {
         id: id.clone(),
@@ -368,7 +263,7 @@ async fn completions(
         system_fingerprint: Some(SYSTEM_FINGERPRINT.into()),
     };
     if req.is_stream() {
-        let mut events: Vec<(f64, Event)> = plan(&replies, decode_tok_s)
+        let mut events: Vec<(f64, Event)> = plan(replies, served.decode_tok_s)
             .into_iter()
             .map(|(delay, step)| {
                 let (index, text, finish_reason) = match step {
@@ -389,7 +284,7 @@ async fn completions(
         }
         return Ok(sse(
             events,
-            first_token_s(&replies),
+            served.first_token_s(),
             st.opts.time_scale,
             header,
         ));
@@ -404,7 +299,7 @@ async fn completions(
             logprobs: None,
         })
         .collect();
-    st.sleep(max_latency(&replies)).await;
+    st.sleep(served.latency_s()).await;
     let body = CompletionResponse {
         object: "text_completion".into(),
         ..chunk(choices, Some(usage))
@@ -420,46 +315,23 @@ fn read_body<T: serde::de::DeserializeOwned>(
     parse_json(&bytes)
 }
 
-/// The decode throughput of a served model, 404 for an unknown one.
-fn decode_rate(zoo: &Zoo, model: &str) -> Result<f64, ApiError> {
-    let id = zoo.require_model(model).map_err(zoo_error)?;
-    Ok(zoo.config().models[id.index()].decode_tok_s)
-}
-
-fn zoo_error(e: ZooError) -> ApiError {
+/// The HTTP error of a refused request: 400 with the parameter, 404 for an unknown model, else 500.
+fn request_error(e: RequestError) -> ApiError {
+    let message = e.to_string();
     match e {
-        ZooError::UnknownModel { .. } => {
-            ApiError::not_found(e.to_string(), Some("model"), "model_not_found")
+        RequestError::Invalid { param, .. } => ApiError::bad_request(message, param),
+        RequestError::Zoo(ZooError::UnknownModel { .. }) => {
+            ApiError::not_found(message, Some("model"), "model_not_found")
         }
-        other => ApiError {
+        _ => ApiError {
             status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             body: flowcompile_openai::ErrorBody {
-                message: other.to_string(),
+                message,
                 kind: Some("internal_error".into()),
                 param: None,
                 code: None,
             },
         },
-    }
-}
-
-fn check_n(n: Option<u32>) -> Result<u32, ApiError> {
-    match n.unwrap_or(1) {
-        n @ 1..=MAX_CHOICES => Ok(n),
-        n => Err(ApiError::bad_request(
-            format!("`n` must be between 1 and {MAX_CHOICES}, got {n}"),
-            Some("n"),
-        )),
-    }
-}
-
-fn check_max_tokens(limit: Option<u64>, param: &str) -> Result<Option<u64>, ApiError> {
-    match limit {
-        Some(0) => Err(ApiError::bad_request(
-            format!("`{param}` must be at least 1"),
-            Some(param),
-        )),
-        other => Ok(other),
     }
 }
 
@@ -483,29 +355,8 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn usage(replies: &[TextReply], prompt_tokens: u64) -> Usage {
-    let completion: u64 = replies.iter().map(|r| r.completion_tokens).sum();
-    let reasoning: u64 = replies.iter().map(|r| r.reasoning_tokens).sum();
-    Usage {
-        completion_tokens_details: Some(CompletionTokensDetails {
-            reasoning_tokens: Some(reasoning),
-        }),
-        ..Usage::new(prompt_tokens, completion)
-    }
-}
-
-/// The choices are generated side by side, so the reply takes as long as the slowest one.
-fn max_latency(replies: &[TextReply]) -> f64 {
-    replies.iter().map(|r| r.latency_s).fold(0.0, f64::max)
-}
-
-fn first_token_s(replies: &[TextReply]) -> f64 {
-    replies.iter().map(|r| r.first_token_s).fold(0.0, f64::max)
-}
-
-fn latency_header(replies: &[TextReply]) -> HeaderValue {
-    HeaderValue::from_str(&max_latency(replies).to_string())
-        .unwrap_or(HeaderValue::from_static("0"))
+fn latency_header(served: &Served) -> HeaderValue {
+    HeaderValue::from_str(&served.latency_s().to_string()).unwrap_or(HeaderValue::from_static("0"))
 }
 
 /// One streamed step of one choice.
@@ -643,20 +494,5 @@ mod tests {
         assert_eq!(steps[4].1, Step::Finish(1, "stop"));
         let total: f64 = steps.iter().map(|s| s.0).sum();
         assert_eq!(total, 20.0 / 8.0);
-    }
-
-    #[test]
-    fn options_are_checked() {
-        assert_eq!(check_n(None).unwrap(), 1);
-        assert_eq!(
-            check_n(Some(0)).unwrap_err().body.param.as_deref(),
-            Some("n")
-        );
-        assert!(check_n(Some(MAX_CHOICES + 1)).is_err());
-        assert_eq!(
-            check_max_tokens(Some(0), "max_tokens").unwrap_err().status,
-            400
-        );
-        assert_eq!(check_max_tokens(Some(5), "max_tokens").unwrap(), Some(5));
     }
 }

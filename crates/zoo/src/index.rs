@@ -3,9 +3,12 @@
 //! Text is normalised to its words (maximal runs of alphanumeric characters, lowercased), each word
 //! hashed. A question is indexed under the hash of its first `KEY_WORDS` words; a prompt is scanned once,
 //! looking up the window starting at each word, and every hit is verified against the question's full
-//! word sequence. Cost: O(prompt words) lookups, independent of the number of tasks.
+//! word sequence. Cost: O(prompt words) lookups, independent of the number of tasks; a window is only
+//! keyed and looked up when its first word starts some question, and the maps hash their keys (already
+//! avalanched word hashes) by passing them through.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::hash::{combine, mix};
 
@@ -61,11 +64,34 @@ pub(crate) struct Found {
     pub end: usize,
 }
 
+/// A hasher for keys that are avalanched hashes already: a `u64` passes through unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = combine(self.0, u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type Pass = BuildHasherDefault<PassThrough>;
+
 /// Index of question texts.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct QuestionIndex {
     key_lens: Vec<usize>,
-    map: HashMap<u64, Vec<u32>>,
+    first_words: HashSet<u64, Pass>,
+    map: HashMap<u64, Vec<u32>, Pass>,
     questions: Vec<Vec<u64>>,
 }
 
@@ -83,6 +109,7 @@ impl QuestionIndex {
             if !self.key_lens.contains(&len) {
                 self.key_lens.push(len);
             }
+            self.first_words.insert(ws[0].hash);
         }
         self.questions
             .push(ws.into_iter().map(|w| w.hash).collect());
@@ -94,6 +121,9 @@ impl QuestionIndex {
         let ws = words(text);
         let mut best: Option<(usize, usize, Found)> = None;
         for start in 0..ws.len() {
+            if !self.first_words.contains(&ws[start].hash) {
+                continue;
+            }
             for &len in &self.key_lens {
                 let Some(window) = ws.get(start..start + len) else {
                     continue;

@@ -6,7 +6,10 @@
 //!   calls per second for exhaustive ground truth;
 //! - at the text level ([`Zoo::chat`], [`Zoo::complete`] with [`GenOptions`], returning a [`TextReply`]):
 //!   what the `flowcompile-server` crate serves over the OpenAI-compatible HTTP API, with Qwen3-style
-//!   `<think>` blocks so that client-side budget forcing works for real.
+//!   `<think>` blocks so that client-side budget forcing works for real;
+//! - per OpenAI request ([`Zoo::serve_chat`], [`Zoo::serve_completion`], [`Zoo::serve_embeddings`]):
+//!   the request checks and option mapping that the HTTP server and the client's in-process transport
+//!   share, so both give the same replies for the same request body.
 //!
 //! The crate is pure: no I/O, no clock, no environment. Every reply is a function of the config, the
 //! tasks and the request, and everything made from it says "zoo (synthetic)" ([`SYSTEM_FINGERPRINT`]).
@@ -56,6 +59,7 @@
 #![deny(missing_docs)]
 
 mod answer;
+mod api;
 mod config;
 mod embed;
 mod hash;
@@ -64,6 +68,7 @@ mod tasks;
 mod text;
 mod zoo;
 
+pub use api::{RequestError, Served, MAX_CHOICES};
 pub use config::{
     BehaviourParams, ConfigError, DatasetParams, DifficultyParams, ModelSpec, Role, ZooConfig,
     DEFAULT_CONFIG_TOML,

@@ -133,7 +133,8 @@ fn from_measurement(args: &CompileArgs, wf: &mut Workflow) -> Result<Source, Fai
 }
 
 pub fn run(args: CompileArgs) -> Result<(), Failure> {
-    let (mut wf, spec_text) = super::load_workflow(&args.workflow)?;
+    let (wf, spec_text) = super::load_workflow(&args.workflow)?;
+    let mut wf = super::restrict(wf, &args.workflow, &args.space)?;
     let Source {
         table,
         throughput,

@@ -22,20 +22,20 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let store = batch::open_store(&args.store)?;
     let runtime = exec::runtime()?;
     runtime.block_on(async {
-        let zoo_url = match args.exec.zoo {
-            true => Some(exec::embedded_zoo(Some((&data.name, &data.zoo_tasks))).await?),
+        let zoo = match args.exec.zoo {
+            true => Some(exec::embedded_zoo(Some((&data.name, &data.zoo_tasks)))?),
             false => None,
         };
         let (providers, providers_text) =
-            exec::providers(args.exec.providers.as_deref(), zoo_url.as_deref())?;
-        let runner =
-            Runner::new(&wf, exec::client(providers)?).map_err(|e| Failure::Input(e.into()))?;
+            exec::providers(args.exec.providers.as_deref(), args.exec.zoo)?;
+        let runner = Runner::new(&wf, exec::client(providers, zoo)?)
+            .map_err(|e| Failure::Input(e.into()))?;
         let (config, what) = exec::config(&args.exec, &wf, runner.space())?;
         let run_key = batch::run_key(
             &spec_text,
             &exec::config_text(&config, runner.space()),
             &data.name,
-            &exec::providers_key(zoo_url.as_deref(), providers_text),
+            &exec::providers_key(args.exec.zoo, providers_text),
         );
         let jobs = data
             .items

@@ -9,7 +9,6 @@ use flowcompile_ir::{DesignSpace, Setting, Workflow};
 use flowcompile_runner::Config;
 use flowcompile_select::{Preference, Request};
 use flowcompile_server::flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
-use flowcompile_server::{serve_zoo, ZooServeOptions};
 
 use crate::cli::ExecArgs;
 use crate::exit::Failure;
@@ -139,27 +138,29 @@ pub fn config_text(config: &Config, space: &DesignSpace) -> String {
 /// The providers the built-in zoo mapping gives when `--zoo` comes without a providers file.
 const ZOO_PROVIDERS: &str = include_str!("../../../../examples/providers/zoo.toml");
 
-/// Reads the providers file, or with an embedded zoo and no file the built-in mapping of the
-/// examples' model names (qwen3-0.6b..qwen3-14b) to the zoo's models; with an embedded zoo,
-/// every endpoint becomes `zoo_url`.
-pub fn providers(
-    path: Option<&Path>,
-    zoo_url: Option<&str>,
-) -> Result<(Providers, String), Failure> {
-    match (path, zoo_url) {
+/// The `base_url` every provider gets with `--zoo`: never contacted (the client answers in process),
+/// it only puts every model under one concurrency limit, as one server would.
+const IN_PROCESS_BASE_URL: &str = "http://zoo.in-process.invalid/v1";
+
+/// Reads the providers file, or with the in-process zoo and no file the built-in mapping of the
+/// examples' model names (qwen3-0.6b..qwen3-14b) to the zoo's models; with the in-process zoo,
+/// every endpoint becomes the zoo (no key needed).
+pub fn providers(path: Option<&Path>, zoo: bool) -> Result<(Providers, String), Failure> {
+    let zoo_url = zoo.then_some(IN_PROCESS_BASE_URL);
+    match (path, zoo) {
         (Some(path), _) => providers_from_text(super::read(path)?, path, zoo_url),
-        (None, Some(_)) => providers_from_text(
+        (None, true) => providers_from_text(
             ZOO_PROVIDERS.to_string(),
             Path::new("built-in zoo providers"),
             zoo_url,
         ),
-        (None, None) => Err(Failure::Input(anyhow!(
+        (None, false) => Err(Failure::Input(anyhow!(
             "say where the models are: --providers FILE (an OpenAI-compatible endpoint per model) or --zoo (synthetic models)"
         ))),
     }
 }
 
-/// Parses providers text read from `path`; with an embedded zoo, every endpoint becomes `zoo_url`.
+/// Parses providers text read from `path`; with a zoo URL, every endpoint becomes it.
 fn providers_from_text(
     text: String,
     path: &Path,
@@ -192,17 +193,17 @@ fn providers_from_text(
     Ok((providers, text))
 }
 
-/// What results depend on among the providers: their text, with an embedded zoo's URL (its port
-/// changes from run to run, its models do not) replaced by `embedded zoo`.
-pub fn providers_key(zoo_url: Option<&str>, providers_text: String) -> String {
-    match zoo_url {
-        Some(url) => providers_text.replace(url, "embedded zoo"),
-        None => providers_text,
+/// What results depend on among the providers: their text, with the in-process zoo's placeholder
+/// URL named `embedded zoo`.
+pub fn providers_key(zoo: bool, providers_text: String) -> String {
+    match zoo {
+        true => providers_text.replace(IN_PROCESS_BASE_URL, "embedded zoo"),
+        false => providers_text,
     }
 }
 
-/// Starts a zoo server on 127.0.0.1 that knows the tasks in `data`, and returns its base URL.
-pub async fn embedded_zoo(data: Option<(&str, &str)>) -> Result<String, Failure> {
+/// The in-process zoo (default config) that knows the tasks in `data` (file name, JSONL text).
+pub fn embedded_zoo(data: Option<(&str, &str)>) -> Result<Arc<Zoo>, Failure> {
     let tasks = match data {
         Some((name, text)) => {
             vec![TaskSet::from_jsonl(name, text).map_err(|e| Failure::Input(e.into()))?]
@@ -210,20 +211,7 @@ pub async fn embedded_zoo(data: Option<(&str, &str)>) -> Result<String, Failure>
         None => Vec::new(),
     };
     let zoo = Zoo::new(ZooConfig::default(), tasks).map_err(|e| Failure::Input(e.into()))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("cannot start the embedded zoo")?;
-    let url = format!(
-        "http://{}/v1",
-        listener.local_addr().context("no local address")?
-    );
-    tokio::spawn(serve_zoo(
-        listener,
-        Arc::new(zoo),
-        ZooServeOptions::default(),
-        std::future::pending(),
-    ));
-    Ok(url)
+    Ok(Arc::new(zoo))
 }
 
 /// Checks that every model the configuration uses has an endpoint in the providers file.
@@ -253,9 +241,12 @@ pub fn check_models(
     Ok(())
 }
 
-/// A client for the providers.
-pub fn client(providers: Providers) -> Result<Client, Failure> {
-    Client::new(providers).map_err(|e| Failure::Other(e.into()))
+/// A client for the providers: over HTTP, or answered by `zoo` in this process.
+pub fn client(providers: Providers, zoo: Option<Arc<Zoo>>) -> Result<Client, Failure> {
+    match zoo {
+        Some(zoo) => Ok(Client::with_zoo(providers, zoo)),
+        None => Client::new(providers).map_err(|e| Failure::Other(e.into())),
+    }
 }
 
 /// The async runtime the model-calling commands run in.

@@ -134,19 +134,6 @@ fn reference(
     Ok((config, text, models))
 }
 
-/// The providers: the file given, or the built-in zoo mapping; with `--zoo`, all on the zoo.
-async fn providers(
-    args: &MeasureArgs,
-    zoo_tasks: Option<(&str, &str)>,
-) -> Result<flowcompile_client::Providers, Failure> {
-    let zoo_url = match args.zoo {
-        true => Some(exec::embedded_zoo(zoo_tasks).await?),
-        false => None,
-    };
-    let (providers, _) = exec::providers(args.providers.as_deref(), zoo_url.as_deref())?;
-    Ok(providers)
-}
-
 /// Runs data induction and, unless `induce_only`, profiling, printing what they did to stderr.
 pub fn measure(
     wf: &Workflow,
@@ -177,8 +164,12 @@ pub fn measure(
     ensure_parent(&args.store)?;
     let runtime = exec::runtime()?;
     runtime.block_on(async {
-        let providers = providers(args, Some((&data_name, &data_text))).await?;
-        let runner = Runner::new(wf, exec::client(providers.clone())?)
+        let zoo = match args.zoo {
+            true => Some(exec::embedded_zoo(Some((&data_name, &data_text)))?),
+            false => None,
+        };
+        let (providers, _) = exec::providers(args.providers.as_deref(), args.zoo)?;
+        let runner = Runner::new(wf, exec::client(providers.clone(), zoo)?)
             .map_err(|e| Failure::Input(e.into()))?;
         let (reference, reference_text, reference_models) = reference(args, wf, runner.space())?;
         for m in reference_models.iter().chain(args.judge.iter()).chain(

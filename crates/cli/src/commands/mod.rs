@@ -13,6 +13,7 @@ mod serve;
 mod show;
 mod space;
 mod test;
+mod truth;
 mod zoo;
 
 use std::io::Write;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Test(args) => test::run(args),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Truth(args) => truth::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
     }
@@ -54,6 +56,23 @@ fn load_workflow(path: &Path) -> Result<(flowcompile_ir::Workflow, String), Fail
     let text = read(path)?;
     let wf = flowcompile_spec::parse(&text, &path.display().to_string()).map_err(Failure::Spec)?;
     Ok((wf, text))
+}
+
+/// The workflow with its design space narrowed by `--models` / `--budgets`.
+fn restrict(
+    wf: flowcompile_ir::Workflow,
+    path: &Path,
+    filter: &crate::cli::SpaceFilter,
+) -> Result<flowcompile_ir::Workflow, Failure> {
+    if filter.models.is_empty() && filter.budgets.is_empty() {
+        return Ok(wf);
+    }
+    wf.restrict(&filter.models, &filter.budgets).map_err(|e| {
+        Failure::Input(anyhow::anyhow!(
+            "{}: --models/--budgets: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Reads an artifact (v1, or the prototype's v2).

@@ -46,21 +46,21 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let runtime = exec::runtime()?;
     runtime.block_on(async {
-        let zoo_url = match args.exec.zoo {
+        let zoo = match args.exec.zoo {
             true => {
                 let tasks = match &data {
-                    Some((name, text)) => Some((name.clone(), text.clone())),
-                    None => Some(("input.jsonl".to_string(), format!("{item}\n"))),
+                    Some((name, text)) => (name.clone(), text.clone()),
+                    None => ("input.jsonl".to_string(), format!("{item}\n")),
                 };
-                Some(exec::embedded_zoo(tasks.as_ref().map(|(n, t)| (n.as_str(), t.as_str()))).await?)
+                Some(exec::embedded_zoo(Some((tasks.0.as_str(), tasks.1.as_str())))?)
             }
             false => None,
         };
-        let (providers, _) = exec::providers(args.exec.providers.as_deref(), zoo_url.as_deref())?;
+        let (providers, _) = exec::providers(args.exec.providers.as_deref(), args.exec.zoo)?;
         let space = wf.design_space().map_err(|e| Failure::Input(anyhow!("{e}")))?;
         let (config, what) = exec::config(&args.exec, &wf, &space)?;
         exec::check_models(&config, &space, &providers, args.exec.providers.as_deref())?;
-        let runner = Runner::new(&wf, exec::client(providers)?).map_err(|e| Failure::Input(e.into()))?;
+        let runner = Runner::new(&wf, exec::client(providers, zoo)?).map_err(|e| Failure::Input(e.into()))?;
         let result = runner.run(&config, &item).await;
         if args.exec.json {
             let answer = match &result.answer {

@@ -71,14 +71,14 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     };
     let runtime = exec::runtime()?;
     runtime.block_on(async move {
-        let zoo_url = match args.zoo {
-            true => Some(
-                exec::embedded_zoo(tasks.as_ref().map(|(n, t)| (n.as_str(), t.as_str()))).await?,
-            ),
+        let zoo = match args.zoo {
+            true => Some(exec::embedded_zoo(
+                tasks.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+            )?),
             false => None,
         };
-        let (providers, _) = exec::providers(args.providers.as_deref(), zoo_url.as_deref())?;
-        let client = exec::client(providers)?;
+        let (providers, _) = exec::providers(args.providers.as_deref(), args.zoo)?;
+        let client = exec::client(providers, zoo)?;
         let mut served = Vec::new();
         for (wf, artifact, art_path) in loaded {
             // A server's workflows live as long as the process: the runner borrows them.

@@ -58,12 +58,11 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     let store = batch::open_store(&args.store)?;
     let runtime = exec::runtime()?;
     let measured = runtime.block_on(async {
-        let zoo_url = match args.zoo {
-            true => Some(exec::embedded_zoo(Some((&data.name, &data.zoo_tasks))).await?),
+        let zoo = match args.zoo {
+            true => Some(exec::embedded_zoo(Some((&data.name, &data.zoo_tasks)))?),
             false => None,
         };
-        let (providers, providers_text) =
-            exec::providers(args.providers.as_deref(), zoo_url.as_deref())?;
+        let (providers, providers_text) = exec::providers(args.providers.as_deref(), args.zoo)?;
         let space = wf
             .design_space()
             .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.workflow.display())))?;
@@ -75,7 +74,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             exec::check_models(&config, &space, &providers, args.providers.as_deref())?;
             configs.push(config);
         }
-        let providers_key = exec::providers_key(zoo_url.as_deref(), providers_text);
+        let providers_key = exec::providers_key(args.zoo, providers_text);
         let run_keys: Vec<String> = configs
             .iter()
             .map(|c| {
@@ -87,8 +86,8 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
                 )
             })
             .collect();
-        let runner =
-            Runner::new(&wf, exec::client(providers)?).map_err(|e| Failure::Input(e.into()))?;
+        let runner = Runner::new(&wf, exec::client(providers, zoo)?)
+            .map_err(|e| Failure::Input(e.into()))?;
         let jobs = configs
             .iter()
             .zip(&run_keys)

@@ -13,14 +13,14 @@ use flowcompile_zoo::{Role, TaskSet, Zoo, ZooConfig, ZooRequest};
 const TASKS: &str = r#"{"id": "t1", "question": "Tom has 17 apples and buys 25 more. How many apples does he have now?", "answer": "42"}
 {"id": "t2", "question": "A train travels 60 miles per hour for 3 hours. How far does it go?", "answer": "180"}
 "#;
-const MODEL: &str = "zoo-0.6b";
+pub(crate) const MODEL: &str = "zoo-0.6b";
 
-struct ZooServer {
-    base_url: String,
-    zoo: Arc<Zoo>,
+pub(crate) struct ZooServer {
+    pub(crate) base_url: String,
+    pub(crate) zoo: Arc<Zoo>,
 }
 
-fn new_zoo() -> Arc<Zoo> {
+pub(crate) fn new_zoo() -> Arc<Zoo> {
     let tasks = TaskSet::from_jsonl("gsm8k_test.jsonl", TASKS).unwrap();
     Arc::new(Zoo::new(ZooConfig::default(), vec![tasks]).unwrap())
 }
@@ -33,7 +33,7 @@ fn options(time_scale: f64) -> ZooServeOptions {
 }
 
 /// Starts `serve_zoo` on 127.0.0.1:0 with `time_scale` (it stops with the test's runtime).
-async fn start_zoo(time_scale: f64) -> ZooServer {
+pub(crate) async fn start_zoo(time_scale: f64) -> ZooServer {
     let zoo = new_zoo();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
@@ -46,8 +46,8 @@ async fn start_zoo(time_scale: f64) -> ZooServer {
     ZooServer { base_url, zoo }
 }
 
-/// A client with one workflow model name per budget mode, all on `MODEL`.
-fn client(base_url: &str) -> Client {
+/// Providers with one workflow model name per budget mode, all on `MODEL`.
+pub(crate) fn providers(base_url: &str) -> Providers {
     let mut toml = format!(
         "[defaults]\nbase_url = \"{base_url}\"\nmax_tokens = 200\nprice_in_per_mtok = 0.1\nprice_out_per_mtok = 0.4\n"
     );
@@ -69,12 +69,15 @@ fn client(base_url: &str) -> Client {
             "[models.{name}]\nmodel = \"{MODEL}\"\n{settings}\n"
         ));
     }
-    let providers =
-        Providers::from_toml_str_with_env(&toml, "zoo-providers.toml", &|_| None).unwrap();
-    Client::new(providers).unwrap()
+    Providers::from_toml_str_with_env(&toml, "zoo-providers.toml", &|_| None).unwrap()
 }
 
-fn question(task: usize) -> Vec<ChatMessage> {
+/// An HTTP client of [`providers`].
+fn client(base_url: &str) -> Client {
+    Client::new(providers(base_url)).unwrap()
+}
+
+pub(crate) fn question(task: usize) -> Vec<ChatMessage> {
     let q = TASKS.lines().nth(task).unwrap();
     let q: serde_json::Value = serde_json::from_str(q).unwrap();
     vec![
