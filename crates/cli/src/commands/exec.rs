@@ -136,6 +136,13 @@ pub fn config_text(config: &Config, space: &DesignSpace) -> String {
         .join(" ")
 }
 
+/// What a stored run of `config` is keyed by: its structure index and `config_text`. The structure
+/// counts because structures can call the same slots (the math workflow's s3 and s4 differ only in
+/// how many generators run), so the settings alone do not name the configuration.
+pub fn run_config_text(config: &Config, space: &DesignSpace) -> String {
+    format!("s{} {}", config.structure, config_text(config, space))
+}
+
 /// The providers the built-in zoo mapping gives when `--zoo` comes without a providers file.
 const ZOO_PROVIDERS: &str = include_str!("../../../../examples/providers/zoo.toml");
 

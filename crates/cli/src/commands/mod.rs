@@ -6,6 +6,7 @@ mod eval;
 mod exec;
 mod measure;
 mod report;
+mod route;
 mod run;
 mod schema;
 mod select;
@@ -13,6 +14,7 @@ mod serve;
 mod show;
 mod space;
 mod test;
+mod utility;
 mod zoo;
 
 use std::io::Write;
@@ -20,7 +22,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ZooCommand};
+use crate::cli::{Cli, Command, RouteCommand, ZooCommand};
 use crate::exit::Failure;
 
 /// Runs the parsed command line.
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => serve::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
+        Command::Route(RouteCommand::Build(args)) => route::build(args),
     }
 }
 
