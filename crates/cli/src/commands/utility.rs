@@ -494,7 +494,12 @@ mod tests {
         sorted.sort_by(f64::total_cmp);
         assert_eq!(sorted, [0.125, 0.375, 0.625, 0.875], "stratified");
         assert_eq!(u, assign(&Preferences::Uniform { seed: 0 }, &ids));
-        assert_ne!(u, assign(&Preferences::Uniform { seed: 1 }, &ids));
+        let many: Vec<String> = (0..12).map(|i| format!("q{i}")).collect();
+        assert_ne!(
+            assign(&Preferences::Uniform { seed: 0 }, &many),
+            assign(&Preferences::Uniform { seed: 1 }, &many),
+            "the seed reshuffles"
+        );
     }
 
     #[test]
