@@ -5,7 +5,7 @@ use flowcompile_artifact::{Execution, Point, PointStructure, Predicted};
 use flowcompile_ir::{DesignSpace, SlotId, Tool, Workflow};
 use flowcompile_proxy::{ExecutionModel, Metrics};
 use flowcompile_search::{pareto, Frontier, Problem};
-use flowcompile_select::{select, Request};
+use flowcompile_select::{select_scaled, Request};
 
 use crate::error::RouteError;
 use crate::file::RouterFile;
@@ -74,6 +74,9 @@ pub struct Router {
     embeddings: Vec<f32>,
     /// Per item, its measured cells as (flat cell index, metrics), sorted by cell.
     cells: Vec<Vec<(usize, Metrics)>>,
+    /// The largest predicted latency of the static frontier (global profiles): the fixed latency
+    /// scale of preference utilities.
+    lat_max: f64,
 }
 
 fn normalise(v: &mut [f32]) {
@@ -181,7 +184,7 @@ impl Router {
             cells.push(c);
             ids.push(item.id);
         }
-        Ok(Router {
+        let mut router = Router {
             slot_agent: space.slots.iter().map(|s| s.agent.0 as usize).collect(),
             space,
             tools: wf.tools.clone(),
@@ -197,7 +200,38 @@ impl Router {
             ids,
             embeddings,
             cells,
-        })
+            lat_max: 0.0,
+        };
+        router.lat_max = router
+            .compose(&router.global)
+            .points
+            .iter()
+            .map(|p| p.metrics.latency_s)
+            .filter(|l| l.is_finite())
+            .fold(0.0, f64::max);
+        Ok(router)
+    }
+
+    /// The exact frontier under per-agent metrics.
+    fn compose(&self, per_agent: &[Vec<Metrics>]) -> Frontier {
+        let per_slot: Vec<Vec<Metrics>> = self
+            .slot_agent
+            .iter()
+            .map(|&a| per_agent[a].clone())
+            .collect();
+        pareto(&Problem::new(
+            &self.space,
+            &self.tools,
+            &per_slot,
+            self.exec,
+        ))
+    }
+
+    /// The largest predicted latency of the static frontier (every agent on its global profile):
+    /// the latency scale preferences are weighed on, the same for every query (and the artifact's
+    /// largest latency when the artifact was compiled from the same profiles).
+    pub fn lat_max(&self) -> f64 {
+        self.lat_max
     }
 
     /// Neighbours a query's frontier is composed from.
@@ -304,14 +338,8 @@ impl Router {
         let near = self.neighbours(query)?;
         let idx: Vec<usize> = near.iter().map(|&(i, _)| i).collect();
         let (per_agent, fallbacks) = self.metrics(&idx);
-        let per_slot: Vec<Vec<Metrics>> = self
-            .slot_agent
-            .iter()
-            .map(|&a| per_agent[a].clone())
-            .collect();
-        let problem = Problem::new(&self.space, &self.tools, &per_slot, self.exec);
         Ok(QueryFrontier {
-            frontier: pareto(&problem),
+            frontier: self.compose(&per_agent),
             neighbours: near
                 .into_iter()
                 .map(|(i, similarity)| Neighbour {
@@ -324,9 +352,10 @@ impl Router {
         })
     }
 
-    /// Routes one query: its frontier, then the point `request` picks on it (by preference, with
-    /// latency normalised by the largest latency of the query's frontier, or by limits), exactly as
-    /// [`flowcompile_select::select`] picks from an artifact.
+    /// Routes one query: its frontier, then the point `request` picks on it, as
+    /// [`flowcompile_select::select`] picks from an artifact (by limits, or by preference with
+    /// latency normalised by [`Router::lat_max`], the static frontier's scale, so that a preference
+    /// weighs speed the same for every query).
     pub fn route(&self, query: &[f32], request: &Request) -> Result<Routed, RouteError> {
         let q = self.frontier(query)?;
         let points: Vec<Point> = q
@@ -348,7 +377,7 @@ impl Router {
                 origin: None,
             })
             .collect();
-        let index = select(&points, request)?;
+        let index = select_scaled(&points, request, self.lat_max)?;
         let p = &q.frontier.points[index];
         Ok(Routed {
             structure: p.structure,

@@ -98,6 +98,11 @@ fn prefer(b: f64) -> Request {
 fn a_cluster_of_easy_queries_routes_to_the_small_model_and_hard_ones_to_the_large() {
     let wf = workflow();
     let router = Router::new(&wf, file(), "r.json").unwrap();
+    assert_eq!(
+        router.lat_max(),
+        9.5,
+        "the static frontier's slowest point: large solver and checker"
+    );
     for q in [[0.9, 0.1, 0.0], [1.0, 0.0, 0.05], [0.7, 0.2, 0.1]] {
         let r = router.route(&q, &prefer(0.9)).unwrap();
         assert_eq!(r.settings[0], (SlotId(0), 0), "easy query {q:?}: {r:?}");
