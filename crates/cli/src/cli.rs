@@ -191,6 +191,11 @@ pub struct RouteBuildArgs {
     /// Nearest validation items each query's frontier is composed from.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub k: u64,
+    /// Shrink each item's own mean towards the agent's global profile by this many pseudo-calls:
+    /// (n * own + N * global) / (n + N) for an item cell of n calls. 0 (the paper) takes the items'
+    /// means as they are; profiling makes one or two calls per item and setting, so a few damp noise.
+    #[arg(long, default_value_t = 0.0)]
+    pub prior_calls: f64,
     /// Router file to write (default: <workflow name>.router.json in the current directory).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,

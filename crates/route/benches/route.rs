@@ -117,6 +117,7 @@ fn main() {
             artifact_sha256: None,
             execution: Execution::Parallel,
             k,
+            prior_calls: 0.0,
             embed_model: "bench".into(),
             dims,
             models_label: None,

@@ -24,6 +24,10 @@ pub struct RouterFile {
     pub execution: Execution,
     /// Nearest validation items a query's frontier is composed from.
     pub k: usize,
+    /// Pseudo-calls of the global profile each item's own mean is shrunk with: an item cell with
+    /// n calls counts as (n * own + prior_calls * global) / (n + prior_calls). 0 uses the items' own
+    /// means as they are (the paper); more damps items measured on one or two calls.
+    pub prior_calls: f64,
     /// The `/v1/embeddings` model name queries must be embedded with.
     pub embed_model: String,
     /// Length of every embedding.
@@ -125,6 +129,13 @@ impl RouterFile {
     fn check(&self, source: &str) -> Result<(), RouteError> {
         if self.k == 0 {
             return Err(field(source, "k", "expected at least 1".into()));
+        }
+        if !(self.prior_calls.is_finite() && self.prior_calls >= 0.0) {
+            return Err(field(
+                source,
+                "prior_calls",
+                format!("expected a finite number >= 0, found {}", self.prior_calls),
+            ));
         }
         if self.dims == 0 {
             return Err(field(source, "dims", "expected at least 1".into()));

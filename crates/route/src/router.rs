@@ -162,6 +162,7 @@ impl Router {
         let mut embeddings = Vec::with_capacity(file.items.len() * file.dims);
         let mut ids = Vec::with_capacity(file.items.len());
         let mut cells = Vec::with_capacity(file.items.len());
+        let m = file.prior_calls;
         for item in file.items {
             let mut e = item.embedding;
             normalise(&mut e);
@@ -170,11 +171,17 @@ impl Router {
                 .profile
                 .iter()
                 .map(|c| {
+                    let g = global[c.agent][c.setting];
+                    let n = f64::from(c.calls);
+                    let shrink = |own: f64, prior: f64| match n + m > 0.0 {
+                        true => (n * own + m * prior) / (n + m),
+                        false => prior,
+                    };
                     (
                         offsets[c.agent] + c.setting,
                         Metrics {
-                            accuracy: c.accuracy,
-                            latency_s: c.latency_s,
+                            accuracy: shrink(c.accuracy, g.accuracy),
+                            latency_s: shrink(c.latency_s, g.latency_s),
                         },
                     )
                 })

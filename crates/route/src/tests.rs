@@ -67,6 +67,7 @@ fn file() -> RouterFile {
         artifact_sha256: None,
         execution: Execution::Parallel,
         k: 3,
+        prior_calls: 0.0,
         embed_model: "embed".into(),
         dims: 3,
         models_label: Some("synthetic".into()),
@@ -170,6 +171,21 @@ fn bad_queries_and_unsatisfiable_requests_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no point has accuracy >= 0.99"), "{err}");
+}
+
+#[test]
+fn prior_calls_shrink_each_item_towards_the_global_profile() {
+    let mut f = file();
+    f.prior_calls = 2.0;
+    let router = Router::new(&workflow(), f, "r.json").unwrap();
+    // hard-0: 2 calls at accuracy 0 on the small solver, global 0.5: (2 * 0 + 2 * 0.5) / 4.
+    let (m, _) = router.metrics(&[1]);
+    assert_eq!(m[0][0].accuracy, 0.25);
+    assert_eq!(m[0][0].latency_s, 1.0);
+    assert_eq!(
+        bad(|v| v["prior_calls"] = (-1.0).into()),
+        "r.json: field `prior_calls`: expected a finite number >= 0, found -1"
+    );
 }
 
 #[test]

@@ -303,20 +303,24 @@ pub fn build(args: RouteBuildArgs) -> Result<(), Failure> {
         artifact_sha256: Some(sha256_hex(artifact_text.as_bytes())),
         execution: artifact.proxy.execution,
         k: args.k as usize,
+        prior_calls: args.prior_calls,
         embed_model: embed_model.clone(),
         dims,
         models_label: artifact.provenance.models_label.clone().or(m.models_label),
         agents,
         items,
     };
-    // The file must load back as a router for this workflow before it is written.
-    Router::new(&wf, file.clone(), "the router being built")
-        .map_err(|e| Failure::Other(e.into()))?;
+    // The file must read back and load as a router for this workflow before it is written.
+    let text = file.to_json();
+    let checked = RouterFile::parse(&text, "the router being built")
+        .and_then(|f| Router::new(&wf, f, "the router being built"))
+        .map_err(|e| Failure::Input(e.into()))?;
+    drop(checked);
     let out = args
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.router.json", wf.name)));
-    super::write_atomically(&out, file.to_json().as_bytes())?;
+    super::write_atomically(&out, text.as_bytes())?;
     let measured_share = n_measured as f64 / (n_items * n_cells_total) as f64;
     if args.json {
         return super::print_json(&json!({
