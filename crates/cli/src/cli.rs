@@ -621,4 +621,11 @@ pub struct ServeArgs {
     /// Longest a workflow may run for one request, seconds (then 504); at most 86400.
     #[arg(long, default_value_t = 300.0)]
     pub timeout_s: f64,
+    /// Router file (from `flowcompile route build`) of a served workflow (matched by its workflow
+    /// name); repeatable. Requests to that workflow that do not name a point are routed per query:
+    /// the input is embedded with the router's embedding model and the request's preference or
+    /// limits pick a point of the frontier re-composed from the nearest validation queries. The
+    /// reply's `flowcompile.point` is then `knn` and `flowcompile.selected_by.routed` says how.
+    #[arg(long = "router", value_name = "FILE")]
+    pub routers: Vec<PathBuf>,
 }

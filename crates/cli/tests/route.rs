@@ -1,8 +1,11 @@
 //! `flowcompile route build` and `flowcompile eval --preferences` end to end on the zoo: a small
 //! compile of the math workflow, its router, and the expected utility of the three strategies.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -184,6 +187,83 @@ fn route_build_then_expected_utility_of_three_strategies() {
         3,
     );
     assert!(stderr.contains("--preferences '0.5,2'"), "{stderr}");
+
+    serve_routes_requests_that_name_no_point(d, &wf, &test);
+}
+
+/// `flowcompile serve --router`: requests by preference are routed (point `knn`, how in
+/// `selected_by.routed`), a request naming a point is not.
+fn serve_routes_requests_that_name_no_point(d: &Path, wf: &str, test: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .current_dir(d)
+        .args([
+            "serve",
+            "--workflow",
+            wf,
+            "--artifact",
+            "a.json",
+            "--router",
+            "r.json",
+        ])
+        .args(["--zoo", "--tasks", test, "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line}"))
+        .trim_end_matches(';')
+        .to_string();
+    let problem: Value = serde_json::from_str(
+        std::fs::read_to_string(test)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let ask = |model: &str| -> Value {
+        let body = serde_json::json!({
+            "model": model,
+            "messages": [{"role": "user", "content": problem["problem"]}],
+        });
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "60",
+                "-H",
+                "content-type: application/json",
+                "-d",
+            ])
+            .arg(body.to_string())
+            .arg(format!("{base}/chat/completions"))
+            .output()
+            .expect("curl is installed");
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    for model in ["math@fast", "math@high"] {
+        let reply = ask(model);
+        let info = &reply["flowcompile"];
+        assert_eq!(info["point"], "knn", "{reply}");
+        let routed = &info["selected_by"]["routed"];
+        assert_eq!(routed["k"], 5, "{reply}");
+        assert_eq!(routed["neighbours"].as_array().unwrap().len(), 5, "{reply}");
+        assert!(info["predicted"]["accuracy"].as_f64().unwrap() > 0.0);
+        assert!(reply["choices"][0]["message"]["content"].is_string());
+    }
+    let fixed = ask("math@p0");
+    assert_eq!(fixed["flowcompile"]["point"], "p0", "{fixed}");
+    assert!(fixed["flowcompile"]["selected_by"].get("routed").is_none());
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// (distinct runs, already stored) from eval's "... N distinct runs, M already in ..." line.

@@ -47,5 +47,20 @@ pub use error::RouteError;
 pub use file::{GlobalSetting, ItemCell, RouterAgent, RouterFile, RouterItem, FORMAT_V1};
 pub use router::{Neighbour, QueryFrontier, Routed, Router};
 
+/// The text a workflow input is embedded from, for router files and queries alike: the task's
+/// fields that are strings or numbers, in field order, one per line (lists such as HotpotQA
+/// paragraphs are left out).
+pub fn query_text(item: &serde_json::Value, fields: &[String]) -> String {
+    fields
+        .iter()
+        .filter_map(|f| match item.get(f) {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(v @ serde_json::Value::Number(_)) => Some(v.to_string()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests;

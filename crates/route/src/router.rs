@@ -1,7 +1,7 @@
 //! The router: nearest validation items by cosine similarity, their profiles averaged per agent and
 //! setting, the frontier re-composed by the exact search, a point picked by the request.
 
-use flowcompile_artifact::{Execution, Point, PointStructure, Predicted};
+use flowcompile_artifact::{Execution, Point, PointSetting, PointStructure, Predicted};
 use flowcompile_ir::{DesignSpace, SlotId, Tool, Workflow};
 use flowcompile_proxy::{ExecutionModel, Metrics};
 use flowcompile_search::{pareto, Frontier, Problem};
@@ -52,6 +52,9 @@ pub struct Routed {
     pub fallbacks: usize,
     /// Cells averaged in all.
     pub cells: usize,
+    /// The configuration as an artifact point (id `knn`): structure with its knob values, settings
+    /// by slot name, the prediction from the neighbours' profiles; what a server reports and runs.
+    pub point: Point,
 }
 
 /// A KNN router over one workflow, built from a [`RouterFile`]; routing is pure computation.
@@ -77,6 +80,12 @@ pub struct Router {
     /// The largest predicted latency of the static frontier (global profiles): the fixed latency
     /// scale of preference utilities.
     lat_max: f64,
+    /// Slot names, for routed points.
+    slot_names: Vec<String>,
+    /// Per structure, its knobs' node names and values.
+    knobs: Vec<Vec<(String, u32)>>,
+    /// Per agent, its settings (model, budget).
+    settings: Vec<Vec<(String, u32)>>,
 }
 
 fn normalise(v: &mut [f32]) {
@@ -191,7 +200,30 @@ impl Router {
             cells.push(c);
             ids.push(item.id);
         }
+        let knobs = space
+            .structures
+            .iter()
+            .map(|s| {
+                s.knobs
+                    .iter()
+                    .map(|k| (wf.node(k.node).name.clone(), k.value))
+                    .collect()
+            })
+            .collect();
+        let settings = wf
+            .agents
+            .iter()
+            .map(|a| {
+                a.settings
+                    .iter()
+                    .map(|s| (s.model.clone(), s.budget_tokens))
+                    .collect()
+            })
+            .collect();
         let mut router = Router {
+            slot_names: space.slots.iter().map(|s| s.name.clone()).collect(),
+            knobs,
+            settings,
             slot_agent: space.slots.iter().map(|s| s.agent.0 as usize).collect(),
             space,
             tools: wf.tools.clone(),
@@ -386,7 +418,35 @@ impl Router {
             .collect();
         let index = select_scaled(&points, request, self.lat_max)?;
         let p = &q.frontier.points[index];
+        let point = Point {
+            id: "knn".into(),
+            structure: PointStructure {
+                index: p.structure as u32,
+                knobs: self.knobs[p.structure].iter().cloned().collect(),
+            },
+            settings: p
+                .settings
+                .iter()
+                .map(|&(slot, s)| {
+                    let (model, budget_tokens) =
+                        &self.settings[self.slot_agent[slot.0 as usize]][s as usize];
+                    (
+                        self.slot_names[slot.0 as usize].clone(),
+                        PointSetting {
+                            model: model.clone(),
+                            budget_tokens: *budget_tokens,
+                        },
+                    )
+                })
+                .collect(),
+            predicted: Predicted {
+                accuracy: p.metrics.accuracy,
+                latency_s: p.metrics.latency_s,
+            },
+            origin: None,
+        };
         Ok(Routed {
+            point,
             structure: p.structure,
             settings: p.settings.clone(),
             predicted: p.metrics,

@@ -109,6 +109,10 @@ fn a_cluster_of_easy_queries_routes_to_the_small_model_and_hard_ones_to_the_larg
         assert_eq!(r.settings[0], (SlotId(0), 0), "easy query {q:?}: {r:?}");
         assert!(r.neighbours.iter().all(|n| n.id.starts_with("easy")));
         assert_eq!(r.predicted.accuracy, 1.0);
+        assert_eq!(r.point.id, "knn");
+        assert_eq!(r.point.settings["solver"].model, "small");
+        assert_eq!(r.point.settings["checker"].budget_tokens, 10);
+        assert_eq!(r.point.predicted.accuracy, 1.0);
     }
     for q in [[0.1, 0.9, 0.0], [0.0, 1.0, 0.05]] {
         let r = router.route(&q, &prefer(0.9)).unwrap();
@@ -186,6 +190,18 @@ fn prior_calls_shrink_each_item_towards_the_global_profile() {
         bad(|v| v["prior_calls"] = (-1.0).into()),
         "r.json: field `prior_calls`: expected a finite number >= 0, found -1"
     );
+}
+
+#[test]
+fn query_text_keeps_text_and_number_fields_in_order() {
+    let item = serde_json::json!({"question": "Who?", "context": [["t", ["s"]]], "n": 3});
+    let fields = [
+        "n".to_string(),
+        "context".into(),
+        "question".into(),
+        "gone".into(),
+    ];
+    assert_eq!(query_text(&item, &fields), "3\nWho?");
 }
 
 #[test]

@@ -10,11 +10,11 @@ use flowcompile_client::{Client, Providers};
 use flowcompile_ir::Workflow;
 use flowcompile_pipeline::{item_profiles, read_split, PipelineError};
 use flowcompile_route::{
-    GlobalSetting, ItemCell, Router, RouterAgent, RouterFile, RouterItem, FORMAT_V1,
+    query_text, GlobalSetting, ItemCell, Router, RouterAgent, RouterFile, RouterItem, FORMAT_V1,
 };
 use flowcompile_runner::item_id;
 use flowcompile_store::Store;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{exec, measure};
 use crate::cli::RouteBuildArgs;
@@ -26,20 +26,6 @@ pub const ZOO_EMBED_MODEL: &str = "zoo-embed";
 
 /// Texts embedded per `/v1/embeddings` request.
 const EMBED_BATCH: usize = 64;
-
-/// The text an item is embedded from: its task fields that are strings or numbers, one per line
-/// (lists such as HotpotQA paragraphs are left out).
-pub fn query_text(item: &Value, fields: &[String]) -> String {
-    fields
-        .iter()
-        .filter_map(|f| match item.get(f) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(v @ Value::Number(_)) => Some(v.to_string()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// A client for the embedding model: with an embedded zoo at `zoo_url`, a provider for `model`
 /// pointing there; else `providers` must list `model`.

@@ -189,7 +189,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         let texts: Vec<String> = data
             .items
             .iter()
-            .map(|item| route::query_text(item, &wf.task.fields))
+            .map(|item| flowcompile_route::query_text(item, &wf.task.fields))
             .collect();
         let queries = route::embed_all(&embedder, &router_file.embed_model, &texts).await?;
 
