@@ -165,7 +165,8 @@ pub enum RouteCommand {
     /// no call for takes the agent's global profile), the exact frontier is re-composed and the
     /// request's preference picks a point. Items without any profiling call are left out.
     ///
-    ///   flowcompile compile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo -o math.json
+    ///   flowcompile compile examples/math/workflow.toml --zoo \
+    ///       --data ../shared/data/gsm8k_validate.jsonl -o math.json
     ///   flowcompile route build examples/math/workflow.toml --artifact math.json \
     ///       --data ../shared/data/gsm8k_validate.jsonl --zoo -o math.router.json
     ///   flowcompile route build wf.toml --artifact a.json --data val.jsonl --providers p.toml \
