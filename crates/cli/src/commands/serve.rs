@@ -105,10 +105,20 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         for (wf, artifact, art_path, router) in loaded {
             // A server's workflows live as long as the process: the runner borrows them.
             let wf = Box::leak(Box::new(wf));
+            let execution = artifact.proxy.execution;
             let mut s = ServedWorkflow::new(wf, artifact, client.clone()).map_err(|e| {
                 Failure::Input(anyhow!("{}: {e}", art_path.display()))
             })?;
             if let Some((file, path)) = router {
+                if file.execution != execution {
+                    return Err(Failure::Input(anyhow!(
+                        "{}: field `execution`: the router composes with {:?} execution, {} with {:?}; rebuild the router with this artifact",
+                        path.display(),
+                        file.execution,
+                        art_path.display(),
+                        execution
+                    )));
+                }
                 let model = file.embed_model.clone();
                 let embedder = route::embed_client(
                     &model,
