@@ -188,6 +188,52 @@ fn route_build_then_expected_utility_of_three_strategies() {
     );
     assert!(stderr.contains("--preferences '0.5,2'"), "{stderr}");
 
+    // Routers of workflows not served, and route build without an embedding model, are refused.
+    let mut other = router.clone();
+    other["workflow"] = "other".into();
+    std::fs::write(d.join("other.json"), other.to_string()).unwrap();
+    let (_, stderr) = check(
+        &run(
+            d,
+            &[
+                "serve",
+                "--workflow",
+                &wf,
+                "--artifact",
+                "a.json",
+                "--router",
+                "other.json",
+                "--zoo",
+            ],
+        ),
+        3,
+    );
+    assert!(
+        stderr.contains("other.json: field `workflow`: built for workflow 'other', which is not served (serving: math)"),
+        "{stderr}"
+    );
+    let (_, stderr) = check(
+        &run(
+            d,
+            &[
+                "route",
+                "build",
+                &wf,
+                "--artifact",
+                "a.json",
+                "--data",
+                &validate,
+                "--providers",
+                &path("examples/providers/zoo.toml"),
+            ],
+        ),
+        3,
+    );
+    assert!(
+        stderr.contains("--embed-model NAME is needed with --providers"),
+        "{stderr}"
+    );
+
     serve_routes_requests_that_name_no_point(d, &wf, &test);
 }
 
