@@ -62,6 +62,23 @@ pub enum Command {
     /// Run a workflow under one configuration on one input and print the answer and its trace.
     Run(RunArgs),
     /// Run a workflow under one configuration over a dataset split: accuracy, latency, tokens, cost.
+    ///
+    /// With --preferences, the expected utility of serving a held-out split to users whose
+    /// preferences vary (the paper's heterogeneous-preference setting): each request gets a
+    /// preference b from the distribution and is served three ways, by the compiled set (the artifact
+    /// point b picks), by the best uniform configuration for b (the largest structure with every agent
+    /// on one model and budget, chosen by predicted utility) and by the KNN router (--router, from
+    /// `flowcompile route build`). A served request's utility is b*correct + (1-b)*(1 - latency /
+    /// lat_max), lat_max the artifact's largest predicted latency; the table gives per strategy the
+    /// expected utility, accuracy and mean latency, and the router's gain over the compiled set.
+    /// Runs are stored like plain eval runs, so a rerun makes no new model call.
+    ///
+    ///   flowcompile eval examples/math/workflow.toml --zoo --providers examples/providers/zoo.toml \
+    ///       --data ../shared/data/gsm8k_test.jsonl --all qwen3-8b@1000
+    ///   flowcompile eval examples/math/workflow.toml --zoo --artifact math.json \
+    ///       --router math.router.json --preferences uniform --data ../shared/data/gsm8k_test.jsonl --limit 200
+    ///   flowcompile eval ... --preferences 0.1,0.5,0.9       # requests take these in turn
+    #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
     /// Run an artifact's points on held-out data: how faithful are its predictions?
     ///
@@ -145,6 +162,63 @@ pub enum Command {
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
     #[command(subcommand)]
     Zoo(ZooCommand),
+    /// KNN routing: per-query frontiers from the profiles of the nearest validation queries.
+    #[command(subcommand)]
+    Route(RouteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RouteCommand {
+    /// Build a router file (flowcompile.router.v1) for a compiled workflow.
+    ///
+    /// Measures like `compile --data` (the same flags, so with the same store and flags nothing is
+    /// measured again), groups every profiling call by the validation item it came from (per item,
+    /// agent and setting: mean score and latency), embeds each item's text fields through an
+    /// OpenAI-compatible /v1/embeddings endpoint (--embed-model; with --zoo, the zoo's deterministic
+    /// hashed bag of words) and writes the items' embeddings and profiles, each agent's global
+    /// profile, k and the artifact's execution model. At request time a query is embedded with the
+    /// same model, its k nearest items (cosine) are averaged per agent and setting (a cell an item has
+    /// no call for takes the agent's global profile), the exact frontier is re-composed and the
+    /// request's preference picks a point. Items without any profiling call are left out.
+    ///
+    ///   flowcompile compile examples/math/workflow.toml --zoo \
+    ///       --data ../shared/data/gsm8k_validate.jsonl -o math.json
+    ///   flowcompile route build examples/math/workflow.toml --artifact math.json \
+    ///       --data ../shared/data/gsm8k_validate.jsonl --zoo -o math.router.json
+    ///   flowcompile route build wf.toml --artifact a.json --data val.jsonl --providers p.toml \
+    ///       --embed-model text-embedding-3-small --k 20
+    #[command(verbatim_doc_comment)]
+    Build(RouteBuildArgs),
+}
+
+/// Arguments of `flowcompile route build`.
+#[derive(Debug, Args)]
+pub struct RouteBuildArgs {
+    /// Workflow file (TOML) the artifact was compiled from.
+    pub workflow: PathBuf,
+    /// The compiled artifact: the router uses its execution model (it must use measured latency).
+    #[arg(long)]
+    pub artifact: PathBuf,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// Embedding model name, served at /v1/embeddings by its provider (the providers file must list
+    /// it). With --zoo the default is the zoo's `zoo-embed`.
+    #[arg(long)]
+    pub embed_model: Option<String>,
+    /// Nearest validation items each query's frontier is composed from.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub k: u64,
+    /// Shrink each item's own mean towards the agent's global profile by this many pseudo-calls:
+    /// (n * own + N * global) / (n + N) for an item cell of n calls. 0 (the paper) takes the items'
+    /// means as they are; profiling makes one or two calls per item and setting, so a few damp noise.
+    #[arg(long, default_value_t = 0.0)]
+    pub prior_calls: f64,
+    /// Router file to write (default: <workflow name>.router.json in the current directory).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -486,6 +560,14 @@ pub struct EvalArgs {
     /// Store (SQLite) where results are kept so that a rerun skips finished items.
     #[arg(long, default_value = ".flowcompile/store.sqlite")]
     pub store: PathBuf,
+    /// Expected utility over a distribution of preferences: `uniform` (b uniform on [0, 1],
+    /// stratified and assigned to requests by a seeded shuffle), `uniform:SEED`, or a list of values
+    /// or presets (`0.1,0.5,0.9`, `low,high`) that requests take in turn. Needs --artifact and --router.
+    #[arg(long, requires_all = ["artifact", "router"], conflicts_with_all = ["point", "prefer"])]
+    pub preferences: Option<String>,
+    /// Router file (from `flowcompile route build`) serving the router strategy of --preferences.
+    #[arg(long, requires = "preferences")]
+    pub router: Option<PathBuf>,
 }
 
 /// Arguments of `flowcompile test`.
@@ -569,6 +651,13 @@ pub struct ServeArgs {
     /// Longest a workflow may run for one request, seconds (then 504); at most 86400.
     #[arg(long, default_value_t = 300.0)]
     pub timeout_s: f64,
+    /// Router file (from `flowcompile route build`) of a served workflow (matched by its workflow
+    /// name); repeatable. Requests to that workflow that do not name a point are routed per query:
+    /// the input is embedded with the router's embedding model and the request's preference or
+    /// limits pick a point of the frontier re-composed from the nearest validation queries. The
+    /// reply's `flowcompile.point` is then `knn` and `flowcompile.selected_by.routed` says how.
+    #[arg(long = "router", value_name = "FILE")]
+    pub routers: Vec<PathBuf>,
 }
 
 /// Where `truth` reads and writes and which space it enumerates.

@@ -8,6 +8,9 @@
 //!    summarise per setting into profile rows the proxy reads; fit each model's token throughput
 //!    for token-based latency. An adaptive mode stops sampling settings that are clearly dominated.
 //!
+//! 3. **Per-query profiles** ([`item_profiles`]): the same profiling calls grouped by the validation
+//!    item they came from, for the KNN router.
+//!
 //! Everything is recorded in the SQLite store ([`flowcompile_store`]) as it happens, under keys
 //! ([`keys`]) that change exactly when what a measurement depends on changes: a killed run resumes
 //! without losing or repeating a finished call, and editing one agent's prompt re-profiles only that
@@ -18,6 +21,7 @@
 mod data;
 mod error;
 mod induce;
+mod items;
 pub mod keys;
 mod profile;
 mod progress;
@@ -32,6 +36,7 @@ use flowcompile_runner::Runner;
 pub use data::{read_split, BadLine};
 pub use error::{PipelineError, Unprofiled};
 pub use induce::{AgentExamples, InduceOptions, InduceReport, JUDGE_AGENT};
+pub use items::{item_profiles, ItemProfiles, SettingStats};
 pub use profile::{Adaptive, AgentProfile, ProfileOptions, ProfileReport, ThroughputFit};
 pub use progress::{Progress, Silent};
 pub use score::AgentScorer;

@@ -264,6 +264,18 @@ fn argmax(candidates: impl Iterator<Item = usize>, key: impl Fn(usize) -> f64) -
 /// neither, the `medium` preference. Ties go to the earliest point. Points with non-finite
 /// predictions are never chosen.
 pub fn select(points: &[Point], req: &Request) -> Result<usize, NoFeasible> {
+    let lat_max = points
+        .iter()
+        .map(|p| p.predicted.latency_s)
+        .filter(|l| l.is_finite())
+        .fold(0.0, f64::max);
+    select_scaled(points, req, lat_max)
+}
+
+/// [`select`] with the latency scale of the utility given: a per-query frontier (the KNN router's)
+/// is scored on the deployment's fixed scale, so one preference means the same trade-off for every
+/// query.
+pub fn select_scaled(points: &[Point], req: &Request, lat_max: f64) -> Result<usize, NoFeasible> {
     let acc = |i: usize| points[i].predicted.accuracy;
     let lat = |i: usize| points[i].predicted.latency_s;
     let feasible = || (0..points.len()).filter(|&i| req.feasible(&points[i]));
@@ -273,10 +285,6 @@ pub fn select(points: &[Point], req: &Request) -> Result<usize, NoFeasible> {
         (None, Some(_), Some(_)) => argmax(feasible(), acc),
         (b, _, _) => {
             let b = b.unwrap_or(Preference::MEDIUM.value());
-            let lat_max = (0..points.len())
-                .map(lat)
-                .filter(|l| l.is_finite())
-                .fold(0.0, f64::max);
             argmax(feasible(), |i| utility(b, acc(i), lat(i), lat_max))
         }
     };

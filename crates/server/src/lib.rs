@@ -42,9 +42,9 @@ mod zoo;
 pub use error::ApiError;
 pub use flowcompile_zoo;
 pub use workflow::{
-    serve_workflows, workflow_router, Measured, RunInfo, Selection, ServeError, ServedWorkflow,
-    Trace, WorkflowServeOptions, MAX_LATENCY_HEADER, MEASURED_LATENCY_HEADER, MIN_ACCURACY_HEADER,
-    POINT_HEADER, PREDICTED_ACCURACY_HEADER, PREDICTED_LATENCY_HEADER, PREFERENCE_HEADER, PRESETS,
-    STRUCTURE_HEADER, WORKFLOW_HEADER,
+    serve_workflows, workflow_router, Measured, RoutedBy, RunInfo, Selection, ServeError,
+    ServedWorkflow, Trace, WorkflowServeOptions, MAX_LATENCY_HEADER, MEASURED_LATENCY_HEADER,
+    MIN_ACCURACY_HEADER, POINT_HEADER, PREDICTED_ACCURACY_HEADER, PREDICTED_LATENCY_HEADER,
+    PREFERENCE_HEADER, PRESETS, STRUCTURE_HEADER, WORKFLOW_HEADER,
 };
 pub use zoo::{serve_zoo, zoo_router, ZooServeOptions, AGENT_HEADER, LATENCY_HEADER};

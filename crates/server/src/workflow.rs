@@ -26,6 +26,7 @@ use flowcompile_openai::{
     AssistantMessage, ChatChoice, ChatChunkChoice, ChatCompletionChunk, ChatCompletionRequest,
     ChatCompletionResponse, ChatDelta, ErrorBody, Model, ModelList, Usage, STREAM_DONE,
 };
+use flowcompile_route::Router as KnnRouter;
 use flowcompile_runner::{CallRecord, Config, ConfigError, RunError, Runner, ToolRecord};
 use flowcompile_select::{select, Preference, Request as Choice};
 use indexmap::IndexMap;
@@ -134,6 +135,14 @@ pub struct ServedWorkflow {
     points: Vec<Point>,
     configs: Vec<Config>,
     models_label: Option<String>,
+    knn: Option<Knn>,
+}
+
+/// Per-query routing: the KNN router and where query embeddings come from.
+struct Knn {
+    router: KnnRouter,
+    client: Client,
+    model: String,
 }
 
 impl fmt::Debug for ServedWorkflow {
@@ -206,7 +215,27 @@ impl ServedWorkflow {
             models_label: artifact.provenance.models_label.clone(),
             points: artifact.points,
             configs,
+            knn: None,
         })
+    }
+
+    /// Routes every request that does not name a point through the KNN router
+    /// (`flowcompile_route`): the request's input text is embedded with `embed_model` through
+    /// `embed_client`'s `/v1/embeddings`, and its preference or limits pick a point of the frontier
+    /// re-composed from the nearest validation queries' profiles. The router must have been built
+    /// for this workflow (`flowcompile_route::Router::new` checks it against the workflow).
+    pub fn with_router(
+        mut self,
+        router: KnnRouter,
+        embed_client: Client,
+        embed_model: impl Into<String>,
+    ) -> ServedWorkflow {
+        self.knn = Some(Knn {
+            router,
+            client: embed_client,
+            model: embed_model.into(),
+        });
+        self
     }
 
     /// Serves the workflow as model `name` instead of the workflow's name.
@@ -312,6 +341,24 @@ pub struct Selection {
     pub max_latency_s: Option<f64>,
     /// Point id named by the model suffix (`math@p3`).
     pub point: Option<String>,
+    /// When the KNN router chose the configuration: how.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routed: Option<RoutedBy>,
+}
+
+/// How the KNN router chose a request's configuration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoutedBy {
+    /// Nearest validation queries averaged.
+    pub k: usize,
+    /// Their ids, most similar first.
+    pub neighbours: Vec<String>,
+    /// Cosine similarity of the nearest one (absent for an input without words).
+    pub nearest_similarity: Option<f32>,
+    /// Share of (agent, setting, neighbour) cells that fell back to the global profile.
+    pub fallback_share: f64,
+    /// Points on the query's frontier.
+    pub frontier_points: usize,
 }
 
 /// Measurements of one run.
@@ -534,13 +581,20 @@ async fn answer(
     }
     let item = task_item(&served.name, &served.fields, &req)?;
     let trace = wants_trace(&req.extra, headers)?;
-    let (index, selection) = choose(served, suffix, &req.extra, headers)?;
-    let point = &served.points[index];
+    let (index, mut selection) = choose(served, suffix, &req.extra, headers)?;
+    let routed = match (&served.knn, &selection.point) {
+        (Some(knn), None) => Some(route(st, served, knn, &item, &mut selection).await?),
+        _ => None,
+    };
+    let (point, config) = match &routed {
+        Some((p, c)) => (p, c),
+        None => (&served.points[index], &served.configs[index]),
+    };
     outcome.point = point.id.clone();
 
     let run = tokio::time::timeout(
         st.opts.request_timeout,
-        served.runner.run_unscored(&served.configs[index], &item),
+        served.runner.run_unscored(config, &item),
     )
     .await
     .map_err(|_| {
@@ -935,8 +989,88 @@ fn choose(
             min_accuracy,
             max_latency_s,
             point: None,
+            routed: None,
         },
     ))
+}
+
+/// Routes one request through the KNN router: embeds its input, picks by the same preference and
+/// limits `choose` read, and returns the routed point and its configuration.
+async fn route(
+    st: &AppState,
+    served: &ServedWorkflow,
+    knn: &Knn,
+    item: &Value,
+    selection: &mut Selection,
+) -> Result<(Point, Config), ApiError> {
+    let text = flowcompile_route::query_text(item, &served.fields);
+    let embedded = knn.client.embed(&knn.model, &[text]).await.map_err(|e| {
+        st.metrics.upstream_error(&served.name);
+        error(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!(
+                "workflow `{}`: embedding the input with `{}` for the router failed: {e}",
+                served.name, knn.model
+            ),
+        )
+    })?;
+    let query = embedded.vectors.into_iter().next().ok_or_else(|| {
+        st.metrics.upstream_error(&served.name);
+        error(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!(
+                "workflow `{}`: the embedding endpoint of `{}` returned no vector",
+                served.name, knn.model
+            ),
+        )
+    })?;
+    let request = Choice {
+        preference: selection.preference,
+        min_accuracy: selection.min_accuracy,
+        max_latency_s: selection.max_latency_s,
+    };
+    let routed = knn.router.route(&query, &request).map_err(|e| match e {
+        flowcompile_route::RouteError::Unsatisfiable(e) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_feasible_point",
+            format!("workflow `{}` (routed): {e}", served.name),
+        ),
+        other => {
+            st.metrics.upstream_error(&served.name);
+            error(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                format!("workflow `{}`: routing failed: {other}", served.name),
+            )
+        }
+    })?;
+    let config = Config::from_point(
+        served.runner.workflow(),
+        served.runner.space(),
+        routed.structure,
+        &routed.settings,
+    )
+    .map_err(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "workflow_error",
+            format!("workflow `{}`: the routed configuration: {e}", served.name),
+        )
+    })?;
+    selection.routed = Some(RoutedBy {
+        k: knn.router.k(),
+        neighbours: routed.neighbours.iter().map(|n| n.id.clone()).collect(),
+        nearest_similarity: routed.neighbours.first().map(|n| n.similarity),
+        fallback_share: if routed.cells == 0 {
+            1.0
+        } else {
+            routed.fallbacks as f64 / routed.cells as f64
+        },
+        frontier_points: routed.frontier_len,
+    });
+    Ok((routed.point, config))
 }
 
 /// Whether the request asks for the trace (`"flowcompile_trace": true` or header

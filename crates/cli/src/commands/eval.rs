@@ -17,6 +17,9 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
+    if args.preferences.is_some() {
+        return super::utility::run(args);
+    }
     let (wf, spec_text) = super::load_workflow(&args.exec.workflow)?;
     let data = batch::load_dataset(&args.data, &wf.task.answer, args.limit)?;
     let store = batch::open_store(&args.store)?;
@@ -33,7 +36,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         let (config, what) = exec::config(&args.exec, &wf, runner.space())?;
         let run_key = batch::run_key(
             &spec_text,
-            &exec::config_text(&config, runner.space()),
+            &exec::run_config_text(&config, runner.space()),
             &data.name,
             &exec::providers_key(args.exec.zoo, providers_text),
         );

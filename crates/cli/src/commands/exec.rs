@@ -135,12 +135,19 @@ pub fn config_text(config: &Config, space: &DesignSpace) -> String {
         .join(" ")
 }
 
+/// What a stored run of `config` is keyed by: its structure index and `config_text`. The structure
+/// counts because structures can call the same slots (the math workflow's s3 and s4 differ only in
+/// how many generators run), so the settings alone do not name the configuration.
+pub fn run_config_text(config: &Config, space: &DesignSpace) -> String {
+    format!("s{} {}", config.structure, config_text(config, space))
+}
+
 /// The providers the built-in zoo mapping gives when `--zoo` comes without a providers file.
 const ZOO_PROVIDERS: &str = include_str!("../../../../examples/providers/zoo.toml");
 
 /// The `base_url` every provider gets with `--zoo`: never contacted (the client answers in process),
 /// it only puts every model under one concurrency limit, as one server would.
-const IN_PROCESS_BASE_URL: &str = "http://zoo.in-process.invalid/v1";
+pub const IN_PROCESS_BASE_URL: &str = "http://zoo.in-process.invalid/v1";
 
 /// Reads the providers file, or with the in-process zoo and no file the built-in mapping of the
 /// examples' model names (qwen3-0.6b..qwen3-14b) to the zoo's models; with the in-process zoo,

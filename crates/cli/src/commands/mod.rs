@@ -6,6 +6,7 @@ mod eval;
 mod exec;
 mod measure;
 mod report;
+mod route;
 mod run;
 mod schema;
 mod select;
@@ -14,6 +15,7 @@ mod show;
 mod space;
 mod test;
 mod truth;
+mod utility;
 mod zoo;
 
 use std::io::Write;
@@ -21,7 +23,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ZooCommand};
+use crate::cli::{Cli, Command, RouteCommand, ZooCommand};
 use crate::exit::Failure;
 
 /// Runs the parsed command line.
@@ -41,6 +43,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Truth(args) => truth::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
+        Command::Route(RouteCommand::Build(args)) => route::build(args),
     }
 }
 

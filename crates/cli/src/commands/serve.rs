@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use flowcompile_route::{Router, RouterFile};
 use flowcompile_server::{serve_workflows, ServedWorkflow, WorkflowServeOptions, PRESETS};
 
-use super::exec;
+use super::{exec, route};
 use crate::cli::ServeArgs;
 use crate::exit::Failure;
 
@@ -52,7 +53,28 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     for (wf_path, art_path) in args.workflows.iter().zip(&args.artifacts) {
         let (wf, _) = super::load_workflow(wf_path)?;
         let artifact = super::load_artifact(art_path)?;
-        loaded.push((wf, artifact, art_path));
+        loaded.push((wf, artifact, art_path, None));
+    }
+    for path in &args.routers {
+        let file = RouterFile::parse(&super::read(path)?, &path.display().to_string())
+            .map_err(|e| Failure::Input(e.into()))?;
+        let Some(slot) = loaded.iter_mut().find(|l| l.0.name == file.workflow) else {
+            let names: Vec<&str> = loaded.iter().map(|l| l.0.name.as_str()).collect();
+            return Err(Failure::Input(anyhow!(
+                "{}: field `workflow`: built for workflow '{}', which is not served (serving: {})",
+                path.display(),
+                file.workflow,
+                names.join(", ")
+            )));
+        };
+        if slot.3.is_some() {
+            return Err(Failure::Input(anyhow!(
+                "{}: a second --router for workflow '{}': give one per workflow",
+                path.display(),
+                file.workflow
+            )));
+        }
+        slot.3 = Some((file, path));
     }
     let tasks = match &args.tasks {
         Some(path) => {
@@ -78,14 +100,42 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             false => None,
         };
         let (providers, _) = exec::providers(args.providers.as_deref(), args.zoo)?;
-        let client = exec::client(providers, zoo)?;
+        let client = exec::client(providers.clone(), zoo.clone())?;
         let mut served = Vec::new();
-        for (wf, artifact, art_path) in loaded {
+        for (wf, artifact, art_path, router) in loaded {
             // A server's workflows live as long as the process: the runner borrows them.
             let wf = Box::leak(Box::new(wf));
+            let execution = artifact.proxy.execution;
             let mut s = ServedWorkflow::new(wf, artifact, client.clone()).map_err(|e| {
                 Failure::Input(anyhow!("{}: {e}", art_path.display()))
             })?;
+            if let Some((file, path)) = router {
+                if file.execution != execution {
+                    return Err(Failure::Input(anyhow!(
+                        "{}: field `execution`: the router composes with {:?} execution, {} with {:?}; rebuild the router with this artifact",
+                        path.display(),
+                        file.execution,
+                        art_path.display(),
+                        execution
+                    )));
+                }
+                let model = file.embed_model.clone();
+                let embedder = route::embed_client(
+                    &model,
+                    zoo.clone(),
+                    &providers,
+                    args.providers.as_deref(),
+                )?;
+                let router = Router::new(wf, file, &path.display().to_string())
+                    .map_err(|e| Failure::Input(e.into()))?;
+                eprintln!(
+                    "{}: KNN routing over {} validation queries (k = {}, embeddings from '{model}')",
+                    wf.name,
+                    router.n_items(),
+                    router.k()
+                );
+                s = s.with_router(router, embedder, model);
+            }
             if args.zoo {
                 s = s.with_models_label(Some(ZOO_LABEL.to_string()));
             }

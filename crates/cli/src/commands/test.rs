@@ -80,7 +80,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             .map(|c| {
                 batch::run_key(
                     &spec_text,
-                    &exec::config_text(c, &space),
+                    &exec::run_config_text(c, &space),
                     &data.name,
                     &providers_key,
                 )
@@ -212,24 +212,24 @@ fn choose_points<'a>(args: &TestArgs, artifact: &'a Artifact) -> Result<Vec<&'a 
 
 /// The part of a stored trace the latency composition reads.
 #[derive(Deserialize)]
-struct Trace {
-    calls: Vec<TraceCall>,
+pub(super) struct Trace {
+    pub(super) calls: Vec<TraceCall>,
     tools: Vec<TraceTool>,
 }
 
 #[derive(Deserialize)]
-struct TraceCall {
+pub(super) struct TraceCall {
     latency_s: f64,
-    modelled_latency_s: Option<f64>,
+    pub(super) modelled_latency_s: Option<f64>,
 }
 
 #[derive(Deserialize)]
-struct TraceTool {
+pub(super) struct TraceTool {
     tool: String,
     latency_s: f64,
 }
 
-fn trace(row: &EvalRow) -> Result<Trace, Failure> {
+pub(super) fn trace(row: &EvalRow) -> Result<Trace, Failure> {
     serde_json::from_str(&row.trace_json).map_err(|e| {
         Failure::Other(anyhow!(
             "the stored trace of item '{}' is unreadable: {e}",
@@ -239,7 +239,7 @@ fn trace(row: &EvalRow) -> Result<Trace, Failure> {
 }
 
 /// One item's measured latency under `execution` from `source`.
-fn item_latency(
+pub(super) fn item_latency(
     row: &EvalRow,
     trace: &Trace,
     wf: &Workflow,

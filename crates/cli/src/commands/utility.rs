@@ -1,0 +1,511 @@
+//! `flowcompile eval --preferences`: expected utility over a distribution of preferences, the
+//! paper's heterogeneous-preference setting.
+//!
+//! Every held-out request gets a preference b and is served three ways: by the compiled set (the
+//! artifact point b picks), by the best uniform configuration for b (the largest structure with every
+//! agent on one (model, budget), the one of highest predicted utility) and by the KNN router. Each
+//! served request runs end to end through the runner (stored under the same run keys as `eval`, so
+//! strategies that pick the same configuration share the run and a rerun makes no model call). Its
+//! utility is `b * correct + (1 - b) * (1 - latency / lat_max)`, the utility of
+//! [`flowcompile_select::utility`], with `lat_max` the artifact's largest predicted latency for every
+//! strategy (one fixed scale, so utilities compare; a request slower than that scores below 0 on
+//! speed). Latency is measured as `flowcompile test` measures it: the server's modelled latency when
+//! every call of the run reports one (the zoo does), else wall seconds, composed like the
+//! artifact's proxy.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::anyhow;
+use flowcompile_artifact::{sha256_hex, Execution as ArtExecution};
+use flowcompile_ir::Setting;
+use flowcompile_profile::Resolved;
+use flowcompile_proxy::ExecutionModel;
+use flowcompile_report::uniform_baselines;
+use flowcompile_runner::{item_id, Config, Runner};
+use flowcompile_select::{select, utility, Preference, Request};
+use flowcompile_store::EvalRow;
+use flowcompile_validate::{Execution, LatencySource};
+use serde_json::{json, Value};
+
+use super::{batch, exec, route, test};
+use crate::cli::EvalArgs;
+use crate::exit::Failure;
+
+/// How preferences are drawn.
+#[derive(Clone, Debug, PartialEq)]
+enum Preferences {
+    /// b uniform on [0, 1]: n requests get the stratified values (j + 0.5) / n, shuffled by a digest
+    /// of (seed, item id).
+    Uniform { seed: u64 },
+    /// Requests take the values in turn, in file order.
+    List(Vec<f64>),
+}
+
+fn parse_preferences(spec: &str) -> Result<Preferences, Failure> {
+    let bad = |why: String| Failure::Input(anyhow!("--preferences '{spec}': {why}"));
+    if spec == "uniform" {
+        return Ok(Preferences::Uniform { seed: 0 });
+    }
+    if let Some(seed) = spec.strip_prefix("uniform:") {
+        let seed = seed
+            .parse()
+            .map_err(|_| bad(format!("the seed '{seed}' is not a whole number")))?;
+        return Ok(Preferences::Uniform { seed });
+    }
+    let values = spec
+        .split(',')
+        .map(|v| Preference::parse(v.trim()).map(Preference::value))
+        .collect::<Result<Vec<f64>, _>>()
+        .map_err(|e| {
+            bad(format!(
+                "{e}; expected `uniform`, `uniform:SEED` or a list such as 0.1,0.5,0.9"
+            ))
+        })?;
+    Ok(Preferences::List(values))
+}
+
+/// Each item's preference, in item order.
+fn assign(prefs: &Preferences, ids: &[String]) -> Vec<f64> {
+    match prefs {
+        Preferences::List(values) => (0..ids.len()).map(|i| values[i % values.len()]).collect(),
+        Preferences::Uniform { seed } => {
+            let mut order: Vec<(String, usize)> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (sha256_hex(format!("{seed}\u{0}{id}\u{0}{i}").as_bytes()), i))
+                .collect();
+            order.sort();
+            let n = ids.len() as f64;
+            let mut out = vec![0.0; ids.len()];
+            for (rank, (_, i)) in order.into_iter().enumerate() {
+                out[i] = (rank as f64 + 0.5) / n;
+            }
+            out
+        }
+    }
+}
+
+/// The three strategies, in table order.
+const STRATEGIES: [&str; 3] = ["compiled set", "best uniform", "knn router"];
+
+/// One configuration some strategy chose, with the key its runs are stored under.
+struct Chosen {
+    config: Config,
+    run_key: String,
+    text: String,
+}
+
+/// What one strategy did for one request.
+struct Served {
+    /// Index into the chosen configurations.
+    config: usize,
+    /// The utility its prediction promised.
+    predicted: f64,
+}
+
+/// Per strategy, over the requests.
+#[derive(Default)]
+struct Tally {
+    n: usize,
+    failed: usize,
+    utility: f64,
+    correct: usize,
+    latency: f64,
+    predicted: f64,
+    configs: HashSet<usize>,
+}
+
+pub fn run(args: EvalArgs) -> Result<(), Failure> {
+    let spec = args
+        .preferences
+        .as_deref()
+        .expect("called with --preferences");
+    let prefs = parse_preferences(spec)?;
+    let artifact_path = args
+        .exec
+        .artifact
+        .as_ref()
+        .expect("clap requires --artifact");
+    let router_path = args.router.as_ref().expect("clap requires --router");
+    let (wf, spec_text) = super::load_workflow(&args.exec.workflow)?;
+    let artifact_text = super::read(artifact_path)?;
+    let artifact =
+        flowcompile_artifact::parse_any(&artifact_text, &artifact_path.display().to_string())
+            .map_err(|e| Failure::Input(e.into()))?;
+    route::check_artifact(&artifact, artifact_path, &wf, &spec_text)?;
+    let (router, router_file) = route::load_router(router_path, &wf)?;
+    if router_file.execution != artifact.proxy.execution {
+        return Err(Failure::Input(anyhow!(
+            "{}: field `execution`: the router composes with {:?} execution, the artifact {} with {:?}; rebuild the router with this artifact",
+            router_path.display(),
+            router_file.execution,
+            artifact_path.display(),
+            artifact.proxy.execution
+        )));
+    }
+    if router_file
+        .artifact_sha256
+        .as_ref()
+        .is_some_and(|d| *d != sha256_hex(artifact_text.as_bytes()))
+    {
+        eprintln!(
+            "warning: {} was built with another artifact than {}",
+            router_path.display(),
+            artifact_path.display()
+        );
+    }
+    let lat_max = artifact
+        .points
+        .iter()
+        .map(|p| p.predicted.latency_s)
+        .filter(|l| l.is_finite())
+        .fold(0.0, f64::max);
+    let data = batch::load_dataset(&args.data, &wf.task.answer, args.limit)?;
+    let ids: Vec<String> = data.items.iter().map(item_id).collect();
+    let bs = assign(&prefs, &ids);
+    let store = batch::open_store(&args.store)?;
+    let exec_model = match artifact.proxy.execution {
+        ArtExecution::Parallel => ExecutionModel::Parallel,
+        ArtExecution::Sequential => ExecutionModel::Sequential,
+    };
+    let runtime = exec::runtime()?;
+    runtime.block_on(async {
+        let zoo = match args.exec.zoo {
+            true => Some(exec::embedded_zoo(Some((&data.name, &data.zoo_tasks)))?),
+            false => None,
+        };
+        let (providers, providers_text) = exec::providers(args.exec.providers.as_deref(), args.exec.zoo)?;
+        let providers_key = exec::providers_key(args.exec.zoo, providers_text);
+        let embedder = route::embed_client(
+            &router_file.embed_model,
+            zoo.clone(),
+            &providers,
+            args.exec.providers.as_deref(),
+        )?;
+        let runner = Runner::new(&wf, exec::client(providers.clone(), zoo)?)
+            .map_err(|e| Failure::Input(e.into()))?;
+        let space = runner.space();
+        let texts: Vec<String> = data
+            .items
+            .iter()
+            .map(|item| flowcompile_route::query_text(item, &wf.task.fields))
+            .collect();
+        let queries = route::embed_all(&embedder, &router_file.embed_model, &texts).await?;
+
+        let global = Resolved {
+            per_agent: router_file
+                .agents
+                .iter()
+                .map(|a| {
+                    a.settings
+                        .iter()
+                        .map(|s| flowcompile_proxy::Metrics {
+                            accuracy: s.accuracy,
+                            latency_s: s.latency_s,
+                        })
+                        .collect()
+                })
+                .collect(),
+            n_unused_rows: 0,
+        };
+        let baselines = uniform_baselines(&wf, space, &global, exec_model);
+        if baselines.is_empty() {
+            return Err(Failure::Input(anyhow!(
+                "{}: no (model, budget) setting is allowed for every agent of the largest structure, so there is no uniform configuration",
+                args.exec.workflow.display()
+            )));
+        }
+
+        let mut chosen: Vec<Chosen> = Vec::new();
+        let mut by_text: HashMap<String, usize> = HashMap::new();
+        let mut add = |config: Config| -> Result<usize, Failure> {
+            let text = exec::run_config_text(&config, space);
+            if let Some(&i) = by_text.get(&text) {
+                return Ok(i);
+            }
+            exec::check_models(&config, space, &providers, args.exec.providers.as_deref())?;
+            let run_key = batch::run_key(&spec_text, &text, &data.name, &providers_key);
+            chosen.push(Chosen {
+                config,
+                run_key,
+                text: text.clone(),
+            });
+            by_text.insert(text, chosen.len() - 1);
+            Ok(chosen.len() - 1)
+        };
+        let invalid = |e: flowcompile_runner::ConfigError| Failure::Input(anyhow!("{e}"));
+        let mut served: Vec<[Served; 3]> = Vec::with_capacity(data.items.len());
+        for (&b, query) in bs.iter().zip(&queries) {
+            let request = Request {
+                preference: Some(b),
+                min_accuracy: None,
+                max_latency_s: None,
+            };
+            let p = select(&artifact.points, &request)
+                .map_err(|e| Failure::Unsatisfiable(anyhow!("{}: {e}", artifact_path.display())))?;
+            let point = &artifact.points[p];
+            let compiled = Served {
+                config: add(Config::from_artifact_point(space, point).map_err(invalid)?)?,
+                predicted: utility(b, point.predicted.accuracy, point.predicted.latency_s, lat_max),
+            };
+            let u = baselines
+                .iter()
+                .map(|x| utility(b, x.predicted.accuracy, x.predicted.latency_s, lat_max))
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best });
+            let base = &baselines[u.0];
+            let uniform = Served {
+                config: add(
+                    Config::uniform(
+                        space,
+                        base.structure,
+                        &Setting::new(base.model.clone(), base.budget_tokens),
+                    )
+                    .map_err(invalid)?,
+                )?,
+                predicted: u.1,
+            };
+            let r = router
+                .route(query, &request)
+                .map_err(|e| Failure::Unsatisfiable(anyhow!("{}: {e}", router_path.display())))?;
+            let routed = Served {
+                config: add(
+                    Config::from_point(&wf, space, r.structure, &r.settings).map_err(invalid)?,
+                )?,
+                predicted: utility(b, r.predicted.accuracy, r.predicted.latency_s, lat_max),
+            };
+            served.push([compiled, uniform, routed]);
+        }
+
+        let mut seen = HashSet::new();
+        let mut jobs = Vec::new();
+        for (item, s) in data.items.iter().zip(&served) {
+            for one in s {
+                if seen.insert((one.config, item_id(item))) {
+                    let c = &chosen[one.config];
+                    jobs.push(batch::Job {
+                        run_key: &c.run_key,
+                        config: &c.config,
+                        item,
+                    });
+                }
+            }
+        }
+        let n_runs = jobs.len();
+        let pending = batch::pending(&store, jobs)?;
+        if !args.exec.json {
+            eprintln!(
+                "{} on {} ({} requests, preferences {spec}): {} configurations chosen, {n_runs} distinct runs, {} already in {}",
+                wf.name,
+                args.data.display(),
+                data.items.len(),
+                chosen.len(),
+                n_runs - pending.len(),
+                args.store.display()
+            );
+        }
+        let bar = batch::progress_bar(pending.len(), args.exec.json, "runs");
+        batch::run_jobs(&runner, &store, &pending, args.concurrency, &bar, |_| {}).await?;
+
+        let mut rows: HashMap<(usize, String), EvalRow> = HashMap::new();
+        for (i, c) in chosen.iter().enumerate() {
+            for row in store
+                .eval_rows(&c.run_key)
+                .map_err(|e| Failure::Other(e.into()))?
+            {
+                rows.insert((i, row.item_id.clone()), row);
+            }
+        }
+        let execution = match artifact.proxy.execution {
+            ArtExecution::Parallel => Execution::Parallel,
+            ArtExecution::Sequential => Execution::Sequential,
+        };
+        let mut tallies: [Tally; 3] = Default::default();
+        let mut diffs = Vec::new();
+        let mut first_error = None;
+        for ((id, &b), s) in ids.iter().zip(&bs).zip(&served) {
+            let mut utilities = [None; 3];
+            for (k, one) in s.iter().enumerate() {
+                let t = &mut tallies[k];
+                t.configs.insert(one.config);
+                let row = rows.get(&(one.config, id.clone())).ok_or_else(|| {
+                    Failure::Other(anyhow!("the store has no result for item '{id}' under {}", chosen[one.config].text))
+                })?;
+                if let Some(e) = &row.error {
+                    t.failed += 1;
+                    first_error.get_or_insert_with(|| e.clone());
+                    continue;
+                }
+                let trace = test::trace(row)?;
+                let source = if trace.calls.iter().all(|c| c.modelled_latency_s.is_some()) {
+                    LatencySource::Modelled
+                } else {
+                    LatencySource::Wall
+                };
+                let latency = test::item_latency(row, &trace, &wf, source, execution);
+                let correct = if row.correct { 1.0 } else { 0.0 };
+                let u = utility(b, correct, latency, lat_max);
+                t.n += 1;
+                t.utility += u;
+                t.correct += usize::from(row.correct);
+                t.latency += latency;
+                t.predicted += one.predicted;
+                utilities[k] = Some(u);
+            }
+            if let (Some(c), Some(r)) = (utilities[0], utilities[2]) {
+                diffs.push(r - c);
+            }
+        }
+        if let Some(e) = first_error {
+            eprintln!(
+                "warning: {} runs failed and are left out of their strategy's means; first error: {e}",
+                tallies.iter().map(|t| t.failed).sum::<usize>()
+            );
+        }
+        report(&args, &wf.name, spec, lat_max, &router_file, &tallies, &diffs)
+    })
+}
+
+/// Mean and the half-width of a 95% normal interval of `v`.
+fn mean_ci(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = v.iter().sum::<f64>() / n;
+    if v.len() < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+    (mean, 1.96 * (var / n).sqrt())
+}
+
+fn report(
+    args: &EvalArgs,
+    workflow: &str,
+    spec: &str,
+    lat_max: f64,
+    router: &flowcompile_route::RouterFile,
+    tallies: &[Tally; 3],
+    diffs: &[f64],
+) -> Result<(), Failure> {
+    let mean = |sum: f64, t: &Tally| if t.n == 0 { f64::NAN } else { sum / t.n as f64 };
+    let (gain, ci) = mean_ci(diffs);
+    let compiled = mean(tallies[0].utility, &tallies[0]);
+    if args.exec.json {
+        let strategies: Vec<Value> = STRATEGIES
+            .iter()
+            .zip(tallies)
+            .map(|(name, t)| {
+                json!({
+                    "strategy": name,
+                    "requests": t.n + t.failed,
+                    "failed": t.failed,
+                    "expected_utility": mean(t.utility, t),
+                    "accuracy": mean(t.correct as f64, t),
+                    "mean_latency_s": mean(t.latency, t),
+                    "predicted_utility": mean(t.predicted, t),
+                    "configurations": t.configs.len(),
+                })
+            })
+            .collect();
+        return super::print_json(&json!({
+            "workflow": workflow,
+            "data": args.data.display().to_string(),
+            "preferences": spec,
+            "lat_max_s": lat_max,
+            "router": {"k": router.k, "embed_model": router.embed_model, "items": router.items.len()},
+            "strategies": strategies,
+            "router_gain": {"mean": gain, "ci95": ci, "paired_requests": diffs.len(), "relative": gain / compiled},
+        }));
+    }
+    println!(
+        "{workflow} on {}: expected utility b*correct + (1-b)*(1 - latency/{lat_max:.3} s), preferences {spec}",
+        args.data.display()
+    );
+    println!(
+        "(lat_max is the artifact's largest predicted latency; latency measured per request as `flowcompile test` does)"
+    );
+    println!(
+        "{:<18} {:>8} {:>6} {:>9} {:>9} {:>12} {:>10} {:>8}",
+        "strategy",
+        "requests",
+        "failed",
+        "utility",
+        "accuracy",
+        "latency (s)",
+        "predicted",
+        "configs"
+    );
+    for (name, t) in STRATEGIES.iter().zip(tallies) {
+        let label = if *name == "knn router" {
+            format!("knn router (k={})", router.k)
+        } else {
+            name.to_string()
+        };
+        println!(
+            "{label:<18} {:>8} {:>6} {:>9.4} {:>9.4} {:>12.3} {:>10.4} {:>8}",
+            t.n + t.failed,
+            t.failed,
+            mean(t.utility, t),
+            mean(t.correct as f64, t),
+            mean(t.latency, t),
+            mean(t.predicted, t),
+            t.configs.len()
+        );
+    }
+    println!(
+        "router gain over the compiled set: {gain:+.4} expected utility ({:+.2}%), 95% interval +/- {ci:.4} over {} paired requests",
+        100.0 * gain / compiled,
+        diffs.len()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preference_specs_parse_and_assign() {
+        assert_eq!(
+            parse_preferences("uniform").unwrap(),
+            Preferences::Uniform { seed: 0 }
+        );
+        assert_eq!(
+            parse_preferences("uniform:7").unwrap(),
+            Preferences::Uniform { seed: 7 }
+        );
+        assert_eq!(
+            parse_preferences("0.1, high,low").unwrap(),
+            Preferences::List(vec![0.1, 0.9, 0.01])
+        );
+        for bad in ["uniform:x", "1.5", "0.1,,0.2", "fast"] {
+            assert!(parse_preferences(bad).is_err(), "{bad}");
+        }
+        let ids: Vec<String> = (0..4).map(|i| format!("q{i}")).collect();
+        assert_eq!(
+            assign(&Preferences::List(vec![0.2, 0.8]), &ids),
+            [0.2, 0.8, 0.2, 0.8]
+        );
+        let u = assign(&Preferences::Uniform { seed: 0 }, &ids);
+        let mut sorted = u.clone();
+        sorted.sort_by(f64::total_cmp);
+        assert_eq!(sorted, [0.125, 0.375, 0.625, 0.875], "stratified");
+        assert_eq!(u, assign(&Preferences::Uniform { seed: 0 }, &ids));
+        let many: Vec<String> = (0..12).map(|i| format!("q{i}")).collect();
+        assert_ne!(
+            assign(&Preferences::Uniform { seed: 0 }, &many),
+            assign(&Preferences::Uniform { seed: 1 }, &many),
+            "the seed reshuffles"
+        );
+    }
+
+    #[test]
+    fn intervals_are_finite_from_two_values() {
+        let (m, ci) = mean_ci(&[0.0, 1.0]);
+        assert_eq!(m, 0.5);
+        assert!(ci > 0.0 && ci.is_finite());
+        assert!(mean_ci(&[]).0.is_nan());
+    }
+}
