@@ -156,6 +156,10 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
                 Ok(a) => (a.clone(), None),
                 Err(e) => (String::new(), Some(e.to_string())),
             };
+            // A failed item (server down, prompt past the model's context...) is no wrong answer: say which.
+            if let Some(e) = &error {
+                bar.suspend(|| eprintln!("warning: item {}: failed: {e}", result.item_id));
+            }
             let score = result.score.as_ref();
             n_correct_now += usize::from(score.is_some_and(|s| s.correct));
             let row = EvalRow {
@@ -235,6 +239,10 @@ fn report(
             "modelled_latency_s": {"mean": mean(&modelled), "p50": percentile(&modelled, 0.5), "p95": percentile(&modelled, 0.95)},
             "tokens": tokens,
             "cost_usd": cost,
+            "failures": rows
+                .iter()
+                .filter_map(|r| r.error.as_ref().map(|e| json!({"item": r.item_id, "error": e})))
+                .collect::<Vec<_>>(),
         }));
     }
     println!("{workflow} on {} under {what}", args.data.display());
@@ -258,6 +266,11 @@ fn report(
     );
     if let Some(c) = cost {
         println!("cost       ${c:.4}");
+    }
+    for r in rows {
+        if let Some(e) = &r.error {
+            println!("failed     item {}: {e}", r.item_id);
+        }
     }
     Ok(())
 }
