@@ -94,7 +94,8 @@ fc() { "$FLOWCOMPILE" "$@"; }
 # 4. Each model's speed, for the token-based latency model.
 timed throughput "$out/throughput.csv" python3 scripts/real-models/throughput.py "$url" "$data" smollm2 gemma3
 
-# 5. One call per item for each model and budget (structure 0): how far budgets and models move things.
+# 5. One call per item for each model and budget (structure 0), and two other structures: how far
+#    budgets, models and structure move accuracy and latency.
 for model in smollm2 gemma3; do
   for budget in 4 16 64; do
     timed "eval $model@$budget" "$out/eval-$model-$budget.json" fc eval "$workflow" \
@@ -102,6 +103,14 @@ for model in smollm2 gemma3; do
       --all "$model@$budget" --concurrency 1 --json
   done
 done
+
+# Two structures beyond one call: the chat model's answer cut down by the base model (structure 1), and
+# two voted answers of the base model (structure 2).
+timed "eval s1 smollm2@16 + format gemma3@16" "$out/eval-s1-smollm2-16-format-gemma3-16.json" fc eval \
+  "$workflow" --providers "$out/providers.toml" --data "$out/heldout.jsonl" --store "$store" --structure 1 \
+  --set answer_generate=smollm2@16 --set format_answer=gemma3@16 --concurrency 1 --json
+timed "eval s2 gemma3@16" "$out/eval-s2-gemma3-16.json" fc eval "$workflow" --providers "$out/providers.toml" \
+  --data "$out/heldout.jsonl" --store "$store" --structure 2 --all gemma3@16 --concurrency 1 --json
 
 report() {
   python3 scripts/real-models/report.py --dir "$out" --workflow "$workflow" --server-home \

@@ -120,7 +120,7 @@ def main():
     artifact_tokens = load_json(os.path.join(d, "artifact-tokens.json"))
     validation = load_json(os.path.join(d, "validation.json"))
     evals = []
-    for path in sorted(glob.glob(os.path.join(d, "eval-*.json"))):
+    for path in sorted(glob.glob(os.path.join(d, "eval-*.json")), key=os.path.getmtime):
         v = load_json(path)
         if v:
             evals.append(v)
@@ -130,8 +130,9 @@ def main():
     w = out.append
     w("# Real models on this machine")
     w("")
-    w(f"Written by `scripts/real-models/report.py` from the files of one run of `scripts/real-models-study.sh`"
-      f" ({now}): every figure below was measured in that run; a section whose measurement is missing says so.")
+    w(f"Written by `scripts/real-models/report.py` ({now}) from the files that `scripts/real-models-study.sh` "
+      f"left in `{d}`: every figure below was measured by the commands of that script on this machine; a "
+      "section whose measurement is missing says so.")
     w("")
     w(f"Machine: {os.cpu_count()} cores ({cpu_model()}), no GPU; llama-cpp-python {llama_version(args.server_home)}"
       " serving SmolLM2-135M-Instruct (Q4_1, chat) as `smollm2` and Gemma 3 270M (Q4_K_M, base model, few-shot "
@@ -170,19 +171,33 @@ def main():
     w("")
     if throughput:
         w("Measured by `scripts/real-models/throughput.py` through `/v1/completions` (prefill: ten-paragraph "
-          "prompts with one output token; decode: 128 tokens after a short prompt).")
+          "prompts with one output token; decode: a streamed count of 128 tokens, timed from the first token to "
+          "the last, so prefill does not enter it).")
         w("")
         w("| model | prefill tok/s | decode tok/s |")
         w("|---|---|---|")
         for r in throughput:
             w(f"| {r['model']} | {float(r['prefill_tok_per_s']):.0f} | {float(r['decode_tok_per_s']):.1f} |")
+        detail = os.path.join(d, "throughput.csv.err")
+        if os.path.exists(detail):
+            with open(detail) as f:
+                lines = [line.rstrip() for line in f if line.strip()]
+            w("")
+            w("Each request (the spread shows how much the other processes on the machine interfered):")
+            w("")
+            w("```")
+            out.extend(lines)
+            w("```")
     else:
         w("Not measured (no throughput.csv).")
     w("")
 
-    w("## One call per item, per model and budget (`flowcompile eval`, structure 0)")
+    w("## Single configurations on the held-out items (`flowcompile eval`)")
     w("")
     if evals:
+        w("Structure s0 is one answer call; s1 adds the answer-shortening step; s2 is two answers and a vote. "
+          "Latency is wall time per item (`--concurrency 1`).")
+        w("")
         w("| configuration | items | failed | accuracy | latency mean s | p95 s | tokens per item |")
         w("|---|---|---|---|---|---|---|")
         for v in evals:
@@ -272,11 +287,13 @@ def main():
     w("- Latency is wall time on a shared 2-core machine: other processes add noise. The server runs one "
       "request at a time and keeps one model loaded, so a configuration that mixes models pays a model swap "
       "per change, which per-agent profiles do not see.")
-    w("- The proxy treats agents as independent; here the format and vote steps see the generators' answers, "
-      "so their measured accuracy depends on what came before. The validation table shows how much that costs.")
+    w("- The proxy composes per-agent profiles; at run time the vote and format steps see these models' own "
+      "answers, so their accuracy depends on what came before them. The validation table checks how much "
+      "that matters here.")
     w("")
+    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "w") as f:
-        f.write("\n".join(out))
+        f.write("\n".join(out) + "\n")
     print(f"report: wrote {args.output}", file=sys.stderr)
 
 
