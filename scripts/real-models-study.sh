@@ -11,8 +11,11 @@
 # the store (a rerun resumes from it), the artifact, validation.json, profiles.csv, throughput.csv,
 # timings.tsv and the logs.
 #
-# Usage: scripts/real-models-study.sh [--val N] [--test N] [--out DIR] [--doc FILE] [--help]
-#   defaults: --val 30 --test 30 --out .flowcompile/real-models --doc docs/real-models.md
+# Usage: scripts/real-models-study.sh [--val N] [--test N] [--calls N] [--points N] [--out DIR] [--doc FILE]
+#   defaults: --val 30 --test 30 --calls 20 (profiling calls per agent setting), every compiled point
+#   (--points N: at most N, spread along the frontier), --out .flowcompile/real-models,
+#   --doc docs/real-models.md. A throughput or eval result already in OUT is reused (delete the file
+#   to measure it again); compile and test always run, from the store's measurements where it has them.
 # Environment: FLOWCOMPILE (the flowcompile binary; default: cargo build --release -p flowcompile-cli),
 #              FLOWCOMPILE_LLAMA_URL, FLOWCOMPILE_LLAMA_HOME, FLOWCOMPILE_LLAMA_PORT (as for serve.sh)
 set -euo pipefail
@@ -21,20 +24,24 @@ repo=$(pwd)
 
 n_val=30
 n_test=30
+calls=20
+points=()
 out=.flowcompile/real-models
 doc=docs/real-models.md
 while [ $# -gt 0 ]; do
   case "$1" in
     --val) n_val=${2:?--val needs a number}; shift 2 ;;
     --test) n_test=${2:?--test needs a number}; shift 2 ;;
+    --calls) calls=${2:?--calls needs a number}; shift 2 ;;
+    --points) points=(--max-points "${2:?--points needs a number}"); shift 2 ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
     --doc) doc=${2:?--doc needs a file}; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "real-models-study: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
-for n in "$n_val" "$n_test"; do
-  case "$n" in '' | *[!0-9]* | 0) echo "real-models-study: --val and --test take a number >= 1, got '$n'" >&2; exit 2 ;; esac
+for n in "$n_val" "$n_test" "$calls"; do
+  case "$n" in '' | *[!0-9]* | 0) echo "real-models-study: --val, --test and --calls take a number >= 1, got '$n'" >&2; exit 2 ;; esac
 done
 
 say() { echo "study: $*" >&2; }
@@ -46,10 +53,14 @@ total=$(grep -c . "$data")
 [ $((n_val + n_test)) -le "$total" ] || die "--val $n_val + --test $n_test exceeds the $total items of $data"
 mkdir -p "$out"
 timings="$out/timings.tsv"
-: >"$timings"
+touch "$timings"
 timed() { # timed NAME LOG COMMAND...: runs COMMAND, logs its output, records its wall time
   local name=$1 log=$2 start end
   shift 2
+  if [ -s "$log" ] && [ "$name" != compile ] && [ "$name" != test ]; then
+    say "$name: reusing $log (delete it to measure again)"
+    return 0
+  fi
   say "$name: $*"
   start=$(date +%s.%N)
   if ! "$@" >"$log" 2>"$log.err"; then
@@ -58,6 +69,7 @@ timed() { # timed NAME LOG COMMAND...: runs COMMAND, logs its output, records it
   fi
   end=$(date +%s.%N)
   # The machine's 1-minute load average at the end: other processes slow every figure down.
+  awk -F '\t' -v n="$name" '$1 != n' "$timings" >"$timings.tmp" && mv "$timings.tmp" "$timings"
   awk -v n="$name" -v s="$start" -v e="$end" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
     'BEGIN { printf "%s\t%.1f\t%s\n", n, e - s, l }' >>"$timings"
 }
@@ -125,19 +137,20 @@ fi
 
 # 6. Compile end to end (induce, profile, search). The server runs one request at a time, so parallel
 #    branches run one after another: --execution sequential.
+#    One call at a time (--concurrency 1), so that no call's latency includes waiting for another.
 timed compile "$out/compile.json" fc compile "$workflow" --data "$out/validate.jsonl" \
   --providers "$out/providers.toml" --store "$store" --execution sequential \
+  --calls-per-setting "$calls" --concurrency 1 --export-profiles "$out/profiles.csv" \
   --models-label "llama.cpp: SmolLM2-135M-Instruct Q4_1, Gemma 3 270M Q4_K_M (2 threads)" \
   -o "$out/artifact.json" --json
-timed export "$out/export.log" fc profile "$workflow" --data "$out/validate.jsonl" \
-  --providers "$out/providers.toml" --store "$store" --export "$out/profiles.csv"
 timed compile_tokens "$out/compile-tokens.json" fc compile "$workflow" --profiles "$out/profiles.csv" \
   --throughput "$out/throughput.csv" --latency tokens --execution sequential \
   -o "$out/artifact-tokens.json" --json
 
 # 7. Every compiled point on the held-out items.
 timed test "$out/test.log" fc test "$workflow" --artifact "$out/artifact.json" --data "$out/heldout.jsonl" \
-  --providers "$out/providers.toml" --store "$store" --all-points --json -o "$out/validation.json"
+  --providers "$out/providers.toml" --store "$store" "${points[@]}" --concurrency 1 --json \
+  -o "$out/validation.json"
 
 # 8. The document.
 report

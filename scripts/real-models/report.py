@@ -192,6 +192,16 @@ def main():
         w("Not measured (no throughput.csv).")
     w("")
 
+    fitted = load_csv(os.path.join(d, "profiles.throughput.csv"))
+    if fitted:
+        w("Fitted by `flowcompile compile --data` from its profiling calls (`profiles.throughput.csv`):")
+        w("")
+        w("| model | prefill tok/s | decode tok/s |")
+        w("|---|---|---|")
+        for r in fitted:
+            w(f"| {r['model']} | {float(r['prefill_tok_per_s']):.0f} | {float(r['decode_tok_per_s']):.1f} |")
+        w("")
+
     w("## Single configurations on the held-out items (`flowcompile eval`)")
     w("")
     if evals:
@@ -232,6 +242,32 @@ def main():
     else:
         w("Not measured (needs profiles.csv from `flowcompile profile --export` and throughput.csv).")
     w("")
+
+    compiled = load_json(os.path.join(d, "compile.json"))
+    measured = (compiled or {}).get("measured") or {}
+    if measured.get("induce"):
+        ind = measured["induce"]
+        w("## Induction and profiling (`flowcompile compile --data`)")
+        w("")
+        w(f"The reference configuration ran on {ind.get('items', '?')} validation items (mean score "
+          f"{fmt(ind.get('reference_score'))}) and {ind.get('items_kept', '?')} runs were kept as examples"
+          f" (induction {fmt(measured.get('induce_s'), 1)} s). Profiling then called every setting of each agent "
+          "on those examples:")
+        w("")
+        w("| agent | examples | calls per setting | calls made |")
+        w("|---|---|---|---|")
+        for a in measured.get("profile", {}).get("agents", []):
+            w(f"| {a.get('agent')} | {a.get('examples')} | {a.get('calls_per_setting')} | "
+              f"{a.get('calls_run_now', 0) + a.get('calls_reused', 0)} |")
+        w("")
+        if profiles:
+            w("| agent | model | budget | accuracy | latency s | input tokens | output tokens |")
+            w("|---|---|---|---|---|---|---|")
+            for r in profiles:
+                w(f"| {r['agent']} | {r['model']} | {r['budget']} | {fmt(float(r['accuracy']))} | "
+                  f"{fmt(float(r['latency_s']))} | {fmt(float(r['input_tokens']), 0)} | "
+                  f"{fmt(float(r['output_tokens']), 1)} |")
+            w("")
 
     w("## The compiled frontier (measured latency)")
     w("")
@@ -287,6 +323,13 @@ def main():
     w("- Latency is wall time on a shared 2-core machine: other processes add noise. The server runs one "
       "request at a time and keeps one model loaded, so a configuration that mixes models pays a model swap "
       "per change, which per-agent profiles do not see.")
+    w("- Induction keeps the validation items the reference configuration got right, so profiled accuracy "
+      "is measured on items a model already solved once: with weak models few items are kept and the "
+      "profiles are optimistic (compare the predicted and measured accuracy above).")
+    w("- llama.cpp reuses the cached prefix of the previous prompt: when profiling sends the same few "
+      "examples again and again, most prompts are already cached and the profiled latency (and any "
+      "throughput fitted from it) is far below what a fresh prompt costs, as in the single-configuration "
+      "runs above.")
     w("- The proxy composes per-agent profiles; at run time the vote and format steps see these models' own "
       "answers, so their accuracy depends on what came before them. The validation table checks how much "
       "that matters here.")

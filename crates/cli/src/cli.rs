@@ -15,6 +15,7 @@ use crate::exit;
 ///
 /// Start here:
 ///   flowcompile space examples/hotpotqa/workflow.toml
+///   flowcompile compile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
 ///   flowcompile compile examples/hotpotqa/workflow.toml --profiles examples/hotpotqa/profiles.csv
 ///   flowcompile show hotpotqa.artifact.json --plot
 ///   flowcompile select hotpotqa.artifact.json --prefer high
@@ -29,8 +30,31 @@ pub struct Cli {
 pub enum Command {
     /// Print a workflow's design space: structures, slots and the number of configurations.
     Space(SpaceArgs),
-    /// Compile a workflow and its profiles into the Pareto set of configurations (an artifact).
+    /// Compile a workflow into the Pareto set of its configurations (an artifact).
+    ///
+    /// From profiles you have (--profiles FILE), or measured end to end (--data SPLIT with
+    /// --providers FILE or --zoo): data induction on the split, profiling of every agent under
+    /// every setting, then the search. Measurements are kept in the store (--store), so a rerun
+    /// measures only what changed (an edited prompt re-profiles that agent only).
+    ///
+    ///   flowcompile compile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
+    ///   flowcompile compile examples/math/workflow.toml --data val.jsonl --providers my-vllm.toml
+    ///   flowcompile compile examples/hotpotqa/workflow.toml --profiles examples/hotpotqa/profiles.csv
+    #[command(verbatim_doc_comment)]
     Compile(CompileArgs),
+    /// Data induction only: run the reference configuration on a labelled split and keep each
+    /// agent's calls of passing runs as its examples (in the store).
+    ///
+    ///   flowcompile induce examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
+    ///   flowcompile induce examples/math/workflow.toml --data val.jsonl --providers p.toml --judge qwen3-14b
+    #[command(verbatim_doc_comment)]
+    Induce(InduceArgs),
+    /// Data induction, then profiling: each agent alone on its examples under every setting.
+    ///
+    ///   flowcompile profile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo -o math.csv
+    ///   flowcompile profile examples/math/workflow.toml --data val.jsonl --providers p.toml --adaptive
+    #[command(verbatim_doc_comment)]
+    Profile(ProfileArgs),
     /// Print an artifact's frontier as a table, a plot or JSON.
     Show(ShowArgs),
     /// Pick one configuration from an artifact by preference or by limits.
@@ -39,7 +63,68 @@ pub enum Command {
     Run(RunArgs),
     /// Run a workflow under one configuration over a dataset split: accuracy, latency, tokens, cost.
     Eval(EvalArgs),
-    /// Print the JSON Schema of workflow files or artifacts.
+    /// Run an artifact's points on held-out data: how faithful are its predictions?
+    ///
+    /// Runs each chosen point of the artifact on every item of a held-out split (one progress bar over
+    /// all (point, item) runs, --concurrency at once), then prints per point the predicted and measured
+    /// accuracy and latency, and for both metrics over the points: Spearman rank correlation, pairwise
+    /// order agreement, MAE and calibrated MAE (after the least-squares fit measured ~ a * predicted + b,
+    /// as in the paper). Results are kept in the store under the same keys as `eval`, so a rerun (or a
+    /// later `eval` of a point) makes no new model call.
+    ///
+    /// Measured latency is the server's modelled latency when every call reports one (the zoo does),
+    /// else wall seconds, composed as the artifact's proxy composes it: the slowest branch with
+    /// parallel execution, the sum of every call with sequential execution. Wall seconds include
+    /// waiting for an endpoint's concurrency limit: lower --concurrency to measure unloaded latency.
+    /// A run that fails (a model call error) is counted as failed and left out of accuracy and
+    /// latency with a warning, never counted as wrong.
+    ///
+    ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
+    ///   flowcompile test examples/math/workflow.toml --artifact math.json --zoo \
+    ///       --providers examples/providers/zoo.toml --data ../shared/data/gsm8k_test.jsonl \
+    ///       --limit 100 --max-points 6 -o validation.json
+    #[command(verbatim_doc_comment)]
+    Test(TestArgs),
+    /// Write an HTML report of an artifact: frontier, baselines, per-agent profiles, fidelity.
+    ///
+    /// Writes one self-contained HTML page (inline CSS and SVG, no external assets) showing the
+    /// predicted frontier, and with more inputs: uniform baselines and per-agent profiles (--workflow
+    /// and --profiles, the files the artifact was compiled from), measured points and fidelity plots
+    /// (--validation, from `flowcompile test`), the measured frontier (--truth, from `flowcompile truth`).
+    ///
+    ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
+    ///   flowcompile report math.json --workflow examples/math/workflow.toml \
+    ///       --profiles examples/math/profiles.csv -o math.html --svg-dir plots/
+    ///
+    /// scripts/report-screenshot.sh renders the page to a PNG with headless chromium.
+    #[command(verbatim_doc_comment)]
+    Report(ReportArgs),
+    /// Serve compiled workflows as models of an OpenAI-compatible chat API
+    ///
+    /// Runs until Ctrl-C or SIGTERM, then answers the requests in flight and exits.
+    ///
+    /// Each workflow (a --workflow file with the --artifact compiled for it, paired in order) is a model
+    /// of POST /v1/chat/completions. The model name chooses the point of the frontier: `math` (medium
+    /// preference), `math@fast`, `math@medium`, `math@high`, `math@xhigh`, `math@0.7` (a preference from
+    /// 0 = fastest to 1 = most accurate) or `math@p3` (that point). The body fields `preference`,
+    /// `min_accuracy` and `max_latency_s` (or the headers x-flowcompile-preference, -min-accuracy,
+    /// -max-latency-s) choose too; when no point meets the limits the reply is 422 naming the nearest.
+    ///
+    /// The last user message is the workflow's input: its text fills the task's first field (`problem`
+    /// for examples/math), or, when it is a JSON object, it gives the task's fields by name. The reply is
+    /// a chat completion (or an SSE stream with "stream": true) whose "flowcompile" object and
+    /// x-flowcompile-* headers say which point ran, its settings and predicted and measured figures.
+    /// Also GET /v1/models, GET /health and GET /metrics (Prometheus text format).
+    ///
+    ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
+    ///   flowcompile serve --workflow examples/math/workflow.toml --artifact math.json \
+    ///       --providers examples/providers/zoo.toml --port 8080 \
+    ///       --zoo --tasks ../shared/data/gsm8k_validate.jsonl
+    ///   curl -s localhost:8080/v1/chat/completions -H 'content-type: application/json' \
+    ///       -d '{"model": "math@high", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
+    /// Print the JSON Schema of workflow files, artifacts or validation documents.
     Schema(SchemaArgs),
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
     #[command(subcommand)]
@@ -107,11 +192,27 @@ pub struct CompileArgs {
     /// Workflow file (TOML).
     pub workflow: PathBuf,
     /// Profiles: one row per (agent, model, budget) with accuracy, samples, latency_s, input_tokens,
-    /// output_tokens; CSV with a header or JSONL.
-    #[arg(long, short = 'p')]
-    pub profiles: PathBuf,
-    /// Per-model throughput (model, prefill_tok_per_s, decode_tok_per_s) for --latency tokens.
-    #[arg(long)]
+    /// output_tokens; CSV with a header or JSONL. Or measure them with --data instead.
+    #[arg(
+        long,
+        short = 'p',
+        required_unless_present = "data",
+        conflicts_with = "data"
+    )]
+    pub profiles: Option<PathBuf>,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// With --data: compile without the settings that have no successful profiling call (instead
+    /// of refusing to treat them as measured).
+    #[arg(long, requires = "data")]
+    pub drop_unprofiled: bool,
+    /// With --data: also write the measured profiles (CSV, the --profiles format) here, and the
+    /// fitted throughput next to it (<name>.throughput.csv).
+    #[arg(long, requires = "data")]
+    pub export_profiles: Option<PathBuf>,
+    /// Per-model throughput (model, prefill_tok_per_s, decode_tok_per_s) for --latency tokens
+    /// (with --data it is fitted from the profiling calls).
+    #[arg(long, conflicts_with = "data")]
     pub throughput: Option<PathBuf>,
     /// How parallel branches' latencies combine; changing it needs no re-profiling.
     #[arg(long, value_enum, default_value = "parallel")]
@@ -123,9 +224,88 @@ pub struct CompileArgs {
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Label the models behind the profiles (e.g. "zoo (synthetic)"); stored in the artifact.
+    /// With --zoo it is "zoo (synthetic)".
     #[arg(long)]
     pub models_label: Option<String>,
     /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How the pipeline measures: data, models, store, reference, sampling (shared by `induce`,
+/// `profile` and `compile --data`).
+#[derive(Debug, Clone, Args)]
+pub struct MeasureArgs {
+    /// Labelled validation split (JSONL: the task's fields and the gold answer) to induce the
+    /// agents' examples from and profile them on.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint.
+    /// With --zoo and no providers file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
+    #[arg(long)]
+    pub providers: Option<PathBuf>,
+    /// Run every model on the zoo (seeded synthetic models) inside this process; results are
+    /// labelled "zoo (synthetic)".
+    #[arg(long)]
+    pub zoo: bool,
+    /// SQLite store of every measurement: a rerun reuses what it has.
+    #[arg(long, default_value = ".flowcompile/store.sqlite")]
+    pub store: PathBuf,
+    /// Use only the first N items of --data.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Reference setting of every agent for data induction, MODEL@BUDGET; default: each agent's
+    /// last model at its largest budget (the paper: the largest model).
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// Reference structure (see `flowcompile space --structures`); default: the largest.
+    #[arg(long)]
+    pub reference_structure: Option<usize>,
+    /// A reference run is kept when its final score is at least this.
+    #[arg(long, default_value_t = 0.5)]
+    pub min_score: f64,
+    /// Model that judges each call of a kept run; only calls it rates correct become examples.
+    #[arg(long)]
+    pub judge: Option<String>,
+    /// Thinking budget of judge calls.
+    #[arg(long, default_value_t = 1000)]
+    pub judge_budget: u32,
+    /// Calls per (agent, model, budget): that many examples, repeated with fresh samples when an
+    /// agent has fewer (the prototype's min_samples_per_agent).
+    #[arg(long, default_value_t = 100)]
+    pub calls_per_setting: usize,
+    /// Adaptive profiling: stop sampling a setting once another setting of the same agent beats it
+    /// on accuracy and latency beyond two standard errors (checked every 10 calls from the 20th);
+    /// reports the calls saved.
+    #[arg(long)]
+    pub adaptive: bool,
+    /// Model calls (or reference runs) in flight at once; each endpoint's own limit applies too.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct InduceArgs {
+    /// Workflow file (TOML).
+    pub workflow: PathBuf,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Workflow file (TOML).
+    pub workflow: PathBuf,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// Write the profiles (CSV, the format `compile --profiles` reads) here, and the fitted
+    /// throughput next to it (<name>.throughput.csv).
+    #[arg(long, short = 'o')]
+    pub export: Option<PathBuf>,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -161,12 +341,45 @@ pub struct SelectArgs {
     pub json: bool,
 }
 
+/// Inputs and outputs of `flowcompile report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    pub artifact: PathBuf,
+    /// Workflow file the artifact was compiled from (with --profiles: baselines, agent profiles).
+    #[arg(long, requires = "profiles")]
+    pub workflow: Option<PathBuf>,
+    /// Profiles the artifact was compiled from (CSV or JSONL).
+    #[arg(long, short = 'p', requires = "workflow")]
+    pub profiles: Option<PathBuf>,
+    /// Per-model throughput, when the artifact was compiled with --latency tokens.
+    #[arg(long, requires = "profiles")]
+    pub throughput: Option<PathBuf>,
+    /// Held-out validation (flowcompile.validation.v1, written by `flowcompile test`).
+    #[arg(long)]
+    pub validation: Option<PathBuf>,
+    /// Measured ground truth (flowcompile.truth.v1, written by `flowcompile truth`).
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// HTML file to write (default: <workflow name>.report.html in the current directory).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Also write each plot as DIR/<name>.svg (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub svg_dir: Option<PathBuf>,
+    /// Print what was written as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Copy, Clone, Debug, ValueEnum)]
 pub enum SchemaKind {
     /// Workflow files.
     Workflow,
     /// Artifacts written by `compile`.
     Artifact,
+    /// Validation documents written by `test`.
+    Validation,
 }
 
 #[derive(Debug, Args)]
@@ -182,9 +395,10 @@ pub struct ExecArgs {
     /// Workflow file (TOML).
     pub workflow: PathBuf,
     /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint
-    /// (examples/providers/zoo.toml, examples/providers/vllm.toml).
-    #[arg(long)]
-    pub providers: PathBuf,
+    /// (examples/providers/zoo.toml, examples/providers/vllm.toml). With --zoo and no providers
+    /// file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
+    #[arg(long, required_unless_present = "zoo")]
+    pub providers: Option<PathBuf>,
     /// Start an embedded zoo (synthetic models) on loopback and send every provider there; the
     /// zoo knows the tasks of the input data.
     #[arg(long)]
@@ -243,4 +457,87 @@ pub struct EvalArgs {
     /// Store (SQLite) where results are kept so that a rerun skips finished items.
     #[arg(long, default_value = ".flowcompile/store.sqlite")]
     pub store: PathBuf,
+}
+
+/// Arguments of `flowcompile test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Workflow file (TOML) the artifact was compiled from.
+    pub workflow: PathBuf,
+    /// Artifact whose points to run (flowcompile.artifact.v1, or the prototype's v2).
+    #[arg(long)]
+    pub artifact: PathBuf,
+    /// Held-out split (JSONL, one object per line with the task's fields and gold answer).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint. With
+    /// --zoo and no providers file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
+    #[arg(long, required_unless_present = "zoo")]
+    pub providers: Option<PathBuf>,
+    /// Start an embedded zoo (synthetic models) on loopback and send every provider there.
+    #[arg(long)]
+    pub zoo: bool,
+    /// Only these points, comma-separated ids (e.g. p0,p3).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["all_points", "max_points"])]
+    pub points: Vec<String>,
+    /// Every point of the artifact (the default).
+    #[arg(long, conflicts_with = "max_points")]
+    pub all_points: bool,
+    /// At most N points, spread evenly along the frontier (always the fastest and the most accurate).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_points: Option<u64>,
+    /// Run only the first N items of the split.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// (point, item) runs at once, over all points.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Store (SQLite) where results are kept so that a rerun skips finished runs.
+    #[arg(long, default_value = ".flowcompile/store.sqlite")]
+    pub store: PathBuf,
+    /// Print the validation document (flowcompile.validation.v1) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the validation document to this file (atomically).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+/// Where `serve` finds its workflows and models, and its limits.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Workflow file (TOML); repeatable, paired in order with --artifact.
+    #[arg(long = "workflow", required = true)]
+    pub workflows: Vec<PathBuf>,
+    /// Artifact compiled for the --workflow at the same position; repeatable.
+    #[arg(long = "artifact", required = true)]
+    pub artifacts: Vec<PathBuf>,
+    /// Providers file: each model name the points use -> an OpenAI-compatible endpoint
+    /// (examples/providers/zoo.toml, examples/providers/vllm.toml). With --zoo and no providers
+    /// file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
+    #[arg(long, required_unless_present = "zoo")]
+    pub providers: Option<PathBuf>,
+    /// Start an embedded zoo (synthetic models) on loopback and send every provider there.
+    #[arg(long)]
+    pub zoo: bool,
+    /// Task file (JSONL) the embedded zoo knows, so that its answers to those questions have
+    /// seeded correctness (e.g. ../shared/data/gsm8k_validate.jsonl).
+    #[arg(long, requires = "zoo")]
+    pub tasks: Option<PathBuf>,
+    /// Address to listen on (127.0.0.1 = this machine only).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port (0 picks a free one; the address is printed on the first line).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Name of the environment variable holding the bearer token every /v1 request must send
+    /// (`Authorization: Bearer TOKEN`); without it the API is open. /health and /metrics stay open.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Largest request body in bytes (larger ones get 413).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Longest a workflow may run for one request, seconds (then 504); at most 86400.
+    #[arg(long, default_value_t = 300.0)]
+    pub timeout_s: f64,
 }

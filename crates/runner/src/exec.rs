@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use flowcompile_client::{CallRequest, Client, ClientError};
-use flowcompile_ir::{DesignSpace, Expr, SlotId, SpaceError, ToolKind, Workflow};
+use flowcompile_ir::{AgentId, DesignSpace, Expr, Setting, SlotId, SpaceError, ToolKind, Workflow};
 use flowcompile_openai::ChatMessage;
 use futures::future::{join_all, BoxFuture};
 use minijinja::{Environment, UndefinedBehavior};
@@ -124,6 +124,11 @@ pub struct CallRecord {
     pub cost_usd: Option<f64>,
     /// The error, when the call failed.
     pub error: Option<String>,
+    /// The template variables the prompt was rendered from (the item's fields plus `input`,
+    /// `candidates`, `feedback` and `context`): what data induction keeps to replay the call alone.
+    /// Left out of serialised traces, which would otherwise repeat the item in every call.
+    #[serde(skip)]
+    pub inputs: Map<String, Value>,
 }
 
 /// One tool run in a trace.
@@ -154,7 +159,7 @@ pub struct RunResult {
     pub structure: usize,
     /// The final answer, or why the run failed (a failed call fails the item).
     pub answer: Result<String, RunError>,
-    /// The answer's score; `None` when the run failed.
+    /// The answer's score; `None` when the run failed or was not scored ([`Runner::run_unscored`]).
     pub score: Option<Score>,
     /// Wall seconds of the run, scoring excluded.
     pub latency_s: f64,
@@ -250,6 +255,16 @@ impl<'w> Runner<'w> {
         Ok(Runner { wf, space, client })
     }
 
+    /// The workflow this runner runs.
+    pub fn workflow(&self) -> &'w Workflow {
+        self.wf
+    }
+
+    /// The model client calls go through.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The workflow's design space (structures and slots) configurations index into.
     pub fn space(&self) -> &DesignSpace {
         &self.space
@@ -257,6 +272,16 @@ impl<'w> Runner<'w> {
 
     /// Runs `config` on `item` (a JSON object with the task's fields and gold answer) and scores it.
     pub async fn run(&self, config: &Config, item: &Value) -> RunResult {
+        self.run_item(config, item, true).await
+    }
+
+    /// Runs `config` on `item` without scoring it: the item needs the task's fields but no gold
+    /// answer, and [`RunResult::score`] is `None`. For serving, where no answer is known.
+    pub async fn run_unscored(&self, config: &Config, item: &Value) -> RunResult {
+        self.run_item(config, item, false).await
+    }
+
+    async fn run_item(&self, config: &Config, item: &Value, scored: bool) -> RunResult {
         let id = item_id(item);
         let started = Instant::now();
         let item_run = ItemRun {
@@ -265,7 +290,7 @@ impl<'w> Runner<'w> {
             item_id: id.clone(),
             trace: Mutex::new((Vec::new(), Vec::new())),
         };
-        let outcome = item_run.execute(item).await;
+        let outcome = item_run.execute(item, scored).await;
         let latency_s = started.elapsed().as_secs_f64();
         let (mut calls, mut tools) = item_run
             .trace
@@ -279,8 +304,11 @@ impl<'w> Runner<'w> {
             .sum();
         let (answer, score, modelled_latency_s) = match outcome {
             Ok((answer, gold, modelled)) => {
-                let s = score(self.wf.task.scorer, &answer, &gold).await;
-                (Ok(answer), Some(s), modelled)
+                let s = match gold {
+                    Some(gold) => Some(score(self.wf.task.scorer, &answer, &gold).await),
+                    None => None,
+                };
+                (Ok(answer), s, modelled)
             }
             Err(e) => (Err(e), None, 0.0),
         };
@@ -298,6 +326,150 @@ impl<'w> Runner<'w> {
     }
 }
 
+impl Runner<'_> {
+    /// Calls `agent` alone on `inputs` (template variables, as in [`CallRecord::inputs`]) under
+    /// `setting`: what profiling does with each induced example. `key` names the example (seeds
+    /// derive from it and `sample`). A failed model call comes back as a record with `error` set; a
+    /// template that cannot render is an error, since it fails under every setting alike.
+    pub async fn call_agent(
+        &self,
+        agent: AgentId,
+        setting: &Setting,
+        inputs: &Map<String, Value>,
+        key: &str,
+        sample: u64,
+    ) -> Result<CallRecord, RunError> {
+        let idx = agent.0 as usize;
+        let name = self.wf.agents[idx].name.clone();
+        let (record, _) = self
+            .invoke(idx, name, setting, inputs.clone(), key, inputs, 0, sample)
+            .await?;
+        Ok(record)
+    }
+
+    /// Renders the agent's prompts over `ctx`, calls its model and parses the reply: the record of the
+    /// call and, on success, its modelled latency (wall when the server reports none).
+    #[allow(clippy::too_many_arguments)]
+    async fn invoke(
+        &self,
+        agent_idx: usize,
+        slot_name: String,
+        setting: &Setting,
+        ctx: Map<String, Value>,
+        item_id: &str,
+        fields: &Map<String, Value>,
+        site: usize,
+        sample: u64,
+    ) -> Result<(CallRecord, Result<f64, ClientError>), RunError> {
+        let agent = &self.wf.agents[agent_idx];
+        let mut messages = Vec::new();
+        let mut all_text = String::new();
+        if let Some(system) = &agent.system {
+            let text = render(&agent.name, "system", system, &ctx, item_id, fields)?;
+            all_text.push_str(&text);
+            all_text.push('\u{0}');
+            messages.push(ChatMessage::system(text));
+        }
+        let prompt = render(&agent.name, "prompt", &agent.prompt, &ctx, item_id, fields)?;
+        all_text.push_str(&prompt);
+        messages.push(ChatMessage::user(prompt));
+        let call_seed = seed(item_id, site, sample, "call");
+        let started = Instant::now();
+        let result = self
+            .client
+            .call(
+                CallRequest::new(&setting.model, messages, setting.budget_tokens)
+                    .seed(call_seed)
+                    .agent(agent.name.clone()),
+            )
+            .await;
+        let mut record = CallRecord {
+            site,
+            sample,
+            seed: call_seed,
+            agent: agent.name.clone(),
+            slot: slot_name,
+            model: setting.model.clone(),
+            budget_tokens: setting.budget_tokens,
+            prompt_hash: format!("{:016x}", xxh3_64(all_text.as_bytes())),
+            prompt_chars: all_text.chars().count(),
+            output: String::new(),
+            parsed: String::new(),
+            parse_ok: false,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_s: started.elapsed().as_secs_f64(),
+            modelled_latency_s: None,
+            cost_usd: None,
+            error: None,
+            inputs: ctx,
+        };
+        match result {
+            Err(source) => {
+                record.error = Some(source.to_string());
+                Ok((record, Err(source)))
+            }
+            Ok(outcome) => {
+                let (parsed, parse_ok) = match parse_output(&agent.output, &outcome.text) {
+                    Ok(p) => (p, true),
+                    Err(raw) => (raw, false),
+                };
+                let modelled = outcome.modelled_latency_s.unwrap_or(outcome.latency_s);
+                if let Some(u) = outcome.usage {
+                    record.prompt_tokens = u.prompt_tokens;
+                    record.completion_tokens = u.completion_tokens;
+                }
+                record.output = outcome.text;
+                record.parsed = parsed;
+                record.parse_ok = parse_ok;
+                record.modelled_latency_s = outcome.modelled_latency_s;
+                record.cost_usd = outcome.cost_usd;
+                Ok((record, Ok(modelled)))
+            }
+        }
+    }
+}
+
+/// Renders one of `agent`'s templates over `ctx`, strict about undefined variables (`fields` lists
+/// the item's fields for the message).
+fn render(
+    agent: &str,
+    template: &'static str,
+    source: &str,
+    ctx: &Map<String, Value>,
+    item_id: &str,
+    fields: &Map<String, Value>,
+) -> Result<String, RunError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let error = |e: minijinja::Error| RunError::Template {
+        agent: agent.to_string(),
+        template,
+        message: e.to_string(),
+    };
+    let tmpl = env.template_from_str(source).map_err(error)?;
+    let mut undeclared: Vec<String> = tmpl
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !ctx.contains_key(v))
+        .collect();
+    undeclared.sort();
+    if let Some(variable) = undeclared.into_iter().next() {
+        return Err(RunError::UndefinedVariable {
+            agent: agent.to_string(),
+            template,
+            variable,
+            item: item_id.to_string(),
+            fields: fields.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
+    }
+    Ok(tmpl
+        .render(minijinja::Value::from_serialize(ctx))
+        .map_err(error)?
+        .trim()
+        .to_string())
+}
+
 type Trace = (Vec<CallRecord>, Vec<ToolRecord>);
 
 /// One run of one item: shared by the concurrent branches.
@@ -309,18 +481,26 @@ struct ItemRun<'r, 'w> {
 }
 
 impl ItemRun<'_, '_> {
-    async fn execute(&self, item: &Value) -> Result<(String, Value, f64), RunError> {
+    /// Runs the item; with `scored`, also returns its gold answer (required then).
+    async fn execute(
+        &self,
+        item: &Value,
+        scored: bool,
+    ) -> Result<(String, Option<Value>, f64), RunError> {
         let fields = item.as_object().ok_or_else(|| RunError::NotAnObject {
             item: self.item_id.clone(),
         })?;
         let answer_field = &self.runner.wf.task.answer;
-        let gold = fields
-            .get(answer_field)
-            .cloned()
-            .ok_or_else(|| RunError::MissingField {
-                item: self.item_id.clone(),
-                field: answer_field.clone(),
-            })?;
+        let gold =
+            match scored {
+                true => Some(fields.get(answer_field).cloned().ok_or_else(|| {
+                    RunError::MissingField {
+                        item: self.item_id.clone(),
+                        field: answer_field.clone(),
+                    }
+                })?),
+                false => None,
+            };
         let structure = self
             .runner
             .space
@@ -458,44 +638,6 @@ impl ItemRun<'_, '_> {
         })
     }
 
-    fn render(
-        &self,
-        agent: &str,
-        template: &'static str,
-        source: &str,
-        ctx: &Map<String, Value>,
-        item: &Map<String, Value>,
-    ) -> Result<String, RunError> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        let error = |e: minijinja::Error| RunError::Template {
-            agent: agent.to_string(),
-            template,
-            message: e.to_string(),
-        };
-        let tmpl = env.template_from_str(source).map_err(error)?;
-        let mut undeclared: Vec<String> = tmpl
-            .undeclared_variables(false)
-            .into_iter()
-            .filter(|v| !ctx.contains_key(v))
-            .collect();
-        undeclared.sort();
-        if let Some(variable) = undeclared.into_iter().next() {
-            return Err(RunError::UndefinedVariable {
-                agent: agent.to_string(),
-                template,
-                variable,
-                item: self.item_id.clone(),
-                fields: item.keys().cloned().collect::<Vec<_>>().join(", "),
-            });
-        }
-        Ok(tmpl
-            .render(minijinja::Value::from_serialize(ctx))
-            .map_err(error)?
-            .trim()
-            .to_string())
-    }
-
     async fn call(
         &self,
         slot: SlotId,
@@ -506,7 +648,6 @@ impl ItemRun<'_, '_> {
         sample: u64,
     ) -> Result<(Flow, f64), RunError> {
         let runner = self.runner;
-        let agent = &runner.wf.agents[agent_idx];
         let slot_name = runner
             .space
             .slots
@@ -538,79 +679,33 @@ impl ItemRun<'_, '_> {
         if let Some(c) = &flow.context {
             ctx.insert("context".into(), c.clone());
         }
-        let mut messages = Vec::new();
-        let mut all_text = String::new();
-        if let Some(system) = &agent.system {
-            let text = self.render(&agent.name, "system", system, &ctx, item)?;
-            all_text.push_str(&text);
-            all_text.push('\u{0}');
-            messages.push(ChatMessage::system(text));
-        }
-        let prompt = self.render(&agent.name, "prompt", &agent.prompt, &ctx, item)?;
-        all_text.push_str(&prompt);
-        messages.push(ChatMessage::user(prompt));
-        let call_seed = seed(&self.item_id, site, sample, "call");
-        let started = Instant::now();
-        let result = runner
-            .client
-            .call(
-                CallRequest::new(&setting.model, messages, setting.budget_tokens)
-                    .seed(call_seed)
-                    .agent(agent.name.clone()),
+        let (record, outcome) = runner
+            .invoke(
+                agent_idx,
+                slot_name.clone(),
+                setting,
+                ctx,
+                &self.item_id,
+                item,
+                site,
+                sample,
             )
-            .await;
-        let mut record = CallRecord {
-            site,
-            sample,
-            seed: call_seed,
-            agent: agent.name.clone(),
-            slot: slot_name.clone(),
-            model: setting.model.clone(),
-            budget_tokens: setting.budget_tokens,
-            prompt_hash: format!("{:016x}", xxh3_64(all_text.as_bytes())),
-            prompt_chars: all_text.chars().count(),
-            output: String::new(),
-            parsed: String::new(),
-            parse_ok: false,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            latency_s: started.elapsed().as_secs_f64(),
-            modelled_latency_s: None,
-            cost_usd: None,
-            error: None,
-        };
-        match result {
-            Err(source) => {
-                record.error = Some(source.to_string());
-                self.record_call(record);
-                Err(RunError::Call {
-                    agent: agent.name.clone(),
-                    slot: slot_name,
-                    source: Box::new(source),
-                })
-            }
-            Ok(outcome) => {
-                let (parsed, parse_ok) = match parse_output(&agent.output, &outcome.text) {
-                    Ok(p) => (p, true),
-                    Err(raw) => (raw, false),
-                };
-                let modelled = outcome.modelled_latency_s.unwrap_or(outcome.latency_s);
-                if let Some(u) = outcome.usage {
-                    record.prompt_tokens = u.prompt_tokens;
-                    record.completion_tokens = u.completion_tokens;
-                }
-                record.output = outcome.text;
-                record.parsed = parsed.clone();
-                record.parse_ok = parse_ok;
-                record.modelled_latency_s = outcome.modelled_latency_s;
-                record.cost_usd = outcome.cost_usd;
-                self.record_call(record);
-                let next = Flow {
+            .await?;
+        let parsed = record.parsed.clone();
+        self.record_call(record);
+        match outcome {
+            Err(source) => Err(RunError::Call {
+                agent: runner.wf.agents[agent_idx].name.clone(),
+                slot: slot_name,
+                source: Box::new(source),
+            }),
+            Ok(modelled) => Ok((
+                Flow {
                     value: Val::One(parsed),
                     ..flow
-                };
-                Ok((next, modelled))
-            }
+                },
+                modelled,
+            )),
         }
     }
 
@@ -706,7 +801,7 @@ impl ItemRun<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowcompile_ir::{Agent, AgentId, Setting, ToolId};
+    use flowcompile_ir::{AgentId, ToolId};
 
     #[test]
     fn sites_number_calls_tools_and_conditionals() {
@@ -746,47 +841,25 @@ mod tests {
 
     #[test]
     fn undefined_template_variables_are_named() {
-        let mut wf = Workflow::new("w", vec![Agent::new("a", vec![Setting::new("m", 1)])]);
-        let leaf = wf.add_node("a", flowcompile_ir::NodeKind::Agent(AgentId(0)));
-        wf.root = leaf;
-        let runner = Runner::new(&wf, offline_client()).unwrap();
-        let config = Config::new(runner.space(), 0, [(SlotId(0), Setting::new("m", 1))]).unwrap();
-        let run = ItemRun {
-            runner: &runner,
-            config: &config,
-            item_id: "i".into(),
-            trace: Mutex::new((Vec::new(), Vec::new())),
-        };
         let item = serde_json::json!({"problem": "2+2"});
         let item = item.as_object().unwrap();
         let mut ctx = item.clone();
         ctx.insert("input".into(), Value::String(String::new()));
-        let ok = run.render(
-            "a",
-            "prompt",
-            "Q: {{ problem }}{% if input %}!{% endif %}",
-            &ctx,
-            item,
+        let tmpl = |source: &str| render("a", "prompt", source, &ctx, "i", item);
+        assert_eq!(
+            tmpl("Q: {{ problem }}{% if input %}!{% endif %}").unwrap(),
+            "Q: 2+2"
         );
-        assert_eq!(ok.unwrap(), "Q: 2+2");
-        let looped = run.render(
-            "a",
-            "prompt",
-            "{% for c in [1] %}{{ loop.index }}{{ c }}{% endfor %}",
-            &ctx,
-            item,
+        assert_eq!(
+            tmpl("{% for c in [1] %}{{ loop.index }}{{ c }}{% endfor %}").unwrap(),
+            "11"
         );
-        assert_eq!(looped.unwrap(), "11");
-        let err = run
-            .render("a", "prompt", "Q: {{ question }}", &ctx, item)
-            .unwrap_err();
+        let err = tmpl("Q: {{ question }}").unwrap_err();
         assert_eq!(
             err.to_string(),
             "agent `a`: the prompt template uses undefined variable `question` (item `i` has fields: problem)"
         );
-        let attr = run
-            .render("a", "prompt", "{{ problem.nope }}", &ctx, item)
-            .unwrap_err();
+        let attr = tmpl("{{ problem.nope }}").unwrap_err();
         assert!(matches!(attr, RunError::Template { .. }), "{attr}");
     }
 

@@ -1,15 +1,19 @@
 //! Deterministic tools: answer extraction, Python execution, tests, final pick, paragraph selection.
 //!
 //! Python programs run as `python3 -c <program>` in a subprocess with a [`PYTHON_TIMEOUT`] and are
-//! killed when it expires. They are not sandboxed: no network or file-system isolation is enforced,
+//! killed when it expires. At most one program per core runs at once (the others wait their turn
+//! before their clock starts), so a burst of programs from concurrent runs does not turn CPU
+//! contention into timeouts. They are not sandboxed: no network or file-system isolation is enforced,
 //! so run only model output you would run yourself, or run the executor inside a container.
 
 use std::collections::HashSet;
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
 
 use crate::parse::last_boxed;
 use crate::score::last_number_str;
@@ -34,11 +38,23 @@ pub struct PythonRun {
     pub error: Option<String>,
 }
 
-/// Runs `program` with `python3 -c`, feeding `stdin`, killed after [`PYTHON_TIMEOUT`].
+/// Programs running at once: one per core.
+fn python_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+    })
+}
+
+/// Runs `program` with `python3 -c`, feeding `stdin`, killed after [`PYTHON_TIMEOUT`] (counted from
+/// its start, once a slot is free).
 pub async fn run_python(program: &str, stdin: &str) -> PythonRun {
     let failed = |error: String| PythonRun {
         stdout: String::new(),
         error: Some(error),
+    };
+    let Ok(_slot) = python_slots().acquire().await else {
+        return failed("python slots closed".into());
     };
     let child = tokio::process::Command::new("python3")
         .arg("-c")

@@ -14,9 +14,16 @@ use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
 /// How long a write waits for another process holding the write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-const INSERT_CALL: &str = "INSERT OR IGNORE INTO calls (agent, prompt_key, model, budget, \
+/// A new key is inserted; a key recorded as failed is replaced by the new attempt; a key recorded
+/// as finished is kept as it was.
+const INSERT_CALL: &str = "INSERT INTO calls (agent, prompt_key, model, budget, \
      input_id, sample, output, score, latency_s, prompt_tokens, completion_tokens, \
-     reasoning_tokens, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+     reasoning_tokens, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+     ON CONFLICT (agent, prompt_key, model, budget, input_id, sample) DO UPDATE SET \
+     output = excluded.output, score = excluded.score, latency_s = excluded.latency_s, \
+     prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, \
+     reasoning_tokens = excluded.reasoning_tokens, error = excluded.error \
+     WHERE calls.error IS NOT NULL";
 
 const INSERT_INDUCED: &str = "INSERT OR IGNORE INTO induced (agent, input_id, inputs_json, \
      reference_output) VALUES (?1, ?2, ?3, ?4)";
@@ -25,7 +32,8 @@ const INSERT_INDUCED: &str = "INSERT OR IGNORE INTO induced (agent, input_id, in
 ///
 /// The run key is a hash the caller makes of everything that determines the run's outcome: the
 /// workflow spec, the configuration, the dataset and the providers. Same key, same run: a rerun
-/// skips the items [`Store::eval_done`] reports.
+/// skips the items [`Store::eval_done`] reports (those that ran without error) and runs failed ones
+/// again, replacing their record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalRow {
     /// The caller's hash of (workflow spec, configuration, dataset, providers).
@@ -83,7 +91,8 @@ pub struct CallRow {
     pub completion_tokens: u64,
     /// Reasoning tokens, when the provider reports them.
     pub reasoning_tokens: Option<u64>,
-    /// The failure of the call, if any; a failed call is recorded so a resumed run skips it.
+    /// The failure of the call, if any. A failed call is recorded (and counted by [`Aggregate`]) but
+    /// not finished: a resumed run tries it again, and a success replaces the failure.
     pub error: Option<String>,
 }
 
@@ -279,8 +288,9 @@ impl Store {
         }
     }
 
-    /// Records one evaluated item; returns `false`, writing nothing, when the item is already
-    /// recorded for that run key (the first record wins).
+    /// Records one evaluated item; returns `false`, writing nothing, when the item already has a
+    /// successful record for that run key (the first success wins). A failed record (with an error)
+    /// is replaced, so that a rerun after a transient failure (an endpoint down) measures the item.
     pub fn record_eval(&self, row: &EvalRow) -> Result<bool> {
         self.finite(
             "eval_results",
@@ -294,10 +304,18 @@ impl Store {
         )?;
         self.write("record an evaluation", |tx| {
             let inserted = tx.execute(
-                "INSERT OR IGNORE INTO eval_results (run_key, item_id, answer, score, correct, \
+                "INSERT INTO eval_results (run_key, item_id, answer, score, correct, \
                  latency_s, modelled_latency_s, prompt_tokens, completion_tokens, cost_usd, error, \
                  trace_json, created_at_unix_s) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                 ON CONFLICT (run_key, item_id) DO UPDATE SET answer = excluded.answer, \
+                 score = excluded.score, correct = excluded.correct, latency_s = excluded.latency_s, \
+                 modelled_latency_s = excluded.modelled_latency_s, \
+                 prompt_tokens = excluded.prompt_tokens, \
+                 completion_tokens = excluded.completion_tokens, cost_usd = excluded.cost_usd, \
+                 error = excluded.error, trace_json = excluded.trace_json, \
+                 created_at_unix_s = excluded.created_at_unix_s \
+                 WHERE eval_results.error IS NOT NULL",
                 params![
                     row.run_key,
                     row.item_id,
@@ -318,12 +336,13 @@ impl Store {
         })
     }
 
-    /// The ids of the items already recorded for `run_key`.
+    /// The ids of the items recorded for `run_key` that ran without error: finished, not to be run
+    /// again (a failed item is not finished).
     pub fn eval_done(&self, run_key: &str) -> Result<HashSet<String>> {
         let op = "read finished evaluations";
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT item_id FROM eval_results WHERE run_key = ?1")
+            .prepare_cached("SELECT item_id FROM eval_results WHERE run_key = ?1 AND error IS NULL")
             .map_err(|e| self.err(op, e))?;
         let ids = stmt
             .query_map([run_key], |row| row.get(0))
@@ -384,15 +403,17 @@ impl Store {
         )
     }
 
-    /// Records one profiling call; returns `false`, writing nothing, when its key already exists,
-    /// so a resumed run never duplicates a measurement.
+    /// Records one profiling call; returns `false`, writing nothing, when its key is already
+    /// recorded as finished, so a resumed run never duplicates a measurement. A key recorded as
+    /// failed is overwritten by the new attempt (returns `true`).
     pub fn record_call(&self, row: &CallRow) -> Result<bool> {
         self.check_call(row)?;
         self.write("record a call", |tx| insert_call(tx, row))
     }
 
     /// Records a batch of profiling calls in one transaction (the fast path); returns how many
-    /// were new. Keys already present are skipped; on error nothing of the batch is written.
+    /// were written. Keys finished already are skipped, failed ones overwritten (as
+    /// [`Store::record_call`]); on error nothing of the batch is written.
     pub fn record_calls(&self, rows: &[CallRow]) -> Result<usize> {
         rows.iter().try_for_each(|row| self.check_call(row))?;
         self.write("record calls", |tx| {
@@ -404,7 +425,8 @@ impl Store {
         })
     }
 
-    /// The (input id, sample) pairs already recorded for one setting of one agent prompt.
+    /// The (input id, sample) pairs already finished (recorded without an error) for one setting of
+    /// one agent prompt: what a resumed run skips.
     pub fn calls_done(
         &self,
         agent: &str,
@@ -416,8 +438,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT input_id, sample FROM calls \
-                 WHERE agent = ?1 AND prompt_key = ?2 AND model = ?3 AND budget = ?4",
+                "SELECT input_id, sample FROM calls WHERE agent = ?1 AND prompt_key = ?2 \
+                 AND model = ?3 AND budget = ?4 AND error IS NULL",
             )
             .map_err(|e| self.err(op, e))?;
         let done = stmt
@@ -730,6 +752,34 @@ mod tests {
     }
 
     #[test]
+    fn failed_calls_are_not_finished_and_a_success_replaces_them() {
+        let dir = TempDir::new("retry");
+        let store = dir.open();
+        let failed = call("a", 10, "x", 0.0, true);
+        assert!(store.record_call(&failed).unwrap());
+        assert!(store
+            .calls_done("solver", "p1", "a", 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.aggregate("solver", "p1").unwrap()[0].n_errors, 1);
+        let ok = call("a", 10, "x", 1.0, false);
+        assert!(store.record_call(&ok).unwrap());
+        assert_eq!(
+            store.call_rows("solver", "p1").unwrap(),
+            std::slice::from_ref(&ok)
+        );
+        assert!(
+            !store.record_call(&failed).unwrap(),
+            "a finished call stays"
+        );
+        assert_eq!(store.call_rows("solver", "p1").unwrap(), [ok]);
+        assert_eq!(
+            store.calls_done("solver", "p1", "a", 10).unwrap(),
+            HashSet::from([("x".to_string(), 0)])
+        );
+    }
+
+    #[test]
     fn non_finite_numbers_are_refused_and_nothing_of_the_batch_is_written() {
         let dir = TempDir::new("nonfinite");
         let store = dir.open();
@@ -829,12 +879,31 @@ mod tests {
         assert!(store.record_eval(&eval("i1", "4")).unwrap());
         assert!(store.record_eval(&failed).unwrap());
         assert!(!store.record_eval(&eval("i1", "5")).unwrap());
+        // The failed item is recorded but not finished: a rerun runs it again.
+        assert_eq!(
+            store.eval_done("run1").unwrap(),
+            HashSet::from(["i1".into()])
+        );
+        assert_eq!(
+            store.eval_rows("run1").unwrap(),
+            [eval("i1", "4"), failed.clone()]
+        );
+        assert!(store.eval_done("run2").unwrap().is_empty());
+        // A failure again replaces the failure; then a success replaces it and stays.
+        let mut failed_again = failed.clone();
+        failed_again.error = Some("timeout".into());
+        assert!(store.record_eval(&failed_again).unwrap());
+        assert_eq!(store.eval_rows("run1").unwrap()[1], failed_again);
+        assert!(store.record_eval(&eval("i2", "7")).unwrap());
+        assert!(!store.record_eval(&failed).unwrap());
+        assert_eq!(
+            store.eval_rows("run1").unwrap(),
+            [eval("i1", "4"), eval("i2", "7")]
+        );
         assert_eq!(
             store.eval_done("run1").unwrap(),
             HashSet::from(["i1".into(), "i2".into()])
         );
-        assert_eq!(store.eval_rows("run1").unwrap(), [eval("i1", "4"), failed]);
-        assert!(store.eval_done("run2").unwrap().is_empty());
     }
 
     #[test]

@@ -12,6 +12,24 @@ use crate::zoo::{TaskId, Zoo, ZooError};
 pub const FORCING_PHRASE: &str =
     "Considering the limited time by the user, I have to give the solution based on the thinking directly now.";
 
+/// A prompt asking for this fence gets its answer as a Python program printing it (a `program` agent).
+const PYTHON_FENCE: &str = "```python";
+
+/// `answer` as a Python literal: a number as written, anything else as a string (JSON string
+/// escapes are valid Python).
+fn python_literal(answer: &str) -> String {
+    let t = answer.trim();
+    let numeric = !t.is_empty()
+        && t.parse::<f64>().is_ok_and(f64::is_finite)
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | 'e' | 'E' | '+'));
+    if numeric {
+        t.to_string()
+    } else {
+        serde_json::Value::String(t.to_string()).to_string()
+    }
+}
+
 /// The `system_fingerprint` of every zoo reply: everything made from the zoo says so.
 pub const SYSTEM_FINGERPRINT: &str = "zoo (synthetic)";
 
@@ -226,8 +244,14 @@ impl Zoo {
         );
 
         let lead = sentence(d.key);
+        let as_program = role != Role::Judge && region.contains(PYTHON_FENCE);
         let answer_text = if role == Role::Judge {
             format!("{lead} The verdict is <verdict>{}</verdict>", d.answer)
+        } else if as_program {
+            format!(
+                "{lead}\n{PYTHON_FENCE}\nprint({})\n```",
+                python_literal(&d.answer)
+            )
         } else if region.contains("<answer>") {
             format!("{lead} The final answer is <answer>{}</answer>", d.answer)
         } else {
@@ -277,11 +301,12 @@ impl Zoo {
         };
         let reasoning_tokens = word_count(thinking_part.split("</think>").next().unwrap_or(""));
         let answer = if role == Role::Judge {
-            final_verdict(&text)
+            final_verdict(&text).map(str::to_owned)
+        } else if as_program {
+            text.ends_with("\n```").then(|| d.answer.to_string())
         } else {
-            final_answer(&text)
-        }
-        .map(str::to_owned);
+            final_answer(&text).map(str::to_owned)
+        };
         let correct = match (&answer, task) {
             (Some(_), _) => d.correct,
             (None, Some(_)) => Some(false),
@@ -489,6 +514,28 @@ mod tests {
             (r.text.as_str(), r.completion_tokens, r.finish_reason),
             ("", 0, FinishReason::Length)
         );
+    }
+
+    #[test]
+    fn a_prompt_asking_for_python_gets_a_program_printing_the_answer() {
+        let zoo = zoo();
+        let prompt = format!("Write a program. Reply with one ```python code block.\nProblem: {Q}");
+        for s in 0..5 {
+            let r = zoo
+                .chat("zoo-14b", Some("programmer"), &user(&prompt), &opts(s))
+                .unwrap();
+            let answer = r.answer.clone().unwrap();
+            assert!(
+                r.text
+                    .ends_with(&format!("```python\nprint({answer})\n```")),
+                "{}",
+                r.text
+            );
+            assert_eq!(r.correct, Some(answer == "7"));
+        }
+        assert_eq!(python_literal("-12.5"), "-12.5");
+        assert_eq!(python_literal("\\frac{1}{2}"), "\"\\\\frac{1}{2}\"");
+        assert_eq!(python_literal("say \"hi\""), "\"say \\\"hi\\\"\"");
     }
 
     #[test]

@@ -3,16 +3,22 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use flowcompile_artifact::{
     sha256_hex, Artifact, ArtifactFormat, Execution as ArtExecution, LatencyModel, Point,
     PointSetting, PointStructure, Predicted, Provenance, ProxyModel, SlotSummary, SpaceSummary,
 };
-use flowcompile_profile::{parse_profiles, parse_throughput, resolve, Format, LatencySource};
+use flowcompile_ir::Workflow;
+use flowcompile_pipeline::PipelineError;
+use flowcompile_profile::{
+    parse_profiles, parse_throughput, resolve, Format, LatencySource, ProfileTable, ThroughputRow,
+};
 use flowcompile_proxy::ExecutionModel;
 use flowcompile_search::{pareto, Problem};
 use indexmap::IndexMap;
-use serde_json::json;
+use serde_json::{json, Value};
+
+use super::measure;
 
 use crate::cli::{CompileArgs, Execution, Latency};
 use crate::exit::Failure;
@@ -27,19 +33,27 @@ fn format_of(path: &Path) -> Result<Format, Failure> {
     })
 }
 
-pub fn run(args: CompileArgs) -> Result<(), Failure> {
-    let (wf, spec_text) = super::load_workflow(&args.workflow)?;
-    let space = wf
-        .design_space()
-        .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.workflow.display())))?;
-    let profiles_text = super::read(&args.profiles)?;
+/// Where the profiles came from.
+struct Source {
+    table: ProfileTable,
+    throughput: Vec<ThroughputRow>,
+    /// Bytes the profiles digest is taken of (the files, or the measured profiles as CSV).
+    digest_input: Vec<u8>,
+    models_label: Option<String>,
+    /// The measurement's reports, for `--json`.
+    measured: Option<Value>,
+}
+
+/// Reads `--profiles` (and `--throughput`).
+fn from_files(args: &CompileArgs, profiles: &Path) -> Result<Source, Failure> {
+    let profiles_text = super::read(profiles)?;
     let table = parse_profiles(
         &profiles_text,
-        &args.profiles.display().to_string(),
-        format_of(&args.profiles)?,
+        &profiles.display().to_string(),
+        format_of(profiles)?,
     )
     .map_err(|e| Failure::Input(anyhow!("{e}")))?;
-    let mut digest_input = profiles_text.clone().into_bytes();
+    let mut digest_input = profiles_text.into_bytes();
     let throughput = match &args.throughput {
         Some(path) => {
             let text = super::read(path)?;
@@ -49,13 +63,94 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         }
         None => Vec::new(),
     };
+    if matches!(args.latency, Latency::Tokens) && args.throughput.is_none() {
+        return Err(Failure::Input(anyhow!("--latency tokens needs --throughput FILE with each model's prefill and decode tokens/s")));
+    }
+    Ok(Source {
+        table,
+        throughput,
+        digest_input,
+        models_label: args.models_label.clone(),
+        measured: None,
+    })
+}
+
+/// Measures the profiles (`--data`): induction and profiling through the store. Settings without a
+/// successful call are refused, or with `--drop-unprofiled` removed from `wf`.
+fn from_measurement(args: &CompileArgs, wf: &mut Workflow) -> Result<Source, Failure> {
+    let m = measure::measure(wf, &args.measure, false, args.json)?;
+    let report = m.profile.expect("profiling ran");
+    if !report.unprofiled.is_empty() {
+        if !args.drop_unprofiled {
+            return Err(Failure::Other(
+                PipelineError::Unprofiled {
+                    settings: report.unprofiled,
+                }
+                .into(),
+            ));
+        }
+        for u in &report.unprofiled {
+            if let Some(agent) = wf.agents.iter_mut().find(|a| a.name == u.agent) {
+                agent
+                    .settings
+                    .retain(|s| !(s.model == u.model && s.budget_tokens == u.budget_tokens));
+            }
+        }
+        if !args.json {
+            eprintln!(
+                "note: compiling without {} unprofiled settings (--drop-unprofiled)",
+                report.unprofiled.len()
+            );
+        }
+        if let Some(a) = wf.agents.iter().find(|a| a.settings.is_empty()) {
+            return Err(Failure::Other(anyhow!(
+                "agent '{}' has no profiled setting left; check its models' endpoints and rerun",
+                a.name
+            )));
+        }
+    }
+    let throughput: Vec<ThroughputRow> = report.throughput.iter().map(|t| t.row()).collect();
+    let source = format!("profiling in {}", args.measure.store.display());
+    let table = ProfileTable::from_rows(&source, report.rows.clone())
+        .map_err(|e| Failure::Other(anyhow!("{e}")))?;
+    let mut digest_input = measure::profiles_csv(&report.rows)?;
+    digest_input.extend(measure::throughput_csv(&throughput)?);
+    if let Some(path) = &args.export_profiles {
+        measure::export(path, &report.rows, &throughput)?;
+    }
+    Ok(Source {
+        table,
+        throughput,
+        digest_input,
+        models_label: args.models_label.clone().or(m.models_label),
+        measured: Some(json!({
+            "induce": m.induce,
+            "profile": report,
+            "induce_s": m.induce_s,
+            "profile_s": m.profile_s,
+        })),
+    })
+}
+
+pub fn run(args: CompileArgs) -> Result<(), Failure> {
+    let (mut wf, spec_text) = super::load_workflow(&args.workflow)?;
+    let Source {
+        table,
+        throughput,
+        digest_input,
+        models_label,
+        measured,
+    } = match &args.profiles {
+        Some(path) => from_files(&args, path)?,
+        None => from_measurement(&args, &mut wf)?,
+    };
+    let space = wf
+        .design_space()
+        .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.workflow.display())))?;
     let latency = match args.latency {
         Latency::Measured => LatencySource::Measured,
         Latency::Tokens => LatencySource::Tokens,
     };
-    if latency == LatencySource::Tokens && args.throughput.is_none() {
-        return Err(Failure::Input(anyhow!("--latency tokens needs --throughput FILE with each model's prefill and decode tokens/s")));
-    }
     let resolved =
         resolve(&wf, &table, &throughput, latency).map_err(|e| Failure::Input(anyhow!("{e}")))?;
     let metrics: Vec<_> = space
@@ -115,7 +210,7 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             spec_sha256: Some(sha256_hex(spec_text.as_bytes())),
             profiles_sha256: Some(sha256_hex(&digest_input)),
-            models_label: args.models_label.clone(),
+            models_label: models_label.clone(),
             imported_from: None,
         },
         proxy: ProxyModel {
@@ -153,7 +248,7 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.artifact.json", wf.name)));
-    write_atomically(&out, artifact.to_json_pretty().as_bytes())?;
+    super::write_atomically(&out, artifact.to_json_pretty().as_bytes())?;
 
     if args.json {
         return super::print_json(&json!({
@@ -165,6 +260,8 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
             "n_points": artifact.points.len(),
             "n_unused_profile_rows": resolved.n_unused_rows,
             "search_s": search_s,
+            "models_label": models_label,
+            "measured": measured,
         }));
     }
     println!(
@@ -185,25 +282,4 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
     println!("{}", output::table(&artifact.points));
     println!("wrote {}", out.display());
     Ok(())
-}
-
-/// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
-/// partial artifact over a good one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("cannot write {}", path.display()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(Failure::Other)
 }

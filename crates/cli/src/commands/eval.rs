@@ -1,51 +1,12 @@
 //! `flowcompile eval`: one configuration over a dataset split, resumable through the store.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use anyhow::{anyhow, Context};
-use flowcompile_artifact::sha256_hex;
 use flowcompile_runner::Runner;
-use flowcompile_store::{EvalRow, Store};
-use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{json, Value};
+use flowcompile_store::EvalRow;
+use serde_json::json;
 
-use super::exec;
+use super::{batch, exec};
 use crate::cli::EvalArgs;
 use crate::exit::Failure;
-
-/// A dataset line that is not an item: reported and counted, the rest still runs.
-struct BadLine {
-    line: usize,
-    why: String,
-}
-
-/// Reads the items of a JSONL split: objects with the gold answer field.
-fn items(text: &str, answer_field: &str) -> (Vec<(usize, Value)>, Vec<BadLine>) {
-    let mut good = Vec::new();
-    let mut bad = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) if v.get(answer_field).is_some() => good.push((i + 1, v)),
-            Ok(v) if v.is_object() => bad.push(BadLine {
-                line: i + 1,
-                why: format!("no '{answer_field}' field (the gold answer)"),
-            }),
-            Ok(_) => bad.push(BadLine {
-                line: i + 1,
-                why: "not a JSON object".into(),
-            }),
-            Err(e) => bad.push(BadLine {
-                line: i + 1,
-                why: format!("not JSON: {e}"),
-            }),
-        }
-    }
-    (good, bad)
-}
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -57,152 +18,69 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let (wf, spec_text) = super::load_workflow(&args.exec.workflow)?;
-    let data_text = super::read(&args.data)?;
-    let (mut todo, bad) = items(&data_text, &wf.task.answer);
-    // The embedded zoo learns the tasks from the good lines only.
-    let zoo_tasks: String = todo.iter().map(|(_, item)| format!("{item}\n")).collect();
-    if let Some(limit) = args.limit {
-        todo.truncate(limit);
-    }
-    for b in &bad {
-        eprintln!(
-            "warning: {}:{}: skipped: {}",
-            args.data.display(),
-            b.line,
-            b.why
-        );
-    }
-    if todo.is_empty() {
-        return Err(Failure::Input(anyhow!(
-            "{}: no item to evaluate ({} bad lines)",
-            args.data.display(),
-            bad.len()
-        )));
-    }
-    if let Some(dir) = args.store.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let store = Store::open(&args.store).map_err(|e| Failure::Other(e.into()))?;
-    let data_name = args
-        .data
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let data = batch::load_dataset(&args.data, &wf.task.answer, args.limit)?;
+    let store = batch::open_store(&args.store)?;
     let runtime = exec::runtime()?;
     runtime.block_on(async {
         let zoo_url = match args.exec.zoo {
-            true => Some(exec::embedded_zoo(Some((&data_name, &zoo_tasks))).await?),
+            true => Some(exec::embedded_zoo(Some((&data.name, &data.zoo_tasks))).await?),
             false => None,
         };
         let (providers, providers_text) =
-            exec::providers(&args.exec.providers, zoo_url.as_deref())?;
+            exec::providers(args.exec.providers.as_deref(), zoo_url.as_deref())?;
         let runner =
             Runner::new(&wf, exec::client(providers)?).map_err(|e| Failure::Input(e.into()))?;
         let (config, what) = exec::config(&args.exec, &wf, runner.space())?;
-        // The run key names what the results depend on; the embedded zoo's port does not count.
-        let providers_key = if args.exec.zoo {
-            "embedded zoo".to_string()
-        } else {
-            providers_text
-        };
-        let run_key = sha256_hex(
-            format!(
-                "{spec_text}\u{0}{}\u{0}{data_name}\u{0}{providers_key}",
-                exec::config_text(&config, runner.space())
-            )
-            .as_bytes(),
+        let run_key = batch::run_key(
+            &spec_text,
+            &exec::config_text(&config, runner.space()),
+            &data.name,
+            &exec::providers_key(zoo_url.as_deref(), providers_text),
         );
-        let done = store
-            .eval_done(&run_key)
-            .map_err(|e| Failure::Other(e.into()))?;
-        let pending: Vec<&(usize, Value)> = todo
+        let jobs = data
+            .items
             .iter()
-            .filter(|(_, item)| !done.contains(&flowcompile_runner::item_id(item)))
+            .map(|item| batch::Job {
+                run_key: &run_key,
+                config: &config,
+                item,
+            })
             .collect();
-        let bar = if args.exec.json {
-            ProgressBar::hidden()
-        } else {
-            let bar = ProgressBar::with_draw_target(
-                Some(pending.len() as u64),
-                ProgressDrawTarget::stderr(),
-            );
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {pos}/{len} items [{bar:30}] {elapsed} eta {eta} {msg}",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
-            );
-            bar
-        };
+        let pending = batch::pending(&store, jobs)?;
+        let bar = batch::progress_bar(pending.len(), args.exec.json, "items");
         if !args.exec.json {
             eprintln!(
                 "{} on {} ({} items, {} already in {}) under {what}",
                 wf.name,
                 args.data.display(),
-                todo.len(),
-                todo.len() - pending.len(),
+                data.items.len(),
+                data.items.len() - pending.len(),
                 args.store.display()
             );
         }
-        let mut stream =
-            futures::stream::iter(pending.iter().map(|(_, item)| runner.run(&config, item)))
-                .buffer_unordered(args.concurrency.max(1));
-        let mut n_correct_now = 0usize;
-        let mut n_now = 0usize;
-        while let Some(result) = stream.next().await {
-            n_now += 1;
-            let (answer, error) = match &result.answer {
-                Ok(a) => (a.clone(), None),
-                Err(e) => (String::new(), Some(e.to_string())),
-            };
-            // A failed item (server down, prompt past the model's context...) is no wrong answer: say which.
-            if let Some(e) = &error {
-                bar.suspend(|| eprintln!("warning: item {}: failed: {e}", result.item_id));
-            }
-            let score = result.score.as_ref();
-            n_correct_now += usize::from(score.is_some_and(|s| s.correct));
-            let row = EvalRow {
-                run_key: run_key.clone(),
-                item_id: result.item_id.clone(),
-                answer,
-                score: score.map_or(0.0, |s| s.value),
-                correct: score.is_some_and(|s| s.correct),
-                latency_s: result.latency_s,
-                modelled_latency_s: result.modelled_latency_s,
-                prompt_tokens: result.calls.iter().map(|c| c.prompt_tokens).sum(),
-                completion_tokens: result.calls.iter().map(|c| c.completion_tokens).sum(),
-                cost_usd: result.calls.iter().map(|c| c.cost_usd).sum(),
-                error,
-                trace_json: serde_json::to_string(
-                    &json!({"calls": result.calls, "tools": result.tools}),
-                )
-                .unwrap_or_default(),
-                created_at_unix_s: SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64),
-            };
-            store
-                .record_eval(&row)
-                .map_err(|e| Failure::Other(e.into()))?;
-            bar.set_message(format!(
-                "accuracy so far {:.3}",
-                n_correct_now as f64 / n_now as f64
-            ));
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-        let ids: std::collections::HashSet<String> = todo
-            .iter()
-            .map(|(_, item)| flowcompile_runner::item_id(item))
-            .collect();
-        let rows: Vec<EvalRow> = store
-            .eval_rows(&run_key)
-            .map_err(|e| Failure::Other(e.into()))?
-            .into_iter()
-            .filter(|r| ids.contains(&r.item_id))
-            .collect();
-        report(&args, &wf.name, &what, &rows, bad.len())
+        let (mut n_correct_now, mut n_now) = (0usize, 0usize);
+        batch::run_jobs(
+            &runner,
+            &store,
+            &pending,
+            args.concurrency,
+            &bar,
+            |result| {
+                n_now += 1;
+                // A failed item (server down, prompt past the model's context...) is no wrong answer: say which.
+                if let Err(e) = &result.answer {
+                    bar.suspend(|| eprintln!("warning: item {}: failed: {e}", result.item_id));
+                }
+                n_correct_now += usize::from(result.score.as_ref().is_some_and(|s| s.correct));
+                bar.set_message(format!(
+                    "accuracy so far {:.3}",
+                    n_correct_now as f64 / n_now as f64
+                ));
+            },
+        )
+        .await?;
+        let rows = batch::rows_for(&store, &run_key, &data.items)?;
+        report(&args, &wf.name, &what, &rows, data.n_bad)
     })
 }
 

@@ -136,9 +136,35 @@ pub fn config_text(config: &Config, space: &DesignSpace) -> String {
         .join(" ")
 }
 
-/// Reads the providers file; with an embedded zoo, every endpoint becomes `zoo_url`.
-pub fn providers(path: &Path, zoo_url: Option<&str>) -> Result<(Providers, String), Failure> {
-    let text = super::read(path)?;
+/// The providers the built-in zoo mapping gives when `--zoo` comes without a providers file.
+const ZOO_PROVIDERS: &str = include_str!("../../../../examples/providers/zoo.toml");
+
+/// Reads the providers file, or with an embedded zoo and no file the built-in mapping of the
+/// examples' model names (qwen3-0.6b..qwen3-14b) to the zoo's models; with an embedded zoo,
+/// every endpoint becomes `zoo_url`.
+pub fn providers(
+    path: Option<&Path>,
+    zoo_url: Option<&str>,
+) -> Result<(Providers, String), Failure> {
+    match (path, zoo_url) {
+        (Some(path), _) => providers_from_text(super::read(path)?, path, zoo_url),
+        (None, Some(_)) => providers_from_text(
+            ZOO_PROVIDERS.to_string(),
+            Path::new("built-in zoo providers"),
+            zoo_url,
+        ),
+        (None, None) => Err(Failure::Input(anyhow!(
+            "say where the models are: --providers FILE (an OpenAI-compatible endpoint per model) or --zoo (synthetic models)"
+        ))),
+    }
+}
+
+/// Parses providers text read from `path`; with an embedded zoo, every endpoint becomes `zoo_url`.
+fn providers_from_text(
+    text: String,
+    path: &Path,
+    zoo_url: Option<&str>,
+) -> Result<(Providers, String), Failure> {
     let text = match zoo_url {
         None => text,
         Some(url) => {
@@ -164,6 +190,15 @@ pub fn providers(path: &Path, zoo_url: Option<&str>) -> Result<(Providers, Strin
     };
     let providers = Providers::from_toml_str(&text, path).map_err(|e| Failure::Input(e.into()))?;
     Ok((providers, text))
+}
+
+/// What results depend on among the providers: their text, with an embedded zoo's URL (its port
+/// changes from run to run, its models do not) replaced by `embedded zoo`.
+pub fn providers_key(zoo_url: Option<&str>, providers_text: String) -> String {
+    match zoo_url {
+        Some(url) => providers_text.replace(url, "embedded zoo"),
+        None => providers_text,
+    }
 }
 
 /// Starts a zoo server on 127.0.0.1 that knows the tasks in `data`, and returns its base URL.
@@ -196,7 +231,7 @@ pub fn check_models(
     config: &Config,
     space: &DesignSpace,
     providers: &Providers,
-    path: &Path,
+    path: Option<&Path>,
 ) -> Result<(), Failure> {
     for slot in &space.structures[config.structure].slots {
         if let Some(setting) = config.setting(*slot) {
@@ -206,7 +241,10 @@ pub fn check_models(
                     "model '{}' (slot {}) has no endpoint in {}; it lists: {}",
                     setting.model,
                     space.slots[slot.0 as usize].name,
-                    path.display(),
+                    path.map_or_else(
+                        || "the built-in zoo providers".into(),
+                        |p| p.display().to_string()
+                    ),
                     known.join(", ")
                 )));
             }

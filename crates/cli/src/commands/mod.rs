@@ -1,15 +1,21 @@
 //! One module per subcommand; shared file loading.
 
+mod batch;
 mod compile;
 mod eval;
 mod exec;
+mod measure;
+mod report;
 mod run;
 mod schema;
 mod select;
+mod serve;
 mod show;
 mod space;
+mod test;
 mod zoo;
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -22,10 +28,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Space(args) => space::run(args),
         Command::Compile(args) => compile::run(args),
+        Command::Induce(args) => measure::induce(args),
+        Command::Profile(args) => measure::profile(args),
         Command::Show(args) => show::run(args),
         Command::Select(args) => select::run(args),
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
     }
@@ -52,9 +63,34 @@ fn load_artifact(path: &Path) -> Result<flowcompile_artifact::Artifact, Failure>
         .map_err(|e| Failure::Input(e.into()))
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout; a reader that went away (`| head`) is not an error.
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).context("cannot serialise output")?;
-    println!("{text}");
-    Ok(())
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Other(
+            anyhow::Error::new(e).context("cannot write to stdout"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
+/// partial file (artifact, validation document) over a good one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write {}", path.display()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(Failure::Other)
 }

@@ -56,10 +56,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             }
             false => None,
         };
-        let (providers, _) = exec::providers(&args.exec.providers, zoo_url.as_deref())?;
+        let (providers, _) = exec::providers(args.exec.providers.as_deref(), zoo_url.as_deref())?;
         let space = wf.design_space().map_err(|e| Failure::Input(anyhow!("{e}")))?;
         let (config, what) = exec::config(&args.exec, &wf, &space)?;
-        exec::check_models(&config, &space, &providers, &args.exec.providers)?;
+        exec::check_models(&config, &space, &providers, args.exec.providers.as_deref())?;
         let runner = Runner::new(&wf, exec::client(providers)?).map_err(|e| Failure::Input(e.into()))?;
         let result = runner.run(&config, &item).await;
         if args.exec.json {

@@ -7,6 +7,7 @@ pub fn run(args: SchemaArgs) -> Result<(), Failure> {
     let schema = match args.kind {
         SchemaKind::Workflow => flowcompile_spec::json_schema(),
         SchemaKind::Artifact => flowcompile_artifact::json_schema(),
+        SchemaKind::Validation => flowcompile_validate::json_schema(),
     };
     super::print_json(&schema)
 }

@@ -5,7 +5,7 @@ use flowcompile_store::Store;
 use crate::util::{call, TempDir};
 
 #[test]
-fn reopened_store_reports_finished_calls_and_ignores_duplicates() {
+fn reopened_store_reports_finished_calls_and_retries_failed_ones() {
     let dir = TempDir::new("resume");
     let path = dir.path().join("project.sqlite");
     let rows: Vec<_> = (0..50)
@@ -21,8 +21,11 @@ fn reopened_store_reports_finished_calls_and_ignores_duplicates() {
     let store = Store::open(&path).unwrap();
     let expected: HashSet<_> = rows
         .iter()
+        .filter(|r| r.error.is_none())
         .map(|r| (r.input_id.clone(), r.sample))
         .collect();
+    let n_failed = rows.len() - expected.len();
+    assert!(n_failed > 0 && !expected.is_empty());
     assert_eq!(
         store.calls_done("solver", "p1", "qwen3-4b", 200).unwrap(),
         expected
@@ -38,8 +41,13 @@ fn reopened_store_reports_finished_calls_and_ignores_duplicates() {
 
     let before = store.call_rows("solver", "p1").unwrap();
     assert_eq!(before.len(), 100);
-    assert_eq!(store.record_calls(&rows).unwrap(), 0);
-    assert!(!store.record_call(&rows[0]).unwrap());
+    assert_eq!(
+        store.record_calls(&rows).unwrap(),
+        n_failed,
+        "failed calls are tried again, finished ones kept"
+    );
+    let finished = rows.iter().find(|r| r.error.is_none()).unwrap();
+    assert!(!store.record_call(finished).unwrap());
     assert_eq!(store.call_rows("solver", "p1").unwrap(), before);
     let summary = store.aggregate("solver", "p1").unwrap();
     assert_eq!(summary.len(), 1);

@@ -1,0 +1,134 @@
+//! `flowcompile report`: artifact (+ workflow, profiles, validation, truth) -> HTML page and SVG plots.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context};
+use flowcompile_artifact::sha256_hex;
+use flowcompile_profile::{parse_profiles, parse_throughput, Format};
+use flowcompile_report::{render, Inputs, ProfileInputs, Truth, Validation};
+use serde_json::json;
+
+use super::write_atomically;
+use crate::cli::ReportArgs;
+use crate::exit::Failure;
+
+pub fn run(args: ReportArgs) -> Result<(), Failure> {
+    let artifact_name = args.artifact.display().to_string();
+    let artifact_text = super::read(&args.artifact)?;
+    let artifact = flowcompile_artifact::parse_any(&artifact_text, &artifact_name)
+        .map_err(|e| Failure::Input(e.into()))?;
+    let artifact_sha256 = sha256_hex(artifact_text.as_bytes());
+
+    let input = |e: flowcompile_report::ReportError| Failure::Input(e.into());
+    let format_of = |path: &PathBuf| {
+        Format::from_path(&path.display().to_string()).ok_or_else(|| {
+            Failure::Input(anyhow!(
+                "{}: unknown format: expected a .csv or .jsonl file",
+                path.display()
+            ))
+        })
+    };
+
+    // Workflow and profiles, digested the way `compile` digests them.
+    let mut compiled_from = None;
+    if let (Some(wf_path), Some(profiles_path)) = (&args.workflow, &args.profiles) {
+        let (wf, spec_text) = super::load_workflow(wf_path)?;
+        let profiles_text = super::read(profiles_path)?;
+        let table = parse_profiles(
+            &profiles_text,
+            &profiles_path.display().to_string(),
+            format_of(profiles_path)?,
+        )
+        .map_err(|e| Failure::Input(anyhow!("{e}")))?;
+        let mut digest_input = profiles_text.into_bytes();
+        let throughput = match &args.throughput {
+            Some(path) => {
+                let text = super::read(path)?;
+                digest_input.extend_from_slice(text.as_bytes());
+                parse_throughput(&text, &path.display().to_string(), format_of(path)?)
+                    .map_err(|e| Failure::Input(anyhow!("{e}")))?
+            }
+            None => Vec::new(),
+        };
+        compiled_from = Some((
+            wf,
+            wf_path.display().to_string(),
+            table,
+            throughput,
+            sha256_hex(spec_text.as_bytes()),
+            sha256_hex(&digest_input),
+        ));
+    }
+    let validation = match &args.validation {
+        Some(path) => {
+            let name = path.display().to_string();
+            let doc = Validation::from_json(&super::read(path)?, &name).map_err(input)?;
+            Some((doc, name))
+        }
+        None => None,
+    };
+    let truth = match &args.truth {
+        Some(path) => {
+            let name = path.display().to_string();
+            let doc = Truth::from_json(&super::read(path)?, &name).map_err(input)?;
+            Some((doc, name))
+        }
+        None => None,
+    };
+
+    let inputs = Inputs {
+        artifact: &artifact,
+        artifact_source: &artifact_name,
+        artifact_sha256: Some(&artifact_sha256),
+        profiles: compiled_from.as_ref().map(
+            |(workflow, workflow_source, table, throughput, spec, profiles)| ProfileInputs {
+                workflow,
+                workflow_source,
+                table,
+                throughput,
+                spec_sha256: Some(spec),
+                profiles_sha256: Some(profiles),
+            },
+        ),
+        validation: validation.as_ref().map(|(d, n)| (d, n.as_str())),
+        truth: truth.as_ref().map(|(d, n)| (d, n.as_str())),
+    };
+    let report = render(&inputs).map_err(input)?;
+
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.report.html", artifact.workflow)));
+    write_atomically(&out, report.html.as_bytes())?;
+    let mut svgs = Vec::new();
+    if let Some(dir) = &args.svg_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for plot in &report.plots {
+            let path = dir.join(format!("{}.svg", plot.name));
+            write_atomically(&path, plot.svg.as_bytes())?;
+            svgs.push(path.display().to_string());
+        }
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.json {
+        return super::print_json(&json!({
+            "html": out.display().to_string(),
+            "svgs": svgs,
+            "plots": report.plots.iter().map(|p| json!({"name": p.name, "title": p.title})).collect::<Vec<_>>(),
+            "warnings": report.warnings,
+        }));
+    }
+    let names: Vec<&str> = report.plots.iter().map(|p| p.name.as_str()).collect();
+    println!(
+        "wrote {} ({} points; plots: {})",
+        out.display(),
+        artifact.points.len(),
+        names.join(", ")
+    );
+    for path in &svgs {
+        println!("wrote {path}");
+    }
+    Ok(())
+}

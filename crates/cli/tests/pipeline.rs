@@ -1,0 +1,512 @@
+//! The compile pipeline end to end on the zoo: induce, profile, compile --data; resuming after
+//! SIGKILL; reuse after a prompt edit; bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn check(out: &Output, code: i32) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// The math workflow restricted to 2 models x 3 budgets (6 settings per agent), and the first
+/// `n` GSM8K validation items, written into `dir`.
+fn small_math(dir: &Path, n: usize) -> (String, String) {
+    let text = std::fs::read_to_string(root().join("examples/math/workflow.toml")).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("models = ") {
+            out.push_str("models = [\"qwen3-0.6b\", \"qwen3-8b\"]\n");
+        } else if line.starts_with("budgets = ") {
+            out.push_str("budgets = [10, 1000, 4000]\n");
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let wf = dir.join("math.toml");
+    std::fs::write(&wf, out).unwrap();
+    let data = std::fs::read_to_string(root().join("../shared/data/gsm8k_validate.jsonl")).unwrap();
+    let items: String = data.lines().take(n).map(|l| format!("{l}\n")).collect();
+    let split = dir.join("val.jsonl");
+    std::fs::write(&split, items).unwrap();
+    (wf.display().to_string(), split.display().to_string())
+}
+
+/// Every profiling call in a store, in key order, as text. The `programmer` agent's score is left
+/// out: it comes from running the program in a Python subprocess under a wall-clock timeout, which
+/// a loaded machine can hit in one run and not the other.
+fn calls(store: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT agent, prompt_key, model, budget, input_id, sample, output, score, latency_s, \
+             prompt_tokens, completion_tokens, error FROM calls \
+             ORDER BY agent, prompt_key, model, budget, input_id, sample",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(format!(
+            "{}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}|{}|{:?}",
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, String>(6)?,
+            if r.get::<_, String>(0)? == "programmer" {
+                None
+            } else {
+                r.get::<_, Option<f64>>(7)?
+            },
+            r.get::<_, f64>(8)?,
+            r.get::<_, i64>(9)?,
+            r.get::<_, i64>(10)?,
+            r.get::<_, Option<String>>(11)?,
+        ))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn n_calls(store: &Path) -> i64 {
+    rusqlite::Connection::open(store)
+        .and_then(|c| c.query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_profiling_run_killed_mid_way_resumes_to_the_same_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 30);
+    let args = |store: &str| {
+        vec![
+            "profile".to_string(),
+            wf.clone(),
+            "--data".into(),
+            data.clone(),
+            "--zoo".into(),
+            "--store".into(),
+            store.to_string(),
+            "--calls-per-setting".into(),
+            "60".into(),
+            "--concurrency".into(),
+            "4".into(),
+            "--json".into(),
+        ]
+    };
+    let total = 5 * 6 * 60;
+
+    let whole = run(
+        dir.path(),
+        &args("whole.sqlite")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let (stdout, _) = check(&whole, 0);
+    let whole_report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(n_calls(&dir.path().join("whole.sqlite")), total);
+
+    let killed_store = dir.path().join("killed.sqlite");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args(args("killed.sqlite"))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let n = n_calls(&killed_store);
+        if n >= 50 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
+        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at_kill = n_calls(&killed_store);
+    assert!(
+        at_kill > 0 && at_kill < total,
+        "killed mid-way: {at_kill} of {total}"
+    );
+
+    let resumed = run(
+        dir.path(),
+        &args("killed.sqlite")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let (stdout, _) = check(&resumed, 0);
+    let resumed_report: Value = serde_json::from_str(&stdout).unwrap();
+    let reused: i64 = resumed_report["profile"]["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["calls_reused"].as_i64().unwrap())
+        .sum();
+    let run_now: i64 = resumed_report["profile"]["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["calls_run_now"].as_i64().unwrap())
+        .sum();
+    assert!(
+        reused >= at_kill,
+        "finished calls are not repeated: {reused} < {at_kill}"
+    );
+    assert_eq!(reused + run_now, total);
+    let resumed_calls = calls(&killed_store);
+    let whole_calls = calls(&dir.path().join("whole.sqlite"));
+    let only_resumed: Vec<&String> = resumed_calls
+        .iter()
+        .filter(|c| !whole_calls.contains(c))
+        .take(3)
+        .collect();
+    let only_whole: Vec<&String> = whole_calls
+        .iter()
+        .filter(|c| !resumed_calls.contains(c))
+        .take(3)
+        .collect();
+    assert!(
+        resumed_calls.len() == whole_calls.len() && only_resumed.is_empty(),
+        "{} vs {} calls; only after the resume: {only_resumed:#?}; only in the whole run: {only_whole:#?}",
+        resumed_calls.len(),
+        whole_calls.len()
+    );
+    assert_eq!(
+        resumed_report["profile"]["rows"],
+        whole_report["profile"]["rows"]
+    );
+}
+
+#[test]
+fn compile_measures_once_and_an_edited_prompt_re_profiles_only_its_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 40);
+    let compile = |wf: &str| {
+        let out = run(
+            dir.path(),
+            &[
+                "compile",
+                wf,
+                "--data",
+                &data,
+                "--zoo",
+                "--store",
+                "s.sqlite",
+                "--calls-per-setting",
+                "20",
+                "-o",
+                "a.json",
+                "--json",
+            ],
+        );
+        let (stdout, _) = check(&out, 0);
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let first = compile(&wf);
+    assert_eq!(first["models_label"], "zoo (synthetic)");
+    assert!(first["n_points"].as_u64().unwrap() >= 3, "{first}");
+    let agents = |v: &Value| {
+        v["measured"]["profile"]["agents"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    for a in agents(&first) {
+        assert_eq!(a["calls_run_now"], 6 * 20, "{a}");
+    }
+    let artifact: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("a.json")).unwrap()).unwrap();
+    assert_eq!(artifact["provenance"]["models_label"], "zoo (synthetic)");
+
+    let again = compile(&wf);
+    assert_eq!(again["measured"]["induce"]["items_run_now"], 0);
+    for a in agents(&again) {
+        assert_eq!(a["calls_run_now"], 0, "{a}");
+    }
+    let bytes = std::fs::read(dir.path().join("a.json")).unwrap();
+
+    let edited = std::fs::read_to_string(&wf).unwrap().replace(
+        "Solve the problem carefully.",
+        "Solve the problem very carefully.",
+    );
+    let edited_path = dir.path().join("edited.toml");
+    std::fs::write(&edited_path, edited).unwrap();
+    let third = compile(&edited_path.display().to_string());
+    assert_eq!(
+        third["measured"]["induce"]["items_run_now"], 0,
+        "examples are kept"
+    );
+    for a in agents(&third) {
+        let expected = if a["agent"] == "detailed_solver" {
+            6 * 20
+        } else {
+            0
+        };
+        assert_eq!(a["calls_run_now"], expected, "{a}");
+    }
+    assert_ne!(
+        std::fs::read(dir.path().join("a.json")).unwrap(),
+        bytes,
+        "new spec digest"
+    );
+}
+
+#[test]
+fn bad_splits_and_missing_models_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, _) = small_math(dir.path(), 1);
+    std::fs::write(dir.path().join("nolabel.jsonl"), "{\"problem\": \"1+1\"}\n").unwrap();
+    let out = run(
+        dir.path(),
+        &["induce", &wf, "--data", "nolabel.jsonl", "--zoo"],
+    );
+    let (_, stderr) = check(&out, 3);
+    assert!(
+        stderr.contains("no item has the gold answer field `answer`"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        dir.path().join("bad.jsonl"),
+        "{\"problem\": \"1+1\", \"answer\": \"2\"}\n{\"problem\": \"1+1\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["induce", &wf, "--data", "bad.jsonl", "--zoo"]);
+    let (_, stderr) = check(&out, 3);
+    assert!(stderr.contains("bad.jsonl:2: not JSON"), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[models.\"qwen3-0.6b\"]\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "induce",
+            &wf,
+            "--data",
+            "bad.jsonl",
+            "--providers",
+            "p.toml",
+        ],
+    );
+    let (_, stderr) = check(&out, 3);
+    assert!(stderr.contains("bad.jsonl:2"), "{stderr}");
+    std::fs::write(
+        dir.path().join("ok.jsonl"),
+        "{\"problem\": \"1+1\", \"answer\": \"2\"}\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["induce", &wf, "--data", "ok.jsonl", "--providers", "p.toml"],
+    );
+    let (_, stderr) = check(&out, 3);
+    assert!(
+        stderr.contains("model 'qwen3-8b' has no endpoint"),
+        "{stderr}"
+    );
+
+    let out = run(dir.path(), &["compile", &wf, "--data", "ok.jsonl"]);
+    let (_, stderr) = check(&out, 3);
+    assert!(stderr.contains("--providers FILE"), "{stderr}");
+}
+
+#[test]
+fn an_endpoint_that_fails_leaves_its_settings_unprofiled_not_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 20);
+    // A zoo server for every model but qwen3-8b, which points at a closed port.
+    let mut zoo = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args(["zoo", "serve", "--port", "0", "--tasks", &data])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(zoo.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no url in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    let providers = format!(
+        "[defaults]\nbudget = \"forcing\"\nchat_template = \"qwen3\"\nmax_retries = 0\ntimeout_s = 5\n\
+         [models.\"qwen3-0.6b\"]\nbase_url = \"{url}\"\nmodel = \"zoo-0.6b\"\n\
+         [models.\"qwen3-8b\"]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"zoo-8b\"\n"
+    );
+    std::fs::write(dir.path().join("p.toml"), providers).unwrap();
+    let args = [
+        "compile",
+        &wf,
+        "--data",
+        &data,
+        "--providers",
+        "p.toml",
+        "--store",
+        "s.sqlite",
+        "--calls-per-setting",
+        "5",
+        "--reference",
+        "qwen3-0.6b@4000",
+    ];
+    let out = run(dir.path(), &args);
+    let (_, stderr) = check(&out, 1);
+    assert!(
+        stderr.contains("have no successful profiling call, so their accuracy is unknown (not 0)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("qwen3-8b@1000"), "{stderr}");
+    assert!(
+        !dir.path().join("math.artifact.json").exists(),
+        "no artifact from unmeasured settings"
+    );
+    let mut dropped = args.to_vec();
+    dropped.extend(["--drop-unprofiled", "--json"]);
+    let out = run(dir.path(), &dropped);
+    let (stdout, _) = check(&out, 0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let artifact = std::fs::read_to_string(dir.path().join("math.artifact.json")).unwrap();
+    assert!(
+        !artifact.contains("qwen3-8b"),
+        "only measured settings are compiled"
+    );
+    assert!(report["n_points"].as_u64().unwrap() >= 1);
+    zoo.kill().unwrap();
+    zoo.wait().unwrap();
+}
+
+#[test]
+fn adaptive_profiling_saves_calls_and_keeps_the_frontier() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 40);
+    let compile = |store: &str, out: &str, adaptive: bool| {
+        let mut args = vec![
+            "compile",
+            &wf,
+            "--data",
+            &data,
+            "--zoo",
+            "--store",
+            store,
+            "--calls-per-setting",
+            "60",
+            "-o",
+            out,
+            "--json",
+        ];
+        if adaptive {
+            args.push("--adaptive");
+        }
+        let (stdout, _) = check(&run(dir.path(), &args), 0);
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let grid = compile("grid.sqlite", "grid.json", false);
+    let adaptive = compile("adaptive.sqlite", "adaptive.json", true);
+    let sum = |v: &Value, field: &str| -> i64 {
+        v["measured"]["profile"]["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a[field].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&grid, "calls_run_now"), 5 * 6 * 60);
+    assert_eq!(sum(&grid, "calls_saved"), 0);
+    let saved = sum(&adaptive, "calls_saved");
+    assert!(saved > 0, "{adaptive}");
+    assert_eq!(sum(&adaptive, "calls_run_now") + saved, 5 * 6 * 60);
+    let points = |file: &str| {
+        let a: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(file)).unwrap()).unwrap();
+        a["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["structure"]["index"].clone(), p["settings"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        points("adaptive.json"),
+        points("grid.json"),
+        "same configurations on the frontier"
+    );
+}
+
+#[test]
+fn a_judge_keeps_only_the_calls_it_rates_correct() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 40);
+    let induce = |judge: Option<&str>| {
+        let mut args = vec![
+            "induce", &wf, "--data", &data, "--zoo", "--store", "s.sqlite", "--json",
+        ];
+        if let Some(j) = judge {
+            args.extend(["--judge", j]);
+        }
+        let (stdout, _) = check(&run(dir.path(), &args), 0);
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let plain = induce(None);
+    let judged = induce(Some("qwen3-0.6b"));
+    assert_ne!(
+        plain["induce"]["key"], judged["induce"]["key"],
+        "a judge is another induction"
+    );
+    let agents = |v: &Value| v["induce"]["agents"].as_array().unwrap().clone();
+    let mut rejected = 0;
+    for (p, j) in agents(&plain).iter().zip(agents(&judged)) {
+        assert_eq!(p["rejected_by_judge"], 0);
+        let r = j["rejected_by_judge"].as_u64().unwrap();
+        rejected += r;
+        let examples = j["examples"].as_u64().unwrap();
+        if j["agent"] == "programmer" {
+            assert_eq!(
+                r, 0,
+                "programs are judged by running them, not by the judge"
+            );
+        }
+        assert!(examples <= p["examples"].as_u64().unwrap(), "{j}");
+    }
+    assert!(rejected > 0, "a weak judge rejects some calls: {judged}");
+}

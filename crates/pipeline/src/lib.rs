@@ -1,0 +1,68 @@
+//! The compile pipeline's measuring passes, between the workflow and the search:
+//!
+//! 1. **Data induction** ([`Pipeline::induce`]): run the workflow under a strong reference
+//!    configuration on a labelled split; keep every call of the runs whose final score passes
+//!    (optionally only the calls a judge model rates correct) as that agent's pseudo ground truth.
+//! 2. **Profiling** ([`Pipeline::profile`]): run each agent alone on its induced examples under every
+//!    (model, budget) setting, score each output against the reference output ([`AgentScorer`]), and
+//!    summarise per setting into profile rows the proxy reads; fit each model's token throughput
+//!    for token-based latency. An adaptive mode stops sampling settings that are clearly dominated.
+//!
+//! Everything is recorded in the SQLite store ([`flowcompile_store`]) as it happens, under keys
+//! ([`keys`]) that change exactly when what a measurement depends on changes: a killed run resumes
+//! without losing or repeating a finished call, and editing one agent's prompt re-profiles only that
+//! agent. Model calls go through [`flowcompile_runner::Runner`] and so through any
+//! OpenAI-compatible server or the zoo.
+#![deny(missing_docs)]
+
+mod data;
+mod error;
+mod induce;
+pub mod keys;
+mod profile;
+mod progress;
+mod score;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use flowcompile_ir::Workflow;
+use flowcompile_runner::Runner;
+
+pub use data::{read_split, BadLine};
+pub use error::{PipelineError, Unprofiled};
+pub use induce::{AgentExamples, InduceOptions, InduceReport, JUDGE_AGENT};
+pub use profile::{Adaptive, AgentProfile, ProfileOptions, ProfileReport, ThroughputFit};
+pub use progress::{Progress, Silent};
+pub use score::AgentScorer;
+
+/// A workflow, the runner that calls its models, and the store its measurements go to.
+pub struct Pipeline<'w> {
+    wf: &'w Workflow,
+    runner: Runner<'w>,
+    store_path: PathBuf,
+}
+
+impl<'w> Pipeline<'w> {
+    /// A pipeline for `runner`'s workflow recording into the store at `store_path` (created and
+    /// migrated on first use).
+    pub fn new(runner: Runner<'w>, store_path: impl AsRef<Path>) -> Pipeline<'w> {
+        Pipeline {
+            wf: runner.workflow(),
+            runner,
+            store_path: store_path.as_ref().to_path_buf(),
+        }
+    }
+
+    /// The runner, for end-to-end runs of the same workflow.
+    pub fn runner(&self) -> &Runner<'w> {
+        &self.runner
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

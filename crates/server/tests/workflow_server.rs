@@ -1,0 +1,718 @@
+//! The workflow server on loopback in front of the zoo server on loopback, called over HTTP with
+//! reqwest: point choice, replies, streaming, every kind of bad input, the token, metrics, timeouts,
+//! upstream failures and graceful shutdown.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowcompile_artifact::Artifact;
+use flowcompile_client::{Client, Providers};
+use flowcompile_ir::Workflow;
+use flowcompile_server::{
+    serve_workflows, serve_zoo, ServeError, ServedWorkflow, WorkflowServeOptions, ZooServeOptions,
+    POINT_HEADER, PREDICTED_ACCURACY_HEADER,
+};
+use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The math example workflow, alive for the whole test process as a served workflow must be.
+fn math() -> &'static Workflow {
+    let text = std::fs::read_to_string(root().join("examples/math/workflow.toml")).unwrap();
+    Box::leak(Box::new(flowcompile_spec::parse(&text, "math").unwrap()))
+}
+
+fn gsm8k() -> String {
+    std::fs::read_to_string(root().join("../shared/data/gsm8k_validate.jsonl")).unwrap()
+}
+
+fn first_problem() -> String {
+    let line: Value = serde_json::from_str(gsm8k().lines().next().unwrap()).unwrap();
+    line["problem"].as_str().unwrap().to_string()
+}
+
+/// The index of the math structure with these knob values.
+fn structure(wf: &Workflow, knobs: &[(&str, u32)]) -> usize {
+    let space = wf.design_space().unwrap();
+    space
+        .structures
+        .iter()
+        .position(|s| {
+            knobs.iter().all(|(name, value)| {
+                s.knobs
+                    .iter()
+                    .any(|k| wf.node(k.node).name == *name && k.value == *value)
+            })
+        })
+        .unwrap()
+}
+
+/// A three-point artifact of the math workflow: a fast detailed solver, one strong generator, and
+/// the full ensemble with a vote.
+fn artifact(wf: &Workflow) -> Artifact {
+    let detailed = structure(
+        wf,
+        &[("refine_branch", 0), ("detailed", 1), ("generators", 0)],
+    );
+    let generator = structure(
+        wf,
+        &[("refine_branch", 0), ("detailed", 0), ("generators", 1)],
+    );
+    let ensemble = structure(
+        wf,
+        &[
+            ("refine_branch", 1),
+            ("maybe_program", 0),
+            ("detailed", 1),
+            ("generators", 2),
+        ],
+    );
+    let setting = |m: &str, b: u32| json!({"model": m, "budget": b});
+    let point = |id: &str, s: usize, settings: Value, acc: f64, lat: f64| {
+        json!({"id": id, "structure": {"index": s, "knobs": {}}, "settings": settings,
+               "predicted": {"accuracy": acc, "latency_s": lat}})
+    };
+    let doc = json!({
+        "format": "flowcompile.artifact.v1",
+        "workflow": "math",
+        "provenance": {"tool": "flowcompile", "tool_version": "test", "models_label": "zoo (synthetic)"},
+        "proxy": {"execution": "parallel", "latency": "measured"},
+        "points": [
+            point("p0", detailed, json!({"detailed_solver": setting("qwen3-0.6b", 10)}), 0.34, 1.0),
+            point("p1", generator, json!({"generate_solver": setting("qwen3-14b", 200)}), 0.88, 9.0),
+            point("p2", ensemble, json!({
+                "refine_solver": setting("qwen3-4b", 10),
+                "detailed_solver": setting("qwen3-4b", 10),
+                "generate_solver": setting("qwen3-4b", 10),
+                "sc_ensemble": setting("qwen3-14b", 10),
+            }), 0.95, 12.0),
+        ],
+    });
+    serde_json::from_value(doc).unwrap()
+}
+
+fn providers(base_url: &str) -> Providers {
+    let mut toml = format!(
+        "[defaults]\nbase_url = \"{base_url}\"\nbudget = \"max_tokens\"\nmax_retries = 0\nconcurrency = 32\n"
+    );
+    for size in ["0.6b", "1.7b", "4b", "8b", "14b"] {
+        toml.push_str(&format!(
+            "[models.\"qwen3-{size}\"]\nmodel = \"zoo-{size}\"\n"
+        ));
+    }
+    Providers::from_toml_str(&toml, "providers.toml").unwrap()
+}
+
+async fn start_zoo(time_scale: f64) -> String {
+    let tasks = TaskSet::from_jsonl("gsm8k_validate.jsonl", &gsm8k()).unwrap();
+    let zoo = Zoo::new(ZooConfig::default(), vec![tasks]).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let opts = ZooServeOptions {
+        time_scale,
+        ..ZooServeOptions::default()
+    };
+    tokio::spawn(serve_zoo(
+        listener,
+        Arc::new(zoo),
+        opts,
+        std::future::pending(),
+    ));
+    url
+}
+
+struct Server {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start(models_url: &str, opts: WorkflowServeOptions) -> Server {
+        let wf = math();
+        let client = Client::new(providers(models_url)).unwrap();
+        let served = ServedWorkflow::new(wf, artifact(wf), client).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(serve_workflows(listener, vec![served], opts, async {
+            let _ = rx.await;
+        }));
+        Server {
+            base,
+            stop: Some(tx),
+            task,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn chat(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/chat/completions", self.base))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn shutdown(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn ask(model: &str, content: &str) -> Value {
+    json!({"model": model, "messages": [
+        {"role": "system", "content": "ignored: the workflow has its own prompts"},
+        {"role": "user", "content": content},
+    ]})
+}
+
+/// Checks the OpenAI error shape and returns the body.
+async fn error_of(resp: reqwest::Response, status: u16) -> Value {
+    assert_eq!(resp.status().as_u16(), status);
+    let body: Value = resp.json().await.unwrap();
+    let e = &body["error"];
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(e["type"].is_string(), "{body}");
+    assert!(
+        e.as_object().unwrap().contains_key("param") && e.as_object().unwrap().contains_key("code"),
+        "{body}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn presets_suffixes_fields_and_headers_choose_the_point() {
+    let zoo = start_zoo(0.0).await;
+    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    let problem = first_problem();
+
+    let fast = server.chat(&ask("math@fast", &problem)).await;
+    assert_eq!(fast.status(), 200);
+    assert_eq!(fast.headers()[POINT_HEADER], "p0");
+    assert_eq!(fast.headers()[PREDICTED_ACCURACY_HEADER], "0.34");
+    let fast: Value = fast.json().await.unwrap();
+    assert_eq!(fast["object"], "chat.completion");
+    assert_eq!(fast["model"], "math@fast");
+    let answer = fast["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(!answer.is_empty());
+    assert_eq!(fast["choices"][0]["finish_reason"], "stop");
+    let info = &fast["flowcompile"];
+    assert_eq!(info["point"], "p0");
+    assert_eq!(info["workflow"], "math");
+    assert_eq!(info["settings"]["detailed_solver"]["model"], "qwen3-0.6b");
+    assert_eq!(info["selected_by"]["preference"], 0.01);
+    assert_eq!(info["models_label"], "zoo (synthetic)");
+    assert_eq!(info["measured"]["calls"], 1);
+    assert!(info["measured"]["latency_s"].as_f64().unwrap() > 0.0);
+    assert!(fast["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    assert!(fast["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    assert!(info.get("trace").is_none());
+
+    let high: Value = server
+        .chat(&ask("math@high", &problem))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(high["flowcompile"]["point"], "p2");
+    assert_eq!(
+        high["flowcompile"]["measured"]["calls"], 5,
+        "refine, detailed, two generators and the vote: {high}"
+    );
+    let xhigh: Value = server
+        .chat(&ask("math@xhigh", &problem))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(xhigh["flowcompile"]["point"], "p2");
+
+    let cases: [(Value, &str); 7] = [
+        (ask("math@p1", &problem), "p1"),
+        (ask("math@0.0", &problem), "p0"),
+        (ask("math", &problem), "p0"),
+        (
+            json!({"model": "math", "min_accuracy": 0.5, "messages": [{"role": "user", "content": problem}]}),
+            "p1",
+        ),
+        (
+            json!({"model": "math", "max_latency_s": 10, "messages": [{"role": "user", "content": problem}]}),
+            "p1",
+        ),
+        (
+            json!({"model": "math", "preference": 1, "messages": [{"role": "user", "content": problem}]}),
+            "p2",
+        ),
+        (
+            json!({"model": "math", "preference": "low", "messages": [{"role": "user", "content": problem}]}),
+            "p0",
+        ),
+    ];
+    for (body, point) in cases {
+        let resp = server.chat(&body).await;
+        assert_eq!(resp.status(), 200, "{body}");
+        assert_eq!(resp.headers()[POINT_HEADER], point, "{body}");
+    }
+    let by_header = server
+        .http
+        .post(format!("{}/v1/chat/completions", server.base))
+        .header("x-flowcompile-preference", "xhigh")
+        .header("x-flowcompile-max-latency-s", "9.5")
+        .json(&ask("math", &problem))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_header.headers()[POINT_HEADER], "p1");
+
+    let fields = json!({"problem": problem, "id": "q1"}).to_string();
+    let mut traced = ask("math@p1", &fields);
+    traced["flowcompile_trace"] = json!(true);
+    let traced: Value = server.chat(&traced).await.json().await.unwrap();
+    let calls = traced["flowcompile"]["trace"]["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["model"], "qwen3-14b");
+    assert_eq!(calls[0]["budget_tokens"], 200);
+
+    let models: Value = server.get("/v1/models").await.json().await.unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "math",
+            "math@fast",
+            "math@medium",
+            "math@high",
+            "math@xhigh"
+        ]
+    );
+    let health: Value = server.get("/health").await.json().await.unwrap();
+    assert_eq!(health, json!({"status": "ok", "workflows": ["math"]}));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_same_input_gets_the_same_answer() {
+    let zoo = start_zoo(0.0).await;
+    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    let problem = first_problem();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let r: Value = server
+            .chat(&ask("math@high", &problem))
+            .await
+            .json()
+            .await
+            .unwrap();
+        answers.push(r["choices"][0]["message"]["content"].clone());
+    }
+    assert_eq!(answers[0], answers[1]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn streams_role_content_final_usage_and_done() {
+    let zoo = start_zoo(0.0).await;
+    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    let mut body = ask("math@fast", &first_problem());
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let resp = server.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    assert_eq!(resp.headers()[POINT_HEADER], "p0");
+    let text = resp.text().await.unwrap();
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data.len(), 5, "{text}");
+    assert_eq!(data[4], "[DONE]");
+    let chunks: Vec<Value> = data[..4]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk" && c["id"] == chunks[0]["id"]));
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    assert!(!chunks[1]["choices"][0]["delta"]["content"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    assert_eq!(chunks[2]["choices"][0]["finish_reason"], "stop");
+    assert_eq!(chunks[2]["flowcompile"]["point"], "p0");
+    assert_eq!(chunks[3]["choices"], json!([]));
+    assert!(chunks[3]["usage"]["total_tokens"].as_u64().unwrap() > 0);
+
+    body["stream_options"] = json!({"include_usage": false});
+    let text = server.chat(&body).await.text().await.unwrap();
+    assert_eq!(text.lines().filter(|l| l.starts_with("data: ")).count(), 4);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_mistakes_get_openai_errors_and_never_500() {
+    let zoo = start_zoo(0.0).await;
+    let opts = WorkflowServeOptions {
+        body_limit_bytes: 4096,
+        ..WorkflowServeOptions::default()
+    };
+    let server = Server::start(&zoo, opts).await;
+    let user = |extra: Value| {
+        let mut b =
+            json!({"model": "math", "messages": [{"role": "user", "content": "What is 2 + 2?"}]});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            user(json!({"model": "nope"})),
+            404,
+            "this server serves math",
+        ),
+        (user(json!({"model": "math@turbo"})), 404, "p0..p2"),
+        (user(json!({"model": "math@p9"})), 404, "p0..p2"),
+        (
+            user(json!({"model": "math@1.5"})),
+            400,
+            "invalid preference '1.5'",
+        ),
+        (
+            user(json!({"preference": 2})),
+            400,
+            "invalid preference '2'",
+        ),
+        (
+            user(json!({"preference": "max"})),
+            400,
+            "invalid preference 'max'",
+        ),
+        (
+            user(json!({"preference": [1]})),
+            400,
+            "`preference` must be",
+        ),
+        (
+            user(json!({"min_accuracy": 1.5})),
+            400,
+            "`min_accuracy` must be a number from 0 to 1",
+        ),
+        (
+            user(json!({"min_accuracy": "high"})),
+            400,
+            "`min_accuracy` must be a number",
+        ),
+        (
+            user(json!({"max_latency_s": -1})),
+            400,
+            "`max_latency_s` must be a number of seconds above 0",
+        ),
+        (
+            user(json!({"min_accuracy": 0.95, "max_latency_s": 2})),
+            422,
+            "no point has accuracy >= 0.95 and latency <= 2s; nearest: p2",
+        ),
+        (
+            user(json!({"min_accuracy": 0.99})),
+            422,
+            "no point has accuracy >= 0.99",
+        ),
+        (
+            user(json!({"model": "math@high", "preference": 0.2})),
+            400,
+            "the preference is given twice",
+        ),
+        (
+            user(json!({"model": "math@p1", "min_accuracy": 0.2})),
+            400,
+            "names a point",
+        ),
+        (user(json!({"n": 3})), 400, "only `n` = 1"),
+        (
+            user(json!({"flowcompile_trace": "yes"})),
+            400,
+            "`flowcompile_trace` must be true or false",
+        ),
+        (
+            json!({"model": "math", "messages": []}),
+            400,
+            "no user message",
+        ),
+        (
+            json!({"model": "math", "messages": [{"role": "user", "content": "  "}]}),
+            400,
+            "empty",
+        ),
+        (json!({"model": "math"}), 400, "missing field `messages`"),
+        (json!({"messages": []}), 400, "missing field `model`"),
+        (
+            json!({"model": "math", "messages": [{"role": "user", "content": "{\"question\": \"2+2?\"}"}]}),
+            400,
+            "without the field(s) problem",
+        ),
+    ];
+    for (body, status, says) in cases {
+        let resp = server.chat(&body).await;
+        let got = error_of(resp, status).await;
+        let message = got["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+
+    let raw = |body: &'static str| {
+        server
+            .http
+            .post(format!("{}/v1/chat/completions", server.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let malformed = error_of(raw("{\"model\": \"math\",").await.unwrap(), 400).await;
+    assert!(malformed["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("malformed JSON"));
+    let big = format!(
+        "{{\"model\": \"math\", \"messages\": [{{\"role\": \"user\", \"content\": \"{}\"}}]}}",
+        "x".repeat(8000)
+    );
+    let too_big = server
+        .http
+        .post(format!("{}/v1/chat/completions", server.base))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    let body = error_of(too_big, 413).await;
+    assert_eq!(body["error"]["code"], "request_too_large");
+    let twice = server
+        .http
+        .post(format!("{}/v1/chat/completions", server.base))
+        .header("x-flowcompile-min-accuracy", "0.5")
+        .json(&user(json!({"min_accuracy": 0.5})))
+        .send()
+        .await
+        .unwrap();
+    error_of(twice, 400).await;
+    let bad_header = server
+        .http
+        .post(format!("{}/v1/chat/completions", server.base))
+        .header("x-flowcompile-max-latency-s", "soon")
+        .json(&user(json!({})))
+        .send()
+        .await
+        .unwrap();
+    error_of(bad_header, 400).await;
+    error_of(server.get("/v1/chat/completions").await, 405).await;
+    error_of(server.get("/v2/models").await, 404).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_token_guards_the_api_but_not_health_or_metrics() {
+    let zoo = start_zoo(0.0).await;
+    let secret = "sk-serve-test-7f3a";
+    let opts = WorkflowServeOptions {
+        token: Some(secret.into()),
+        ..WorkflowServeOptions::default()
+    };
+    assert!(!format!("{opts:?}").contains(secret));
+    let server = Server::start(&zoo, opts).await;
+    let body = ask("math@fast", "What is 2 + 2?");
+    let missing = error_of(server.chat(&body).await, 401).await;
+    assert_eq!(missing["error"]["code"], "invalid_api_key");
+    let post = |token: &str| {
+        server
+            .http
+            .post(format!("{}/v1/chat/completions", server.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let wrong = post("sk-wrong").await.unwrap();
+    assert_eq!(wrong.headers()["www-authenticate"], "Bearer");
+    let wrong = error_of(wrong, 401).await;
+    assert!(!wrong.to_string().contains(secret));
+    assert_eq!(post(secret).await.unwrap().status(), 200);
+    error_of(server.get("/v1/models").await, 401).await;
+    assert_eq!(server.get("/health").await.status(), 200);
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("flowcompile_requests_total{workflow=\"\",point=\"\",status=\"401\"} 2")
+    );
+    assert!(!metrics.contains(secret));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_latencies_and_upstream_errors() {
+    let zoo = start_zoo(0.0).await;
+    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    for _ in 0..3 {
+        assert_eq!(
+            server
+                .chat(&ask("math@fast", "What is 3 + 4?"))
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(
+        server
+            .chat(&ask("math@p1", "What is 3 + 4?"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(server.chat(&ask("nope", "x")).await.status(), 404);
+    let resp = server.get("/metrics").await;
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = resp.text().await.unwrap();
+    for line in [
+        "flowcompile_requests_total{workflow=\"math\",point=\"p0\",status=\"200\"} 3",
+        "flowcompile_requests_total{workflow=\"math\",point=\"p1\",status=\"200\"} 1",
+        "flowcompile_requests_total{workflow=\"\",point=\"\",status=\"404\"} 1",
+        "flowcompile_request_duration_seconds_bucket{workflow=\"math\",point=\"p0\",le=\"+Inf\"} 3",
+        "flowcompile_request_duration_seconds_count{workflow=\"math\",point=\"p1\"} 1",
+        "flowcompile_upstream_errors_total{workflow=\"math\"} 0",
+        "flowcompile_requests_in_flight 0",
+        "# TYPE flowcompile_request_duration_seconds histogram",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    server.shutdown().await;
+
+    let dead = Server::start("http://127.0.0.1:9/v1", WorkflowServeOptions::default()).await;
+    let failed = error_of(dead.chat(&ask("math@fast", "What is 3 + 4?")).await, 502).await;
+    assert_eq!(failed["error"]["code"], "upstream_error");
+    assert!(failed["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("detailed_solver"));
+    let text = dead.get("/metrics").await.text().await.unwrap();
+    assert!(text.contains("flowcompile_upstream_errors_total{workflow=\"math\"} 1"));
+    assert!(text
+        .contains("flowcompile_requests_total{workflow=\"math\",point=\"p0\",status=\"502\"} 1"));
+    dead.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_run_times_out_with_504() {
+    let zoo = start_zoo(5.0).await;
+    let opts = WorkflowServeOptions {
+        request_timeout: Duration::from_millis(100),
+        ..WorkflowServeOptions::default()
+    };
+    let server = Server::start(&zoo, opts).await;
+    let body = error_of(server.chat(&ask("math@fast", "What is 3 + 4?")).await, 504).await;
+    assert_eq!(body["error"]["code"], "timeout");
+    assert!(body["error"]["message"].as_str().unwrap().contains("0.1 s"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_requests_in_flight() {
+    let zoo = start_zoo(5.0).await;
+    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    let http = server.http.clone();
+    let url = format!("{}/v1/chat/completions", server.base);
+    let in_flight = tokio::spawn(async move {
+        http.post(url)
+            .json(&ask("math@fast", "What is 3 + 4?"))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let base = server.base.clone();
+    server.shutdown().await;
+    let resp = in_flight.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["flowcompile"]["measured"]["latency_s"]
+            .as_f64()
+            .unwrap()
+            > 0.15,
+        "the request was in flight when the shutdown began: {body}"
+    );
+    assert!(reqwest::get(format!("{base}/health")).await.is_err());
+}
+
+#[tokio::test]
+async fn artifacts_that_do_not_fit_are_refused_at_startup() {
+    let wf = math();
+    let client = || Client::new(providers("http://127.0.0.1:9/v1")).unwrap();
+    let mut other = artifact(wf);
+    other.workflow = "hotpotqa".into();
+    let e = ServedWorkflow::new(wf, other, client()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the artifact was compiled for workflow `hotpotqa`, not `math`"
+    );
+    let mut unknown_slot = artifact(wf);
+    let s = unknown_slot.points[0].settings["detailed_solver"].clone();
+    unknown_slot.points[0].settings.insert("critic".into(), s);
+    let e = ServedWorkflow::new(wf, unknown_slot, client()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "workflow `math`, point p0: unknown slot `critic`"
+    );
+    let mut unknown_model = artifact(wf);
+    unknown_model.points[1].settings["generate_solver"].model = "gpt-9".into();
+    let e = ServedWorkflow::new(wf, unknown_model, client()).unwrap_err();
+    assert!(
+        e.to_string().starts_with(
+            "workflow `math`, point p1: model `gpt-9` (slot `generate_solver`) has no endpoint"
+        ),
+        "{e}"
+    );
+    let mut empty = artifact(wf);
+    empty.points.clear();
+    assert!(matches!(
+        ServedWorkflow::new(wf, empty, client()),
+        Err(ServeError::NoPoints { .. })
+    ));
+    let served = ServedWorkflow::new(wf, artifact(wf), client()).unwrap();
+    assert!(matches!(
+        served.with_name("math@2"),
+        Err(ServeError::BadName { .. })
+    ));
+    let a = ServedWorkflow::new(wf, artifact(wf), client()).unwrap();
+    let b = ServedWorkflow::new(wf, artifact(wf), client()).unwrap();
+    assert!(matches!(
+        flowcompile_server::workflow_router(vec![a, b], WorkflowServeOptions::default()),
+        Err(ServeError::DuplicateName { .. })
+    ));
+}
