@@ -127,7 +127,7 @@ timed "eval s2 gemma3@16" "$out/eval-s2-gemma3-16.json" fc eval "$workflow" --pr
 report() {
   python3 scripts/real-models/report.py --dir "$out" --workflow "$workflow" --server-home \
     "${FLOWCOMPILE_LLAMA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/flowcompile/llama}" \
-    --n-val "$n_val" --n-test "$n_test" -o "$doc"
+    --n-val "$n_val" --n-test "$n_test" --study-args "--calls $calls${points[*]:+ --points ${points[1]}}" -o "$doc"
 }
 compile_help=$(fc compile --help)
 if ! grep -q -- '--data' <<<"$compile_help"; then

@@ -5,7 +5,8 @@ Every figure in the document is read from those files (timings.tsv, throughput.c
 profiles.csv, artifact.json, artifact-tokens.json, validation.json); a section whose input is missing
 says so instead of showing a number. Standard library only.
 
-Usage: report.py --dir OUT [--workflow WF] [--server-home DIR] [--n-val N] [--n-test N] [-o FILE]
+Usage: report.py --dir OUT [--workflow WF] [--server-home DIR] [--n-val N] [--n-test N]
+                 [--study-args "--calls N ..."] [-o FILE]
 """
 
 import argparse
@@ -101,6 +102,7 @@ def main():
                                          "flowcompile", "llama"))
     ap.add_argument("--n-val", type=int)
     ap.add_argument("--n-test", type=int)
+    ap.add_argument("--study-args", default="", help="the study's extra arguments, shown in the commands")
     ap.add_argument("-o", "--output", default="docs/real-models.md")
     args = ap.parse_args()
     d = args.dir
@@ -148,7 +150,8 @@ def main():
     w("```sh")
     w("scripts/real-models/setup.sh                                   # venv, llama.cpp build, models (sha256 checked)")
     w("export FLOWCOMPILE_LLAMA_URL=$(scripts/real-models/serve.sh)   # http://127.0.0.1:8090/v1")
-    w(f"scripts/real-models-study.sh --val {args.n_val or 30} --test {args.n_test or 30}   # this document")
+    w(f"scripts/real-models-study.sh --val {args.n_val or 30} --test {args.n_test or 30}"
+      f"{(' ' + args.study_args) if args.study_args else ''}   # this document")
     w("```")
     w("")
 
