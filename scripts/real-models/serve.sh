@@ -45,7 +45,7 @@ if [ "$stop" = 1 ]; then
     kill "$pid"
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    rm -f "$pidfile"
+    rm -f "$pidfile" "$home/server-$port.json"
     say "stopped the server on port $port (pid $pid)"
   else
     rm -f "$pidfile"
