@@ -11,8 +11,10 @@
 # the store (a rerun resumes from it), the artifact, validation.json, profiles.csv, throughput.csv,
 # timings.tsv and the logs.
 #
-# Usage: scripts/real-models-study.sh [--val N] [--test N] [--calls N] [--points N] [--out DIR] [--doc FILE]
-#   defaults: --val 30 --test 30 --calls 20 (profiling calls per agent setting), every compiled point
+# Usage: scripts/real-models-study.sh [--val N] [--test N] [--calls N] [--points N] [--min-score X]
+#                                     [--out DIR] [--doc FILE]
+#   defaults: --val 30 --test 30 --calls 20 (profiling calls per agent setting), --min-score 0.5 (a
+#   reference run's F1 to keep it as an induced example), every compiled point
 #   (--points N: at most N, spread along the frontier), --out .flowcompile/real-models,
 #   --doc docs/real-models.md. A throughput or eval result already in OUT is reused (delete the file
 #   to measure it again); compile and test always run, from the store's measurements where it has them.
@@ -26,6 +28,7 @@ n_val=30
 n_test=30
 calls=20
 points=()
+min_score=0.5
 out=.flowcompile/real-models
 doc=docs/real-models.md
 while [ $# -gt 0 ]; do
@@ -34,9 +37,10 @@ while [ $# -gt 0 ]; do
     --test) n_test=${2:?--test needs a number}; shift 2 ;;
     --calls) calls=${2:?--calls needs a number}; shift 2 ;;
     --points) points=(--max-points "${2:?--points needs a number}"); shift 2 ;;
+    --min-score) min_score=${2:?--min-score needs a number}; shift 2 ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
     --doc) doc=${2:?--doc needs a file}; shift 2 ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "real-models-study: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -127,7 +131,7 @@ timed "eval s2 gemma3@16" "$out/eval-s2-gemma3-16.json" fc eval "$workflow" --pr
 report() {
   python3 scripts/real-models/report.py --dir "$out" --workflow "$workflow" --server-home \
     "${FLOWCOMPILE_LLAMA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/flowcompile/llama}" \
-    --n-val "$n_val" --n-test "$n_test" --study-args "--calls $calls${points[*]:+ --points ${points[1]}}" -o "$doc"
+    --n-val "$n_val" --n-test "$n_test" --study-args "--calls $calls${points[*]:+ --points ${points[1]}} --min-score $min_score" -o "$doc"
 }
 compile_help=$(fc compile --help)
 if ! grep -q -- '--data' <<<"$compile_help"; then
@@ -140,7 +144,7 @@ fi
 #    One call at a time (--concurrency 1), so that no call's latency includes waiting for another.
 timed compile "$out/compile.json" fc compile "$workflow" --data "$out/validate.jsonl" \
   --providers "$out/providers.toml" --store "$store" --execution sequential \
-  --calls-per-setting "$calls" --concurrency 1 --export-profiles "$out/profiles.csv" \
+  --calls-per-setting "$calls" --min-score "$min_score" --concurrency 1 --export-profiles "$out/profiles.csv" \
   --models-label "llama.cpp: SmolLM2-135M-Instruct Q4_1, Gemma 3 270M Q4_K_M (2 threads)" \
   -o "$out/artifact.json" --json
 timed compile_tokens "$out/compile-tokens.json" fc compile "$workflow" --profiles "$out/profiles.csv" \
