@@ -160,7 +160,8 @@ def main():
     if timings:
         w(f"The machine has {os.cpu_count()} cores; the load average (1 minute, at the end of each stage) "
           "shows how many other processes competed for them: above the core count, every latency below "
-          "is inflated by that competition.")
+          "is inflated by that competition. A stage that found its measurements in the store (a rerun) takes "
+          "almost no time.")
         w("")
         w("| stage | seconds | load average |")
         w("|---|---|---|")
