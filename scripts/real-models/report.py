@@ -277,7 +277,8 @@ def main():
     w("")
     if artifact:
         space = artifact.get("space", {})
-        w(f"{len(artifact['points'])} points out of {space.get('n_configs', '?')} configurations "
+        n_points = len(artifact["points"])
+        w(f"{n_points} point{'' if n_points == 1 else 's'} out of {space.get('n_configs', '?')} configurations "
           f"({space.get('n_structures', '?')} structures), proxy {artifact.get('proxy', {})}.")
         w("")
         w("| point | structure | settings | predicted accuracy | predicted latency s |")
