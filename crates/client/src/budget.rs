@@ -1,6 +1,8 @@
 //! How a reasoning budget becomes request fields, per [`BudgetMode`], and the steps of budget forcing.
 
-use flowcompile_openai::{ChatCompletionRequest, ChatMessage, CompletionRequest, StreamOptions};
+use flowcompile_openai::{
+    ChatCompletionRequest, ChatMessage, CompletionRequest, Stop, StreamOptions,
+};
 
 use crate::config::{BudgetMode, Provider};
 use crate::think::{split_thinking, EARLY_STOP, THINK_CLOSE};
@@ -33,6 +35,11 @@ fn stream_fields(stream: bool) -> (Option<bool>, Option<StreamOptions>) {
     }
 }
 
+/// The provider's stop sequences as a request field (absent when it has none).
+fn stop(provider: &Provider) -> Option<Stop> {
+    (!provider.stop.is_empty()).then(|| Stop::Many(provider.stop.clone()))
+}
+
 /// The `/v1/chat/completions` body for `mode`. The config never pairs chat with [`BudgetMode::Forcing`]
 /// (forcing renders its own prompt for completions); it would get a plain `max_tokens` cap here.
 pub(crate) fn chat_request(
@@ -45,6 +52,7 @@ pub(crate) fn chat_request(
 ) -> ChatCompletionRequest {
     let mut req = ChatCompletionRequest::new(provider.model.clone(), messages);
     req.seed = common.seed;
+    req.stop = stop(provider);
     (req.stream, req.stream_options) = stream_fields(common.stream);
     match mode {
         BudgetMode::ReasoningEffort => {
@@ -71,6 +79,7 @@ pub(crate) fn completion_request(
     let mut req = CompletionRequest::new(provider.model.clone(), prompt);
     req.max_tokens = Some(u64::from(max_tokens));
     req.seed = common.seed;
+    req.stop = stop(provider);
     (req.stream, req.stream_options) = stream_fields(common.stream);
     req
 }
@@ -209,6 +218,26 @@ mod tests {
             serde_json::to_value(&req).unwrap(),
             serde_json::json!({ "model": "server-m", "prompt": "P", "max_tokens": 50 })
         );
+    }
+
+    #[test]
+    fn stop_sequences_go_into_both_bodies() {
+        let text = "[models.m]\nbase_url = \"http://127.0.0.1:1/v1\"\napi = \"completions\"\nchat_template = \"plain\"\nstop = [\"\\n\", \"User:\"]\n";
+        let p = Providers::from_toml_str_with_env(text, "p.toml", &|_| None).unwrap();
+        let p = p.get("m").unwrap();
+        let common = Common {
+            seed: None,
+            stream: false,
+        };
+        let completion = completion_request(p, "P".into(), 9, common);
+        assert_eq!(
+            serde_json::to_value(&completion).unwrap(),
+            serde_json::json!({ "model": "m", "prompt": "P", "max_tokens": 9, "stop": ["\n", "User:"] })
+        );
+        let chat = chat_request(p, vec![ChatMessage::user("q")], p.budget, 8, 1, common);
+        let chat = serde_json::to_value(&chat).unwrap();
+        assert_eq!(chat["stop"], serde_json::json!(["\n", "User:"]));
+        assert_eq!(chat["max_tokens"], 9);
     }
 
     #[track_caller]

@@ -98,6 +98,8 @@ pub struct Provider {
     pub max_tokens: u32,
     /// Extra request headers (values may be secret: `Debug` shows names only).
     pub headers: IndexMap<String, String>,
+    /// Stop sequences sent with every request (`stop`), e.g. `["\n"]` for a base model's one-line answers.
+    pub stop: Vec<String>,
 }
 
 impl fmt::Debug for Provider {
@@ -118,6 +120,7 @@ impl fmt::Debug for Provider {
             .field("price_out_per_mtok", &self.price_out_per_mtok)
             .field("max_tokens", &self.max_tokens)
             .field("header_names", &self.headers.keys().collect::<Vec<_>>())
+            .field("stop", &self.stop)
             .finish()
     }
 }
@@ -161,6 +164,12 @@ impl Provider {
 /// price_in_per_mtok = 1.1          # US dollars per million tokens
 /// price_out_per_mtok = 4.4
 /// headers = { "OpenAI-Organization" = "org-123" }
+///
+/// [models.gemma3]
+/// base_url = "http://127.0.0.1:8090/v1"
+/// api = "completions"              # a base model: the prompt is rendered by the client
+/// chat_template = "plain"
+/// stop = ["\n"]                    # stop sequences (at most 4; not with budget = "forcing")
 /// "#;
 /// let env = |var: &str| (var == "OPENAI_API_KEY").then(|| "sk-example".to_string());
 /// let providers = flowcompile_client::Providers::from_toml_str_with_env(toml, "providers.toml", &env)?;
@@ -244,6 +253,7 @@ struct RawEntry {
     price_out_per_mtok: Option<f64>,
     max_tokens: Option<u32>,
     headers: Option<IndexMap<String, String>>,
+    stop: Option<Vec<String>>,
 }
 
 /// A dotted key with the model name quoted when it is not a bare TOML key.
@@ -472,6 +482,23 @@ impl Providers {
                 ));
             }
         }
+        let stop = entry
+            .stop
+            .clone()
+            .or_else(|| defaults.stop.clone())
+            .unwrap_or_default();
+        if stop.len() > 4 {
+            return Err(check.invalid(key("stop"), "at most 4 stop sequences (the OpenAI limit)"));
+        }
+        if stop.iter().any(String::is_empty) {
+            return Err(check.invalid(key("stop"), "a stop sequence must not be empty"));
+        }
+        if !stop.is_empty() && budget == BudgetMode::Forcing {
+            return Err(check.invalid(
+                key("stop"),
+                "not with budget = \"forcing\": a stop sequence would cut the thinking short",
+            ));
+        }
         Ok(Provider {
             name: name.to_string(),
             base_url,
@@ -491,6 +518,7 @@ impl Providers {
             price_out_per_mtok,
             max_tokens,
             headers,
+            stop,
         })
     }
 
@@ -644,6 +672,7 @@ mod tests {
         assert_eq!(gpt.max_retries, 5);
         assert_eq!(gpt.api_key.as_ref().unwrap().expose(), KEY_VALUE);
         assert_eq!(gpt.headers["x-team"], "a");
+        assert!(gpt.stop.is_empty());
         let cost = gpt.cost_usd(1_000_000, 500_000).unwrap();
         assert!((cost - (0.5 + 1.0)).abs() < 1e-12);
         assert_eq!(
@@ -721,6 +750,18 @@ mod tests {
         check_err(
             "[defaults]\nmodel = \"m\"\n[models.a]\nbase_url = \"http://x/v1\"\n",
             "`defaults.model`",
+        );
+        check_err(
+            "[models.a]\nbase_url = \"http://x/v1\"\nstop = [\"a\", \"b\", \"c\", \"d\", \"e\"]\n",
+            "`models.a.stop`: at most 4",
+        );
+        check_err(
+            "[models.a]\nbase_url = \"http://x/v1\"\nstop = [\"\"]\n",
+            "`models.a.stop`: a stop sequence must not be empty",
+        );
+        check_err(
+            "[models.a]\nbase_url = \"http://x/v1\"\nbudget = \"forcing\"\nchat_template = \"qwen3\"\nstop = [\"x\"]\n",
+            "`models.a.stop`: not with budget = \"forcing\"",
         );
     }
 

@@ -19,6 +19,9 @@
 //! | `max_tokens` | `max_tokens` = budget + answer tokens (thinking that overruns leaves no answer) | every server |
 //! | `none` | `chat_template_kwargs = {"enable_thinking": false}` (chat) or Qwen3's empty think block (completions); the budget is ignored | vLLM, SGLang and the zoo for chat; any server for completions with `qwen3` |
 //!
+//! A provider's `stop` sequences go with every request; with `api = "completions"`, `chat_template = "plain"`
+//! and `stop = ["\n"]`, a base model (no chat tuning) answers a few-shot prompt in one line.
+//!
 //! Forcing sums the usage and latency of its two requests; the answer is what follows `</think>`. The
 //! early-stop text is the FlowCompile paper's, after Qwen3's budget forcing; the client puts a newline before
 //! it when the cut thinking does not end in whitespace.

@@ -70,6 +70,10 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             &bar,
             |result| {
                 n_now += 1;
+                // A failed item (server down, prompt past the model's context...) is no wrong answer: say which.
+                if let Err(e) = &result.answer {
+                    bar.suspend(|| eprintln!("warning: item {}: failed: {e}", result.item_id));
+                }
                 n_correct_now += usize::from(result.score.as_ref().is_some_and(|s| s.correct));
                 bar.set_message(format!(
                     "accuracy so far {:.3}",
@@ -116,6 +120,10 @@ fn report(
             "modelled_latency_s": {"mean": mean(&modelled), "p50": percentile(&modelled, 0.5), "p95": percentile(&modelled, 0.95)},
             "tokens": tokens,
             "cost_usd": cost,
+            "failures": rows
+                .iter()
+                .filter_map(|r| r.error.as_ref().map(|e| json!({"item": r.item_id, "error": e})))
+                .collect::<Vec<_>>(),
         }));
     }
     println!("{workflow} on {} under {what}", args.data.display());
@@ -139,6 +147,11 @@ fn report(
     );
     if let Some(c) = cost {
         println!("cost       ${c:.4}");
+    }
+    for r in rows {
+        if let Some(e) = &r.error {
+            println!("failed     item {}: {e}", r.item_id);
+        }
     }
     Ok(())
 }

@@ -1,0 +1,258 @@
+//! `flowcompile run` and `flowcompile eval` against real small models: SmolLM2-135M-Instruct (chat) and
+//! Gemma 3 270M (a base model, through completions) served by llama.cpp. Runs when
+//! `FLOWCOMPILE_LLAMA_URL` names the server's base URL (`scripts/real-models/setup.sh`, then
+//! `export FLOWCOMPILE_LLAMA_URL=$(scripts/real-models/serve.sh)`); otherwise each test says how to run it
+//! and returns. The test of a server that is not running needs no model and always runs.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const MODELS: [&str; 2] = ["smollm2", "gemma3"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn path(rel: &str) -> String {
+    root().join(rel).display().to_string()
+}
+
+fn hotpotqa() -> String {
+    path("../shared/data/hotpotqa_validate.jsonl")
+}
+
+/// The server's base URL, or `None` after saying why the test does not run.
+fn llama_url() -> Option<String> {
+    match std::env::var("FLOWCOMPILE_LLAMA_URL") {
+        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_string()),
+        _ => {
+            eprintln!(
+                "not run: set FLOWCOMPILE_LLAMA_URL to a llama.cpp server with smollm2 and gemma3 \
+                 (scripts/real-models/setup.sh; export FLOWCOMPILE_LLAMA_URL=$(scripts/real-models/serve.sh))"
+            );
+            None
+        }
+    }
+}
+
+/// Writes examples/providers/llama.toml into `dir` with its base URL replaced by `url`.
+fn providers(dir: &Path, url: &str) -> String {
+    let text = std::fs::read_to_string(root().join("examples/providers/llama.toml")).unwrap();
+    assert!(text.contains("http://127.0.0.1:8090/v1"));
+    let file = dir.join("providers.toml");
+    std::fs::write(&file, text.replace("http://127.0.0.1:8090/v1", url)).unwrap();
+    file.display().to_string()
+}
+
+fn flowcompile(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn check(out: &Output, code: i32) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+#[test]
+fn run_answers_through_both_real_models() {
+    let Some(url) = llama_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let providers = providers(dir.path(), &url);
+    let wf = path("examples/hotpotqa-small/workflow.toml");
+    let data = hotpotqa();
+    for model in MODELS {
+        let setting = format!("{model}@16");
+        let out = flowcompile(
+            dir.path(),
+            &[
+                "run",
+                &wf,
+                "--providers",
+                &providers,
+                "--data",
+                &data,
+                "--line",
+                "1",
+                "--structure",
+                "0",
+                "--all",
+                &setting,
+                "--json",
+            ],
+        );
+        let (stdout, _) = check(&out, 0);
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        let answer = v["result"]["answer"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{v}"));
+        assert!(!answer.trim().is_empty(), "{model}: empty answer: {v}");
+        let calls = v["calls"].as_array().unwrap();
+        assert_eq!(calls.len(), 1, "{v}");
+        let call = &calls[0];
+        assert_eq!(call["model"], model);
+        assert!(call["error"].is_null(), "{v}");
+        let prompt_tokens = call["prompt_tokens"].as_u64().unwrap();
+        let completion_tokens = call["completion_tokens"].as_u64().unwrap();
+        // The two selected paragraphs and the few-shot examples are a few hundred tokens.
+        assert!(prompt_tokens > 100, "{model}: {v}");
+        // The cap is the budget plus one answer token (examples/providers/llama.toml).
+        assert!((1..=17).contains(&completion_tokens), "{model}: {v}");
+        assert_eq!(v["tools"][0]["kind"], "select_paragraphs", "{v}");
+        assert!(v["latency_s"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn eval_runs_five_items_on_each_real_model() {
+    let Some(url) = llama_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let providers = providers(dir.path(), &url);
+    let wf = path("examples/hotpotqa-small/workflow.toml");
+    let data = hotpotqa();
+    for model in MODELS {
+        let setting = format!("{model}@16");
+        let args = [
+            "eval",
+            &wf,
+            "--providers",
+            &providers,
+            "--data",
+            &data,
+            "--limit",
+            "5",
+            "--structure",
+            "0",
+            "--all",
+            &setting,
+            "--concurrency",
+            "1",
+            "--json",
+        ];
+        let (stdout, _) = check(&flowcompile(dir.path(), &args), 0);
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["n_items"], 5, "{v}");
+        assert_eq!(v["n_failed"], 0, "{v}");
+        let tokens = v["tokens"].as_u64().unwrap();
+        assert!(tokens > 5 * 100, "{model}: {v}");
+        assert!(v["latency_s"]["mean"].as_f64().unwrap() > 0.0, "{v}");
+        let accuracy = v["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy), "{v}");
+        // A rerun finds the five items in the store and reports the same figures.
+        let (again, _) = check(&flowcompile(dir.path(), &args), 0);
+        let again: Value = serde_json::from_str(&again).unwrap();
+        assert_eq!(again["tokens"], v["tokens"]);
+        assert_eq!(again["accuracy"], v["accuracy"]);
+    }
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_fails_its_item_not_the_others() {
+    let Some(url) = llama_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let providers = providers(dir.path(), &url);
+    let first = std::fs::read_to_string(hotpotqa())
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    // Two paragraphs (both kept by the selection tool) of ~6,000 words each: far past n_ctx (4096).
+    let long = "the film won the award for costume design ".repeat(1500);
+    let huge = serde_json::json!({
+        "_id": "too-long",
+        "question": "Which film won the award for costume design?",
+        "answer": "none",
+        "context": [["Film one", [long.clone()]], ["Film two", [long]]],
+    });
+    std::fs::write(dir.path().join("items.jsonl"), format!("{first}\n{huge}\n")).unwrap();
+    let wf = path("examples/hotpotqa-small/workflow.toml");
+    for model in MODELS {
+        let setting = format!("{model}@4");
+        let (stdout, stderr) = check(
+            &flowcompile(
+                dir.path(),
+                &[
+                    "eval",
+                    &wf,
+                    "--providers",
+                    &providers,
+                    "--data",
+                    "items.jsonl",
+                    "--structure",
+                    "0",
+                    "--all",
+                    &setting,
+                    "--concurrency",
+                    "1",
+                    "--json",
+                ],
+            ),
+            0,
+        );
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["n_items"], 2, "{v}");
+        assert_eq!(v["n_failed"], 1, "{model}: {v}");
+        let failure = &v["failures"][0];
+        assert_eq!(failure["item"], "too-long", "{v}");
+        let error = failure["error"].as_str().unwrap();
+        assert!(
+            error.contains("400") && error.contains("context"),
+            "{model}: the error should be the server's context-length reply: {error}"
+        );
+        assert!(
+            stderr.contains("too-long") && stderr.contains("context"),
+            "{model}: the failed item is reported: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_server_that_is_not_running_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let providers = providers(dir.path(), &url);
+    let wf = path("examples/hotpotqa-small/workflow.toml");
+    let data = hotpotqa();
+    let out = flowcompile(
+        dir.path(),
+        &[
+            "run",
+            &wf,
+            "--providers",
+            &providers,
+            "--data",
+            &data,
+            "--line",
+            "1",
+            "--structure",
+            "0",
+            "--all",
+            "smollm2@4",
+        ],
+    );
+    let (stdout, stderr) = check(&out, 1);
+    let text = format!("{stdout}{stderr}");
+    assert!(
+        text.contains(&format!("{url}/chat/completions")) && text.contains("connection failed"),
+        "{text}"
+    );
+}
