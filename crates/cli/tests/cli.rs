@@ -1,11 +1,9 @@
 //! The `flowcompile` binary as a user runs it: commands, outputs, exit codes, error messages.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{check, root, run};
 
 fn example(name: &str, file: &str) -> String {
     root()
@@ -14,26 +12,6 @@ fn example(name: &str, file: &str) -> String {
         .join(file)
         .display()
         .to_string()
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowcompile"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-#[track_caller]
-fn check(out: &Output, code: i32) -> (String, String) {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    (stdout, stderr)
 }
 
 fn compile_hotpotqa(dir: &Path) -> PathBuf {

@@ -1,35 +1,14 @@
 //! The compile pipeline end to end on the zoo: induce, profile, compile --data; resuming after
 //! SIGKILL; reuse after a prompt edit; bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowcompile"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn check(out: &Output, code: i32) -> (String, String) {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    (stdout, stderr)
-}
+mod common;
+use common::{check, root, run};
 
 /// The math workflow restricted to 2 models x 3 budgets (6 settings per agent), and the first
 /// `n` GSM8K validation items, written into `dir`.

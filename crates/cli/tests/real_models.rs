@@ -5,20 +5,15 @@
 //! and returns. The test of a server that is not running needs no model and always runs.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+use common::{check, path, root};
+
 const MODELS: [&str; 2] = ["smollm2", "gemma3"];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn path(rel: &str) -> String {
-    root().join(rel).display().to_string()
-}
 
 fn hotpotqa() -> String {
     path("../shared/data/hotpotqa_validate.jsonl")
@@ -53,18 +48,6 @@ fn flowcompile(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .output()
         .unwrap()
-}
-
-#[track_caller]
-fn check(out: &Output, code: i32) -> (String, String) {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    (stdout, stderr)
 }
 
 #[test]

@@ -4,21 +4,16 @@
 //! (`.ci/run` makes that virtualenv); otherwise it says it did not run and why.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod common;
+use common::{path, root};
+
 const TOKEN_VAR: &str = "FLOWCOMPILE_TEST_SERVE_TOKEN";
 const TOKEN: &str = "sk-serve-cli-test-19c2";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn path(rel: &str) -> String {
-    root().join(rel).display().to_string()
-}
 
 fn gsm8k() -> String {
     path("../shared/data/gsm8k_validate.jsonl")

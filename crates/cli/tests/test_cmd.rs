@@ -1,44 +1,19 @@
 //! `flowcompile test`: held-out validation of a compiled artifact against the zoo.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn path(rel: &str) -> String {
-    root().join(rel).display().to_string()
-}
+mod common;
+use common::{check, path, root, run};
 
 fn gsm8k_test() -> String {
     root()
         .join("../shared/data/gsm8k_test.jsonl")
         .display()
         .to_string()
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowcompile"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn check(out: &Output, code: i32) -> (String, String) {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    (stdout, stderr)
 }
 
 /// Compiles the example math workflow from its profiles into `dir/math.json`.
