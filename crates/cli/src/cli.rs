@@ -20,7 +20,13 @@ use crate::exit;
 ///   flowcompile show hotpotqa.artifact.json --plot
 ///   flowcompile select hotpotqa.artifact.json --prefer high
 #[derive(Debug, Parser)]
-#[command(name = "flowcompile", version, after_help = exit::TABLE, max_term_width = 100)]
+#[command(
+    name = "flowcompile",
+    version,
+    after_help = exit::TABLE,
+    max_term_width = 100,
+    verbatim_doc_comment
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -30,7 +36,7 @@ pub struct Cli {
 pub enum Command {
     /// Print a workflow's design space: structures, slots and the number of configurations.
     Space(SpaceArgs),
-    /// Compile a workflow into the Pareto set of its configurations (an artifact).
+    /// Compile a workflow into the Pareto set of its configurations (an artifact)
     ///
     /// From profiles you have (--profiles FILE), or measured end to end (--data SPLIT with
     /// --providers FILE or --zoo): data induction on the split, profiling of every agent under
@@ -42,14 +48,16 @@ pub enum Command {
     ///   flowcompile compile examples/hotpotqa/workflow.toml --profiles examples/hotpotqa/profiles.csv
     #[command(verbatim_doc_comment)]
     Compile(CompileArgs),
-    /// Data induction only: run the reference configuration on a labelled split and keep each
-    /// agent's calls of passing runs as its examples (in the store).
+    /// Data induction: keep each agent's calls of passing reference runs as its examples
+    ///
+    /// Runs the reference configuration on a labelled split and stores, per agent, the calls of
+    /// the runs whose final score passes (and, with --judge, that the judge rates correct).
     ///
     ///   flowcompile induce examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
     ///   flowcompile induce examples/math/workflow.toml --data val.jsonl --providers p.toml --judge qwen3-14b
     #[command(verbatim_doc_comment)]
     Induce(InduceArgs),
-    /// Data induction, then profiling: each agent alone on its examples under every setting.
+    /// Data induction, then profiling: each agent alone on its examples under every setting
     ///
     ///   flowcompile profile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo -o math.csv
     ///   flowcompile profile examples/math/workflow.toml --data val.jsonl --providers p.toml --adaptive
@@ -61,7 +69,7 @@ pub enum Command {
     Select(SelectArgs),
     /// Run a workflow under one configuration on one input and print the answer and its trace.
     Run(RunArgs),
-    /// Run a workflow under one configuration over a dataset split: accuracy, latency, tokens, cost.
+    /// Run one configuration over a dataset split: accuracy, latency, tokens, cost
     ///
     /// With --preferences, the expected utility of serving a held-out split to users whose
     /// preferences vary (the paper's heterogeneous-preference setting): each request gets a
@@ -80,7 +88,7 @@ pub enum Command {
     ///   flowcompile eval ... --preferences 0.1,0.5,0.9       # requests take these in turn
     #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
-    /// Run an artifact's points on held-out data: how faithful are its predictions?
+    /// Run an artifact's points on held-out data: how faithful are its predictions
     ///
     /// Runs each chosen point of the artifact on every item of a held-out split (one progress bar over
     /// all (point, item) runs, --concurrency at once), then prints per point the predicted and measured
@@ -102,7 +110,7 @@ pub enum Command {
     ///       --limit 100 --max-points 6 -o validation.json
     #[command(verbatim_doc_comment)]
     Test(TestArgs),
-    /// Write an HTML report of an artifact: frontier, baselines, per-agent profiles, fidelity.
+    /// Write an HTML report of an artifact: frontier, baselines, per-agent profiles, fidelity
     ///
     /// Writes one self-contained HTML page (inline CSS and SVG, no external assets) showing the
     /// predicted frontier, and with more inputs: uniform baselines and per-agent profiles (--workflow
@@ -141,7 +149,7 @@ pub enum Command {
     ///       -d '{"model": "math@high", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
-    /// Run every configuration of a small space on a split (in-process zoo): the true frontier.
+    /// Run every configuration of a small space on a split (in-process zoo): the true frontier
     ///
     /// Runs each configuration on the first --limit items of the split against the zoo inside the
     /// process (synthetic models: "zoo (synthetic)"), measures accuracy (fraction correct) and latency
