@@ -362,6 +362,16 @@ impl Pipeline<'_> {
                     }
                 }
             }
+            // A seeded shuffle: consecutive calls rarely share a prompt, so a server's prefix cache
+            // (llama.cpp keeps the last prompt) does not make profiled latency look faster than
+            // serving is; the order is the same on every run.
+            jobs.sort_by_key(|j| {
+                let key = format!(
+                    "{}\u{0}{}\u{0}{}\u{0}{}",
+                    j.agent, j.setting, j.example, j.sample
+                );
+                xxh3_64(key.as_bytes())
+            });
             let mut results = futures::stream::iter(jobs.into_iter().map(|job| {
                 let plans = &plans;
                 let scorer = &scorer;
