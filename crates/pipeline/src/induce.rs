@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::error::PipelineError;
 use crate::progress::Progress;
-use crate::{unix_now, Pipeline};
+use crate::{lock, unix_now, Pipeline};
 
 /// The agent name judge calls carry (the zoo's default config gives it the judge role).
 pub const JUDGE_AGENT: &str = "judge";
@@ -284,10 +284,6 @@ impl Pipeline<'_> {
         })?;
         Ok(())
     }
-}
-
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One kept call as an example: its inputs replay it, its parsed output is the reference.

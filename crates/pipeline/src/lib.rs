@@ -65,6 +65,12 @@ impl<'w> Pipeline<'w> {
     }
 }
 
+/// Locks `m`; a panic elsewhere while holding it leaves data that is still consistent here
+/// (every update is a single insert or add), so a poisoned lock is taken over.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Seconds since the Unix epoch (0 if the clock is before it).
 fn unix_now() -> i64 {
     std::time::SystemTime::now()

@@ -2,7 +2,7 @@
 //! against the reference output; resumable, with an adaptive mode that stops sampling settings that
 //! are clearly dominated.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -19,7 +19,7 @@ use crate::keys::prompt_key;
 use crate::progress::Progress;
 use crate::score::AgentScorer;
 use crate::writer::Writer;
-use crate::Pipeline;
+use crate::{lock, Pipeline};
 
 /// How to profile.
 #[derive(Clone, Debug)]
@@ -230,7 +230,8 @@ struct Plan {
     examples: Vec<(String, Map<String, Value>, String)>,
     /// (example index, sample) per call, in order.
     calls: Vec<(usize, u32)>,
-    done: Vec<std::collections::HashSet<(String, u32)>>,
+    /// Per setting, the (example index, sample) calls the store has finished.
+    done: Vec<HashSet<(usize, u32)>>,
 }
 
 impl Pipeline<'_> {
@@ -272,11 +273,21 @@ impl Pipeline<'_> {
             let calls = (0..opts.calls_per_setting.max(n))
                 .map(|k| (k % n, (k / n) as u32))
                 .collect();
-            let done = agent
-                .settings
+            let index: HashMap<&str, usize> = examples
                 .iter()
-                .map(|s| store.calls_done(&agent.name, &key, &s.model, s.budget_tokens))
-                .collect::<Result<Vec<_>, _>>()?;
+                .enumerate()
+                .map(|(e, x)| (x.0.as_str(), e))
+                .collect();
+            let mut done = Vec::with_capacity(agent.settings.len());
+            for s in &agent.settings {
+                let finished = store.calls_done(&agent.name, &key, &s.model, s.budget_tokens)?;
+                done.push(
+                    finished
+                        .iter()
+                        .filter_map(|(id, k)| index.get(id.as_str()).map(|&e| (e, *k)))
+                        .collect(),
+                );
+            }
             plans.push(Plan {
                 key,
                 examples,
@@ -294,11 +305,7 @@ impl Pipeline<'_> {
         let mut reused = vec![0usize; plans.len()];
         for (i, p) in plans.iter().enumerate() {
             for done in &p.done {
-                reused[i] += p
-                    .calls
-                    .iter()
-                    .filter(|&&(e, k)| done.contains(&(p.examples[e].0.clone(), k)))
-                    .count();
+                reused[i] += p.calls.iter().filter(|c| done.contains(c)).count();
             }
         }
         let stats: Mutex<HashMap<(usize, usize), Stats>> = Mutex::new(HashMap::new());
@@ -351,7 +358,7 @@ impl Pipeline<'_> {
                         continue;
                     }
                     for &(e, k) in p.calls.get(start..end.min(p.calls.len())).unwrap_or(&[]) {
-                        if !p.done[s].contains(&(p.examples[e].0.clone(), k)) {
+                        if !p.done[s].contains(&(e, k)) {
                             jobs.push(Job {
                                 agent: i,
                                 setting: s,
@@ -469,9 +476,7 @@ impl Pipeline<'_> {
                         progress.advance(
                             p.calls[end..]
                                 .iter()
-                                .filter(|&&(e, k)| {
-                                    !p.done[s].contains(&(p.examples[e].0.clone(), k))
-                                })
+                                .filter(|c| !p.done[s].contains(c))
                                 .count() as u64,
                         );
                     }
@@ -491,8 +496,7 @@ impl Pipeline<'_> {
         let mut fits: HashMap<String, Fit> = HashMap::new();
         let mut agents = Vec::new();
         for (i, (p, agent)) in plans.iter().zip(&self.wf.agents).enumerate() {
-            let allowed: std::collections::HashSet<(usize, u32)> =
-                p.calls.iter().map(|&(e, k)| (e, k)).collect();
+            let allowed: HashSet<(usize, u32)> = p.calls.iter().copied().collect();
             let ids: HashMap<&str, usize> = p
                 .examples
                 .iter()
@@ -587,10 +591,6 @@ impl Pipeline<'_> {
             throughput_notes,
         })
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

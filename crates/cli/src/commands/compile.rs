@@ -10,9 +10,7 @@ use flowcompile_artifact::{
 };
 use flowcompile_ir::Workflow;
 use flowcompile_pipeline::PipelineError;
-use flowcompile_profile::{
-    parse_profiles, parse_throughput, resolve, Format, LatencySource, ProfileTable, ThroughputRow,
-};
+use flowcompile_profile::{resolve, LatencySource, ProfileTable, ThroughputRow};
 use flowcompile_proxy::ExecutionModel;
 use flowcompile_search::{pareto, Problem};
 use indexmap::IndexMap;
@@ -23,15 +21,6 @@ use super::measure;
 use crate::cli::{CompileArgs, Execution, Latency};
 use crate::exit::Failure;
 use crate::output;
-
-fn format_of(path: &Path) -> Result<Format, Failure> {
-    Format::from_path(&path.display().to_string()).ok_or_else(|| {
-        Failure::Input(anyhow!(
-            "{}: unknown format: expected a .csv or .jsonl file",
-            path.display()
-        ))
-    })
-}
 
 /// Where the profiles came from.
 struct Source {
@@ -46,30 +35,14 @@ struct Source {
 
 /// Reads `--profiles` (and `--throughput`).
 fn from_files(args: &CompileArgs, profiles: &Path) -> Result<Source, Failure> {
-    let profiles_text = super::read(profiles)?;
-    let table = parse_profiles(
-        &profiles_text,
-        &profiles.display().to_string(),
-        format_of(profiles)?,
-    )
-    .map_err(|e| Failure::Input(anyhow!("{e}")))?;
-    let mut digest_input = profiles_text.into_bytes();
-    let throughput = match &args.throughput {
-        Some(path) => {
-            let text = super::read(path)?;
-            digest_input.extend_from_slice(text.as_bytes());
-            parse_throughput(&text, &path.display().to_string(), format_of(path)?)
-                .map_err(|e| Failure::Input(anyhow!("{e}")))?
-        }
-        None => Vec::new(),
-    };
+    let files = super::load_profiles(profiles, args.throughput.as_deref())?;
     if matches!(args.latency, Latency::Tokens) && args.throughput.is_none() {
         return Err(Failure::Input(anyhow!("--latency tokens needs --throughput FILE with each model's prefill and decode tokens/s")));
     }
     Ok(Source {
-        table,
-        throughput,
-        digest_input,
+        table: files.table,
+        throughput: files.throughput,
+        digest_input: files.digest_input,
         models_label: args.models_label.clone(),
         measured: None,
     })

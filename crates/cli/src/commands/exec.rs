@@ -13,16 +13,16 @@ use flowcompile_server::flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 use crate::cli::ExecArgs;
 use crate::exit::Failure;
 
-/// Parses `MODEL@BUDGET`.
-fn parse_setting(text: &str) -> Result<Setting, Failure> {
+/// Parses `MODEL@BUDGET`, the value of `flag`.
+pub fn parse_setting(text: &str, flag: &str) -> Result<Setting, Failure> {
     let (model, budget) = text.rsplit_once('@').ok_or_else(|| {
         Failure::Input(anyhow!(
-            "'{text}': expected MODEL@BUDGET, e.g. qwen3-8b@1000"
+            "{flag} '{text}': expected MODEL@BUDGET, e.g. qwen3-8b@1000"
         ))
     })?;
     let budget = budget.parse().map_err(|_| {
         Failure::Input(anyhow!(
-            "'{text}': the budget '{budget}' is not a whole number of tokens"
+            "{flag} '{text}': the budget '{budget}' is not a whole number of tokens"
         ))
     })?;
     Ok(Setting::new(model, budget))
@@ -81,7 +81,11 @@ pub fn config(
         return Ok((config, what));
     }
     let structure = args.structure.unwrap_or(space.structures.len() - 1);
-    let all = args.all.as_deref().map(parse_setting).transpose()?;
+    let all = args
+        .all
+        .as_deref()
+        .map(|a| parse_setting(a, "--all"))
+        .transpose()?;
     if all.is_none() && args.set.is_empty() {
         return Err(Failure::Input(anyhow!(
             "choose a configuration: --artifact FILE (with --point or --prefer), or --all MODEL@BUDGET and/or --set SLOT=MODEL@BUDGET"
@@ -103,7 +107,7 @@ pub fn config(
                     names.join(", ")
                 ))
             })?;
-        settings[idx] = Some(parse_setting(setting)?);
+        settings[idx] = Some(parse_setting(setting, "--set")?);
     }
     let config = Config::new(
         space,

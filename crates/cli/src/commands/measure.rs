@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use flowcompile_ir::{DesignSpace, Setting, SlotId, Workflow};
+use flowcompile_ir::{DesignSpace, SlotId, Workflow};
 use flowcompile_pipeline::{
     keys, read_split, Adaptive, InduceOptions, InduceReport, Pipeline, PipelineError,
     ProfileOptions, ProfileReport, Progress,
@@ -77,19 +77,6 @@ pub struct Measured {
     pub profile_s: f64,
 }
 
-/// Parses `MODEL@BUDGET`.
-fn parse_setting(text: &str, flag: &str) -> Result<Setting, Failure> {
-    let (model, budget) = text
-        .rsplit_once('@')
-        .ok_or_else(|| Failure::Input(anyhow!("{flag} '{text}': expected MODEL@BUDGET")))?;
-    let budget = budget.parse().map_err(|_| {
-        Failure::Input(anyhow!(
-            "{flag} '{text}': the budget '{budget}' is not a whole number of tokens"
-        ))
-    })?;
-    Ok(Setting::new(model, budget))
-}
-
 /// The reference configuration and its text: the chosen structure, every slot on `--reference`
 /// or its agent's last model at its largest budget.
 fn reference(
@@ -103,7 +90,7 @@ fn reference(
     let all = args
         .reference
         .as_deref()
-        .map(|r| parse_setting(r, "--reference"))
+        .map(|r| exec::parse_setting(r, "--reference"))
         .transpose()?;
     let mut settings = Vec::new();
     for (i, slot) in space.slots.iter().enumerate() {

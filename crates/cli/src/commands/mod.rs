@@ -78,6 +78,54 @@ fn restrict(
     })
 }
 
+/// Profiles read from files, as `compile --profiles` and `report` read them.
+struct ProfileFiles {
+    table: flowcompile_profile::ProfileTable,
+    throughput: Vec<flowcompile_profile::ThroughputRow>,
+    /// The profiles' text then the throughput's: what the artifact's `profiles_sha256` digests.
+    digest_input: Vec<u8>,
+}
+
+/// The table format a file's extension says (`.csv` or `.jsonl`).
+fn format_of(path: &Path) -> Result<flowcompile_profile::Format, Failure> {
+    flowcompile_profile::Format::from_path(&path.display().to_string()).ok_or_else(|| {
+        Failure::Input(anyhow::anyhow!(
+            "{}: unknown format: expected a .csv or .jsonl file",
+            path.display()
+        ))
+    })
+}
+
+/// Reads and parses a profiles file and, when given, a throughput file.
+fn load_profiles(profiles: &Path, throughput: Option<&Path>) -> Result<ProfileFiles, Failure> {
+    let profiles_text = read(profiles)?;
+    let table = flowcompile_profile::parse_profiles(
+        &profiles_text,
+        &profiles.display().to_string(),
+        format_of(profiles)?,
+    )
+    .map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))?;
+    let mut digest_input = profiles_text.into_bytes();
+    let throughput = match throughput {
+        Some(path) => {
+            let text = read(path)?;
+            digest_input.extend_from_slice(text.as_bytes());
+            flowcompile_profile::parse_throughput(
+                &text,
+                &path.display().to_string(),
+                format_of(path)?,
+            )
+            .map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))?
+        }
+        None => Vec::new(),
+    };
+    Ok(ProfileFiles {
+        table,
+        throughput,
+        digest_input,
+    })
+}
+
 /// Reads an artifact (v1, or the prototype's v2).
 fn load_artifact(path: &Path) -> Result<flowcompile_artifact::Artifact, Failure> {
     let text = read(path)?;

@@ -2,9 +2,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use flowcompile_artifact::sha256_hex;
-use flowcompile_profile::{parse_profiles, parse_throughput, Format};
 use flowcompile_report::{render, Inputs, ProfileInputs, Truth, Validation};
 use serde_json::json;
 
@@ -20,43 +19,18 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
     let artifact_sha256 = sha256_hex(artifact_text.as_bytes());
 
     let input = |e: flowcompile_report::ReportError| Failure::Input(e.into());
-    let format_of = |path: &PathBuf| {
-        Format::from_path(&path.display().to_string()).ok_or_else(|| {
-            Failure::Input(anyhow!(
-                "{}: unknown format: expected a .csv or .jsonl file",
-                path.display()
-            ))
-        })
-    };
-
     // Workflow and profiles, digested the way `compile` digests them.
     let mut compiled_from = None;
     if let (Some(wf_path), Some(profiles_path)) = (&args.workflow, &args.profiles) {
         let (wf, spec_text) = super::load_workflow(wf_path)?;
-        let profiles_text = super::read(profiles_path)?;
-        let table = parse_profiles(
-            &profiles_text,
-            &profiles_path.display().to_string(),
-            format_of(profiles_path)?,
-        )
-        .map_err(|e| Failure::Input(anyhow!("{e}")))?;
-        let mut digest_input = profiles_text.into_bytes();
-        let throughput = match &args.throughput {
-            Some(path) => {
-                let text = super::read(path)?;
-                digest_input.extend_from_slice(text.as_bytes());
-                parse_throughput(&text, &path.display().to_string(), format_of(path)?)
-                    .map_err(|e| Failure::Input(anyhow!("{e}")))?
-            }
-            None => Vec::new(),
-        };
+        let files = super::load_profiles(profiles_path, args.throughput.as_deref())?;
         compiled_from = Some((
             wf,
             wf_path.display().to_string(),
-            table,
-            throughput,
+            files.table,
+            files.throughput,
             sha256_hex(spec_text.as_bytes()),
-            sha256_hex(&digest_input),
+            sha256_hex(&files.digest_input),
         ));
     }
     let validation = match &args.validation {
