@@ -51,7 +51,7 @@ done
 say() { echo "study: $*" >&2; }
 die() { echo "study: error: $*" >&2; exit 1; }
 workflow=examples/hotpotqa-small/workflow.toml
-data=../shared/data/hotpotqa_validate.jsonl
+data=examples/data/hotpotqa_validate.jsonl
 [ -f "$data" ] || die "$data not found (the shared datasets sit beside the checkout)"
 total=$(grep -c . "$data")
 [ $((n_val + n_test)) -le "$total" ] || die "--val $n_val + --test $n_test exceeds the $total items of $data"

@@ -15,7 +15,7 @@ use crate::exit;
 ///
 /// Start here:
 ///   flowcompile space examples/hotpotqa/workflow.toml
-///   flowcompile compile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
+///   flowcompile compile examples/math/workflow.toml --data examples/data/gsm8k_validate.jsonl --zoo
 ///   flowcompile compile examples/hotpotqa/workflow.toml --profiles examples/hotpotqa/profiles.csv
 ///   flowcompile show hotpotqa.artifact.json --plot
 ///   flowcompile select hotpotqa.artifact.json --prefer high
@@ -43,7 +43,7 @@ pub enum Command {
     /// every setting, then the search. Measurements are kept in the store (--store), so a rerun
     /// measures only what changed (an edited prompt re-profiles that agent only).
     ///
-    ///   flowcompile compile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
+    ///   flowcompile compile examples/math/workflow.toml --data examples/data/gsm8k_validate.jsonl --zoo
     ///   flowcompile compile examples/math/workflow.toml --data val.jsonl --providers my-vllm.toml
     ///   flowcompile compile examples/hotpotqa/workflow.toml --profiles examples/hotpotqa/profiles.csv
     #[command(verbatim_doc_comment)]
@@ -53,13 +53,13 @@ pub enum Command {
     /// Runs the reference configuration on a labelled split and stores, per agent, the calls of
     /// the runs whose final score passes (and, with --judge, that the judge rates correct).
     ///
-    ///   flowcompile induce examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo
+    ///   flowcompile induce examples/math/workflow.toml --data examples/data/gsm8k_validate.jsonl --zoo
     ///   flowcompile induce examples/math/workflow.toml --data val.jsonl --providers p.toml --judge qwen3-14b
     #[command(verbatim_doc_comment)]
     Induce(InduceArgs),
     /// Data induction, then profiling: each agent alone on its examples under every setting
     ///
-    ///   flowcompile profile examples/math/workflow.toml --data ../shared/data/gsm8k_validate.jsonl --zoo -o math.csv
+    ///   flowcompile profile examples/math/workflow.toml --data examples/data/gsm8k_validate.jsonl --zoo -o math.csv
     ///   flowcompile profile examples/math/workflow.toml --data val.jsonl --providers p.toml --adaptive
     #[command(verbatim_doc_comment)]
     Profile(ProfileArgs),
@@ -82,9 +82,9 @@ pub enum Command {
     /// Runs are stored like plain eval runs, so a rerun makes no new model call.
     ///
     ///   flowcompile eval examples/math/workflow.toml --zoo --providers examples/providers/zoo.toml \
-    ///       --data ../shared/data/gsm8k_test.jsonl --all qwen3-8b@1000
+    ///       --data examples/data/gsm8k_test.jsonl --all qwen3-8b@1000
     ///   flowcompile eval examples/math/workflow.toml --zoo --artifact math.json \
-    ///       --router math.router.json --preferences uniform --data ../shared/data/gsm8k_test.jsonl --limit 200
+    ///       --router math.router.json --preferences uniform --data examples/data/gsm8k_test.jsonl --limit 200
     ///   flowcompile eval ... --preferences 0.1,0.5,0.9       # requests take these in turn
     #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
@@ -106,7 +106,7 @@ pub enum Command {
     ///
     ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
     ///   flowcompile test examples/math/workflow.toml --artifact math.json --zoo \
-    ///       --providers examples/providers/zoo.toml --data ../shared/data/gsm8k_test.jsonl \
+    ///       --providers examples/providers/zoo.toml --data examples/data/gsm8k_test.jsonl \
     ///       --limit 100 --max-points 6 -o validation.json
     #[command(verbatim_doc_comment)]
     Test(TestArgs),
@@ -144,7 +144,7 @@ pub enum Command {
     ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
     ///   flowcompile serve --workflow examples/math/workflow.toml --artifact math.json \
     ///       --providers examples/providers/zoo.toml --port 8080 \
-    ///       --zoo --tasks ../shared/data/gsm8k_validate.jsonl
+    ///       --zoo --tasks examples/data/gsm8k_validate.jsonl
     ///   curl -s localhost:8080/v1/chat/completions -H 'content-type: application/json' \
     ///       -d '{"model": "math@high", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
     #[command(verbatim_doc_comment)]
@@ -161,7 +161,7 @@ pub enum Command {
     ///
     ///   flowcompile compile examples/hotpotqa/workflow.toml -p examples/hotpotqa/profiles.csv \
     ///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 -o small.json
-    ///   flowcompile truth examples/hotpotqa/workflow.toml --data ../shared/data/hotpotqa_validate.jsonl \
+    ///   flowcompile truth examples/hotpotqa/workflow.toml --data examples/data/hotpotqa_validate.jsonl \
     ///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 --limit 100 --compare small.json
     #[command(verbatim_doc_comment)]
     Truth(TruthArgs),
@@ -190,9 +190,9 @@ pub enum RouteCommand {
     /// request's preference picks a point. Items without any profiling call are left out.
     ///
     ///   flowcompile compile examples/math/workflow.toml --zoo \
-    ///       --data ../shared/data/gsm8k_validate.jsonl -o math.json
+    ///       --data examples/data/gsm8k_validate.jsonl -o math.json
     ///   flowcompile route build examples/math/workflow.toml --artifact math.json \
-    ///       --data ../shared/data/gsm8k_validate.jsonl --zoo -o math.router.json
+    ///       --data examples/data/gsm8k_validate.jsonl --zoo -o math.router.json
     ///   flowcompile route build wf.toml --artifact a.json --data val.jsonl --providers p.toml \
     ///       --embed-model text-embedding-3-small --k 20
     #[command(verbatim_doc_comment)]
@@ -237,7 +237,7 @@ pub enum ZooCommand {
     /// from the task files it is given (GSM8K, MATH, HotpotQA JSONL) with seeded correctness; other
     /// prompts get a plausible reply whose correctness is undefined.
     ///
-    ///   flowcompile zoo serve --port 8000 --tasks ../shared/data/gsm8k_validate.jsonl
+    ///   flowcompile zoo serve --port 8000 --tasks examples/data/gsm8k_validate.jsonl
     Serve(ZooServeArgs),
 }
 
@@ -640,7 +640,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub zoo: bool,
     /// Task file (JSONL) the embedded zoo knows, so that its answers to those questions have
-    /// seeded correctness (e.g. ../shared/data/gsm8k_validate.jsonl).
+    /// seeded correctness (e.g. examples/data/gsm8k_validate.jsonl).
     #[arg(long, requires = "zoo")]
     pub tasks: Option<PathBuf>,
     /// Address to listen on (127.0.0.1 = this machine only).

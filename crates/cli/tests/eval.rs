@@ -9,7 +9,7 @@ use common::{check, path, root, run};
 
 fn gsm8k() -> String {
     root()
-        .join("../shared/data/gsm8k_validate.jsonl")
+        .join("examples/data/gsm8k_validate.jsonl")
         .display()
         .to_string()
 }

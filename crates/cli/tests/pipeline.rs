@@ -27,7 +27,7 @@ fn small_math(dir: &Path, n: usize) -> (String, String) {
     }
     let wf = dir.join("math.toml");
     std::fs::write(&wf, out).unwrap();
-    let data = std::fs::read_to_string(root().join("../shared/data/gsm8k_validate.jsonl")).unwrap();
+    let data = std::fs::read_to_string(root().join("examples/data/gsm8k_validate.jsonl")).unwrap();
     let items: String = data.lines().take(n).map(|l| format!("{l}\n")).collect();
     let split = dir.join("val.jsonl");
     std::fs::write(&split, items).unwrap();

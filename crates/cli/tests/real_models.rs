@@ -16,7 +16,7 @@ use common::{check, path, root};
 const MODELS: [&str; 2] = ["smollm2", "gemma3"];
 
 fn hotpotqa() -> String {
-    path("../shared/data/hotpotqa_validate.jsonl")
+    path("examples/data/hotpotqa_validate.jsonl")
 }
 
 /// The server's base URL, or `None` after saying why the test does not run.

@@ -39,8 +39,8 @@ fn route_build_then_expected_utility_of_three_strategies() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let wf = path("examples/math/workflow.toml");
-    let validate = path("../shared/data/gsm8k_validate.jsonl");
-    let test = path("../shared/data/gsm8k_test.jsonl");
+    let validate = path("examples/data/gsm8k_validate.jsonl");
+    let test = path("examples/data/gsm8k_test.jsonl");
     let flags = measure_flags(&validate);
     check(&run(d, &args(&["compile", &wf, "-o", "a.json"], &flags)), 0);
     let (stdout, stderr) = check(

@@ -16,7 +16,7 @@ const TOKEN_VAR: &str = "FLOWCOMPILE_TEST_SERVE_TOKEN";
 const TOKEN: &str = "sk-serve-cli-test-19c2";
 
 fn gsm8k() -> String {
-    path("../shared/data/gsm8k_validate.jsonl")
+    path("examples/data/gsm8k_validate.jsonl")
 }
 
 fn flowcompile(dir: &Path, args: &[&str]) -> Output {

@@ -11,7 +11,7 @@ use common::{check, path, root, run};
 
 fn gsm8k_test() -> String {
     root()
-        .join("../shared/data/gsm8k_test.jsonl")
+        .join("examples/data/gsm8k_test.jsonl")
         .display()
         .to_string()
 }

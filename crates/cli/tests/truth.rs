@@ -11,7 +11,7 @@ use common::{check, path, run};
 fn truth(dir: &Path, extra: &[&str]) -> Output {
     let (wf, data, providers) = (
         path("examples/hotpotqa/workflow.toml"),
-        path("../shared/data/hotpotqa_validate.jsonl"),
+        path("examples/data/hotpotqa_validate.jsonl"),
         path("examples/providers/zoo.toml"),
     );
     let mut args = vec!["truth", &wf, "--data", &data, "--providers", &providers];

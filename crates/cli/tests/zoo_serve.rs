@@ -30,7 +30,7 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> String {
 #[test]
 fn zoo_serve_answers_the_openai_api_on_loopback() {
     let tasks =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/gsm8k_validate.jsonl");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/gsm8k_validate.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
         .args(["zoo", "serve", "--port", "0", "--tasks"])
         .arg(&tasks)

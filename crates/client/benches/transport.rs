@@ -47,8 +47,8 @@ fn main() {
         return;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = std::fs::read_to_string(root.join("../shared/data/gsm8k_validate.jsonl"))
-        .expect("../shared/data/gsm8k_validate.jsonl next to the checkout");
+    let data = std::fs::read_to_string(root.join("examples/data/gsm8k_validate.jsonl"))
+        .expect("examples/data/gsm8k_validate.jsonl next to the checkout");
     let questions: Vec<String> = data
         .lines()
         .map(|l| {

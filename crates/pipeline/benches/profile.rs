@@ -34,7 +34,7 @@ fn main() {
         .collect::<Vec<_>>()
         .join("\n");
     let wf = flowcompile_spec::parse(&spec, "math").unwrap();
-    let data = std::fs::read_to_string(root.join("../shared/data/gsm8k_validate.jsonl")).unwrap();
+    let data = std::fs::read_to_string(root.join("examples/data/gsm8k_validate.jsonl")).unwrap();
     let items: Vec<serde_json::Value> = data
         .lines()
         .take(40)

@@ -25,7 +25,7 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let spec = std::fs::read_to_string(root.join("examples/math/workflow.toml")).unwrap();
     let wf = flowcompile_spec::parse(&spec, "math").unwrap();
-    let data = std::fs::read_to_string(root.join("../shared/data/gsm8k_validate.jsonl")).unwrap();
+    let data = std::fs::read_to_string(root.join("examples/data/gsm8k_validate.jsonl")).unwrap();
     let items: Vec<serde_json::Value> = data
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 const N_ITEMS: usize = 20;
 
 fn data_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/gsm8k_validate.jsonl")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/gsm8k_validate.jsonl")
 }
 
 fn example(name: &str) -> Workflow {

@@ -49,7 +49,7 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let spec = std::fs::read_to_string(root.join("examples/math/workflow.toml")).unwrap();
     let wf: &'static _ = Box::leak(Box::new(flowcompile_spec::parse(&spec, "math").unwrap()));
-    let data = std::fs::read_to_string(root.join("../shared/data/gsm8k_validate.jsonl")).unwrap();
+    let data = std::fs::read_to_string(root.join("examples/data/gsm8k_validate.jsonl")).unwrap();
     let problems: Vec<String> = data
         .lines()
         .map(|l| {

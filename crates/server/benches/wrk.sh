@@ -11,12 +11,12 @@ bin="${CARGO_TARGET_DIR:-target}/release/flowcompile"
 dir="$(mktemp -d)"
 "$bin" compile examples/math/workflow.toml --profiles examples/math/profiles.csv -o "$dir/math.json" >/dev/null
 "$bin" serve --workflow examples/math/workflow.toml --artifact "$dir/math.json" \
-  --providers examples/providers/zoo.toml --zoo --tasks ../shared/data/gsm8k_validate.jsonl \
+  --providers examples/providers/zoo.toml --zoo --tasks examples/data/gsm8k_validate.jsonl \
   --port 0 >"$dir/serve.out" 2>"$dir/serve.err" &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do grep -q http "$dir/serve.out" && break; sleep 0.1; done
 base="$(grep -o 'http://[0-9.:]*' "$dir/serve.out")"
-SERVE_QUESTION="$(head -1 ../shared/data/gsm8k_validate.jsonl | sed -E 's/.*"problem": "([^"]*)".*/\1/')" \
+SERVE_QUESTION="$(head -1 examples/data/gsm8k_validate.jsonl | sed -E 's/.*"problem": "([^"]*)".*/\1/')" \
   wrk -t 2 -c 256 -d "${DURATION:-10}s" --latency -s crates/server/benches/wrk.lua "$base/v1/chat/completions"
 curl -s "$base/metrics" | grep '^flowcompile_requests_total'

@@ -28,7 +28,7 @@ fn math() -> &'static Workflow {
 }
 
 fn gsm8k() -> String {
-    std::fs::read_to_string(root().join("../shared/data/gsm8k_validate.jsonl")).unwrap()
+    std::fs::read_to_string(root().join("examples/data/gsm8k_validate.jsonl")).unwrap()
 }
 
 fn first_problem() -> String {

@@ -40,7 +40,7 @@ async fn study(
     options: MeasureOptions,
 ) -> (Vec<Measured>, usize) {
     let data =
-        std::fs::read_to_string(root().join("../shared/data/hotpotqa_validate.jsonl")).unwrap();
+        std::fs::read_to_string(root().join("examples/data/hotpotqa_validate.jsonl")).unwrap();
     let items: Vec<Value> = data
         .lines()
         .take(N_ITEMS)

@@ -9,7 +9,7 @@ use flowcompile_zoo::{Role, TaskSet, Zoo, ZooConfig, ZooRequest};
 fn zoo() -> Zoo {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/gsm8k_validate.jsonl"
+        "/../../examples/data/gsm8k_validate.jsonl"
     );
     let text = std::fs::read_to_string(path).expect("the shared GSM8K validation file");
     let set = TaskSet::from_jsonl("gsm8k_validate.jsonl", &text).expect("valid tasks");

@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn shared_data_files_parse() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/");
         for (file, n) in [
             ("gsm8k_validate.jsonl", 264),
             ("math500_validate.jsonl", 98),

@@ -9,7 +9,7 @@ fn load(files: &[&str]) -> Zoo {
     let sets = files
         .iter()
         .map(|f| {
-            let path = format!("{}/../../../shared/data/{f}", env!("CARGO_MANIFEST_DIR"));
+            let path = format!("{}/../../examples/data/{f}", env!("CARGO_MANIFEST_DIR"));
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             TaskSet::from_jsonl(f, &text).unwrap()
         })
