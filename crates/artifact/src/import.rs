@@ -5,11 +5,13 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use flowcompile_ir::{ExecutionModel, LatencyModel};
+
 use crate::error::ArtifactError;
 use crate::json::{kind_of, parse_json, V2_MARKER_KEYS};
 use crate::model::{
-    Artifact, ArtifactFormat, Execution, LatencyModel, Origin, Point, PointSetting, PointStructure,
-    Predicted, Provenance, ProxyModel, FORMAT_PROTOTYPE_V2,
+    Artifact, ArtifactFormat, Origin, Point, PointSetting, PointStructure, Predicted, Provenance,
+    ProxyModel, FORMAT_PROTOTYPE_V2,
 };
 
 /// Keys under which a prototype config may hold its per-agent settings.
@@ -159,7 +161,7 @@ pub fn import_v2(text: &str, source: &str) -> Result<Artifact, ArtifactError> {
             imported_from: Some(source.into()),
         },
         proxy: ProxyModel {
-            execution: Execution::Sequential,
+            execution: ExecutionModel::Sequential,
             latency: LatencyModel::Tokens,
         },
         space: None,

@@ -282,6 +282,7 @@ mod tests {
 
     use super::*;
     use crate::model::*;
+    use flowcompile_ir::{ExecutionModel, LatencyModel};
 
     pub(crate) fn artifact() -> Artifact {
         let point = |i: usize, acc: f64, lat: f64| Point {
@@ -315,7 +316,7 @@ mod tests {
                 imported_from: None,
             },
             proxy: ProxyModel {
-                execution: Execution::Parallel,
+                execution: ExecutionModel::Parallel,
                 latency: LatencyModel::Measured,
             },
             space: Some(SpaceSummary {

@@ -31,9 +31,11 @@ mod json;
 mod model;
 
 pub use error::{ArtifactError, SUPPORTED_FORMATS};
+/// The proxy's execution and latency models, one definition for every crate (`flowcompile_ir`).
+pub use flowcompile_ir::{ExecutionModel, LatencyModel};
 pub use import::import_v2;
 pub use json::{json_schema, parse_any, sha256_hex};
 pub use model::{
-    Artifact, ArtifactFormat, Execution, LatencyModel, Origin, Point, PointSetting, PointStructure,
-    Predicted, Provenance, ProxyModel, SlotSummary, SpaceSummary, FORMAT_PROTOTYPE_V2, FORMAT_V1,
+    Artifact, ArtifactFormat, Origin, Point, PointSetting, PointStructure, Predicted, Provenance,
+    ProxyModel, SlotSummary, SpaceSummary, FORMAT_PROTOTYPE_V2, FORMAT_V1,
 };

@@ -4,7 +4,10 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use flowcompile_ir::ConfigCount;
+use flowcompile_ir::{
+    Config, ConfigCount, ConfigError, DesignSpace, ExecutionModel, LatencyModel, Setting, SlotId,
+    Workflow,
+};
 
 /// The format marker of this artifact version.
 pub const FORMAT_V1: &str = "flowcompile.artifact.v1";
@@ -71,29 +74,9 @@ pub struct Provenance {
 #[serde(deny_unknown_fields)]
 pub struct ProxyModel {
     /// How parallel branches' latencies compose.
-    pub execution: Execution,
+    pub execution: ExecutionModel,
     /// Where agent latencies came from.
     pub latency: LatencyModel,
-}
-
-/// How parallel branches run: at once (latency is the max) or one after another (the sum).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Execution {
-    /// Branches run concurrently.
-    Parallel,
-    /// Branches run one after another (a batch-1 device).
-    Sequential,
-}
-
-/// Where per-agent latencies came from.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LatencyModel {
-    /// Profiled wall-clock seconds.
-    Measured,
-    /// Mean tokens over the model's prefill and decode throughput.
-    Tokens,
 }
 
 /// Size of the design space before and after dominance pruning.
@@ -198,6 +181,63 @@ pub struct Origin {
     pub structure_id: String,
 }
 
+impl Point {
+    /// The point of a search result: structure `structure` of `space` with, per slot, an index into
+    /// its agent's settings, and its predicted metrics (`id` is set by [`Artifact::sort_points`]).
+    pub fn from_search(
+        wf: &Workflow,
+        space: &DesignSpace,
+        structure: usize,
+        settings: &[(SlotId, u32)],
+        predicted: Predicted,
+    ) -> Point {
+        Point {
+            id: String::new(),
+            structure: PointStructure {
+                index: structure as u32,
+                knobs: space.structures[structure]
+                    .knobs
+                    .iter()
+                    .map(|k| (wf.node(k.node).name.clone(), k.value))
+                    .collect(),
+            },
+            settings: settings
+                .iter()
+                .map(|(slot, setting)| {
+                    let slot = &space.slots[slot.0 as usize];
+                    let s = &wf.agent(slot.agent).settings[*setting as usize];
+                    (
+                        slot.name.clone(),
+                        PointSetting {
+                            model: s.model.clone(),
+                            budget_tokens: s.budget_tokens,
+                        },
+                    )
+                })
+                .collect(),
+            predicted,
+            origin: None,
+        }
+    }
+
+    /// The configuration this point names in `space`: `structure.index` and settings by slot name.
+    pub fn config(&self, space: &DesignSpace) -> Result<Config, ConfigError> {
+        let mut resolved = Vec::with_capacity(self.settings.len());
+        for (name, s) in &self.settings {
+            let slot = space
+                .slots
+                .iter()
+                .position(|sl| &sl.name == name)
+                .ok_or_else(|| ConfigError::UnknownSlot { slot: name.clone() })?;
+            resolved.push((
+                SlotId(slot as u32),
+                Setting::new(s.model.clone(), s.budget_tokens),
+            ));
+        }
+        Config::new(space, self.structure.index as usize, resolved)
+    }
+}
+
 impl Artifact {
     /// Sorts the points by predicted latency ascending, then accuracy descending (stable otherwise),
     /// and renumbers their ids `p0`, `p1`... in that order.
@@ -217,6 +257,48 @@ impl Artifact {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowcompile_ir::{Agent, AgentId, Count, NodeKind};
+
+    fn space() -> (Workflow, DesignSpace) {
+        let settings = vec![Setting::new("small", 10), Setting::new("big", 100)];
+        let mut wf = Workflow::new("w", vec![Agent::new("gen", settings)]);
+        let gen = wf.add_node("gen", NodeKind::Agent(AgentId(0)));
+        wf.root = wf.add_node(
+            "gens",
+            NodeKind::Repeat {
+                body: gen,
+                count: Count::new(1, 2),
+            },
+        );
+        let space = wf.design_space().unwrap();
+        (wf, space)
+    }
+
+    #[test]
+    fn a_point_names_its_configuration_by_slot_names() {
+        let (wf, space) = space();
+        let predicted = Predicted {
+            accuracy: 0.5,
+            latency_s: 1.0,
+        };
+        let point = Point::from_search(&wf, &space, 0, &[(SlotId(0), 0)], predicted);
+        assert_eq!(point.structure.knobs["gens"], 1);
+        assert_eq!(point.settings["gen"].model, "small");
+        let c = point.config(&space).unwrap();
+        assert_eq!(
+            (c.structure, c.setting(SlotId(0)).unwrap().budget_tokens),
+            (0, 10)
+        );
+        let mut bad = point.clone();
+        bad.settings
+            .insert("nope".into(), bad.settings["gen"].clone());
+        assert_eq!(
+            bad.config(&space).unwrap_err(),
+            ConfigError::UnknownSlot {
+                slot: "nope".into()
+            }
+        );
+    }
 
     #[test]
     fn counts_are_spelled_exactly_or_approximately() {

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use flowcompile_ir::{ExecutionModel, LatencyModel};
 
 use crate::exit;
 
@@ -269,20 +271,20 @@ pub struct SpaceArgs {
     pub json: bool,
 }
 
-#[derive(Copy, Clone, Debug, ValueEnum)]
-pub enum Execution {
-    /// Parallel branches run concurrently: the slowest one counts.
-    Parallel,
-    /// Parallel branches run one after another (a batch-1 device, as the paper's prototype).
-    Sequential,
+/// The `--execution` values, with their help, parsed into the one execution-model enum.
+fn execution_values() -> impl TypedValueParser<Value = ExecutionModel> {
+    PossibleValuesParser::new(
+        ExecutionModel::ALL.map(|e| PossibleValue::new(e.name()).help(e.help())),
+    )
+    .try_map(|s| s.parse::<ExecutionModel>())
 }
 
-#[derive(Copy, Clone, Debug, ValueEnum)]
-pub enum Latency {
-    /// Profiled wall-clock seconds per call.
-    Measured,
-    /// input_tokens / prefill_tok_per_s + output_tokens / decode_tok_per_s (needs --throughput).
-    Tokens,
+/// The `--latency` values, with their help, parsed into the one latency-model enum.
+fn latency_values() -> impl TypedValueParser<Value = LatencyModel> {
+    PossibleValuesParser::new(
+        LatencyModel::ALL.map(|l| PossibleValue::new(l.name()).help(l.help())),
+    )
+    .try_map(|s| s.parse::<LatencyModel>())
 }
 
 /// Narrows a workflow's design space to some models and budgets (shared by compile and truth).
@@ -326,11 +328,11 @@ pub struct CompileArgs {
     #[arg(long, conflicts_with = "data")]
     pub throughput: Option<PathBuf>,
     /// How parallel branches' latencies combine; changing it needs no re-profiling.
-    #[arg(long, value_enum, default_value = "parallel")]
-    pub execution: Execution,
+    #[arg(long, value_parser = execution_values(), default_value = "parallel")]
+    pub execution: ExecutionModel,
     /// Where per-agent latency comes from.
-    #[arg(long, value_enum, default_value = "measured")]
-    pub latency: Latency,
+    #[arg(long, value_parser = latency_values(), default_value = "measured")]
+    pub latency: LatencyModel,
     /// Artifact to write (default: <workflow name>.artifact.json in the current directory).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,

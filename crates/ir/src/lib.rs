@@ -8,6 +8,8 @@
 //! [`Workflow::design_space`] enumerates every valid [`Structure`] (one value per visited knob) as a
 //! concrete, knob-free [`Expr`] tree over [`SlotId`]s: a slot is what gets one setting in a
 //! configuration (an agent when call sites share a setting, as in the paper; a call site otherwise).
+//! A [`Config`] is one point of that space: a structure and a setting per slot it calls.
+//! [`ExecutionModel`] and [`LatencyModel`] say how predictions compose; every crate uses these two.
 //!
 //! ```
 //! use flowcompile_ir::*;
@@ -22,10 +24,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod config;
+mod model;
 mod restrict;
 mod structure;
 mod workflow;
 
+pub use config::{Config, ConfigError};
+pub use model::{ExecutionModel, LatencyModel, UnknownName};
 pub use restrict::RestrictError;
 pub use structure::{ConfigCount, DesignSpace, Expr, KnobValue, Slot, SpaceError, Structure};
 pub use workflow::{

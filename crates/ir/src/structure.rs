@@ -205,6 +205,20 @@ pub struct DesignSpace {
 }
 
 impl DesignSpace {
+    /// The structure with the most agent calls, the last of equals (knobs at their maximum come
+    /// last): what baselines, reference configurations and default runs use. Every front end and
+    /// study calls this one definition.
+    pub fn largest_structure(&self) -> usize {
+        let calls = |i: usize| {
+            let mut n = 0usize;
+            self.structures[i].expr.for_each_call(&mut |_, _| n += 1);
+            n
+        };
+        (0..self.structures.len())
+            .max_by_key(|&i| calls(i))
+            .unwrap_or(0)
+    }
+
     /// Number of configurations: for each structure, the product of its slots' setting counts.
     pub fn n_configs(&self) -> ConfigCount {
         self.n_configs_with(&self.settings_per_slot)

@@ -24,7 +24,7 @@
 //! let mut wf = Workflow::new("demo", vec![Agent::new("solver", settings)]);
 //! wf.root = wf.add_node("solver", NodeKind::Agent(AgentId(0)));
 //!
-//! let resolved = resolve(&wf, &table, &[], LatencySource::Measured).unwrap();
+//! let resolved = resolve(&wf, &table, &[], LatencyModel::Measured).unwrap();
 //! assert_eq!(resolved.metrics(AgentId(0))[1], Metrics { accuracy: 0.9, latency_s: 12.0 });
 //! assert_eq!(resolved.n_unused_rows, 0);
 //! ```
@@ -37,8 +37,9 @@ mod table;
 mod write;
 
 pub use error::{ProfileError, ProfileErrors};
+pub use flowcompile_ir::LatencyModel;
 pub use read::Format;
-pub use resolve::{resolve, LatencySource, Metrics, Resolved};
+pub use resolve::{resolve, Metrics, Resolved};
 pub use table::{
     parse_profiles, parse_throughput, ProfileEntry, ProfileRow, ProfileTable, ThroughputRow,
     PROFILE_COLUMNS, THROUGHPUT_COLUMNS,

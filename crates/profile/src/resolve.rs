@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use flowcompile_ir::{AgentId, NodeId, NodeKind, Workflow};
+use flowcompile_ir::{AgentId, LatencyModel, NodeId, NodeKind, Workflow};
 
 use crate::error::{ProfileError, ProfileErrors};
 use crate::table::{ProfileTable, ThroughputRow};
@@ -14,26 +14,6 @@ pub struct Metrics {
     pub accuracy: f64,
     /// Seconds per call.
     pub latency_s: f64,
-}
-
-/// Where a setting's latency comes from.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
-pub enum LatencySource {
-    /// The profiled mean wall-clock seconds per call (`latency_s`).
-    #[default]
-    Measured,
-    /// `input_tokens / prefill_tok_per_s + output_tokens / decode_tok_per_s` of the model.
-    Tokens,
-}
-
-impl LatencySource {
-    /// The name used on the command line and in artifacts (`measured`, `tokens`).
-    pub fn name(self) -> &'static str {
-        match self {
-            LatencySource::Measured => "measured",
-            LatencySource::Tokens => "tokens",
-        }
-    }
 }
 
 /// The metrics of every setting of every agent the workflow calls, ready for the proxy and search.
@@ -57,13 +37,13 @@ impl Resolved {
 
 /// Looks up every setting of every agent the workflow calls in `table`, with latency from `latency`.
 ///
-/// Reports every setting without a row and, for [`LatencySource::Tokens`], every model without a
+/// Reports every setting without a row and, for [`LatencyModel::Tokens`], every model without a
 /// positive throughput in `throughput` (the first row of a model counts).
 pub fn resolve(
     wf: &Workflow,
     table: &ProfileTable,
     throughput: &[ThroughputRow],
-    latency: LatencySource,
+    latency: LatencyModel,
 ) -> Result<Resolved, ProfileErrors> {
     let called = called_agents(wf);
     let mut speeds: HashMap<&str, &ThroughputRow> = HashMap::new();
@@ -94,8 +74,8 @@ pub fn resolve(
             used[pos] = true;
             let row = &table.entries()[pos].row;
             let latency_s = match latency {
-                LatencySource::Measured => row.latency_s,
-                LatencySource::Tokens => {
+                LatencyModel::Measured => row.latency_s,
+                LatencyModel::Tokens => {
                     let speed = speeds.get(setting.model.as_str());
                     let valid = speed.filter(|s| {
                         let ok = |x: f64| x.is_finite() && x > 0.0;
@@ -237,7 +217,7 @@ mod tests {
 
     #[test]
     fn measured_metrics_align_with_settings() {
-        let r = resolve(&workflow(), &full_table(), &[], LatencySource::Measured).unwrap();
+        let r = resolve(&workflow(), &full_table(), &[], LatencyModel::Measured).unwrap();
         let acc: Vec<f64> = r.metrics(AgentId(0)).iter().map(|m| m.accuracy).collect();
         assert_eq!(acc, [0.8, 0.6]);
         assert_eq!(
@@ -265,7 +245,7 @@ mod tests {
                 decode_tok_per_s: 100.0,
             },
         ];
-        let r = resolve(&workflow(), &full_table(), &speeds, LatencySource::Tokens).unwrap();
+        let r = resolve(&workflow(), &full_table(), &speeds, LatencyModel::Tokens).unwrap();
         let lat: Vec<f64> = r.metrics(AgentId(0)).iter().map(|m| m.latency_s).collect();
         assert_eq!(lat, [1.0 + 10.0, 0.5 + 1.0]);
     }
@@ -273,7 +253,7 @@ mod tests {
     #[test]
     fn every_missing_row_is_reported() {
         let t = table(vec![row("gen", "small", 10, 0.6)]);
-        let errs = resolve(&workflow(), &t, &[], LatencySource::Measured).unwrap_err();
+        let errs = resolve(&workflow(), &t, &[], LatencyModel::Measured).unwrap_err();
         let got: Vec<String> = errs.errors().iter().map(|e| e.to_string()).collect();
         assert_eq!(
             got,
@@ -291,7 +271,7 @@ mod tests {
             prefill_tok_per_s: 1.0,
             decode_tok_per_s: 1.0,
         }];
-        let errs = resolve(&workflow(), &full_table(), &speeds, LatencySource::Tokens).unwrap_err();
+        let errs = resolve(&workflow(), &full_table(), &speeds, LatencyModel::Tokens).unwrap_err();
         assert_eq!(
             errs.to_string(),
             "no throughput for model 'small' (token-based latency needs it for agent 'gen')"
@@ -312,7 +292,7 @@ mod tests {
                 decode_tok_per_s: f64::NAN,
             },
         ];
-        let errs = resolve(&workflow(), &full_table(), &speeds, LatencySource::Tokens).unwrap_err();
+        let errs = resolve(&workflow(), &full_table(), &speeds, LatencyModel::Tokens).unwrap_err();
         let got: Vec<String> = errs.errors().iter().map(|e| e.to_string()).collect();
         assert_eq!(
             got,
@@ -334,7 +314,7 @@ mod tests {
             &workflow(),
             &full_table(),
             &[tiny("big"), tiny("small")],
-            LatencySource::Tokens,
+            LatencyModel::Tokens,
         )
         .unwrap_err();
         assert_eq!(errs.len(), 3);
@@ -347,7 +327,7 @@ mod tests {
 
     #[test]
     fn measured_latency_needs_no_throughput() {
-        assert!(resolve(&workflow(), &full_table(), &[], LatencySource::Measured).is_ok());
+        assert!(resolve(&workflow(), &full_table(), &[], LatencyModel::Measured).is_ok());
     }
 
     #[test]
@@ -363,14 +343,14 @@ mod tests {
                 attempts: Count::exactly(0),
             },
         );
-        let r = resolve(&wf, &full_table(), &[], LatencySource::Measured).unwrap();
+        let r = resolve(&wf, &full_table(), &[], LatencyModel::Measured).unwrap();
         assert!(r.metrics(AgentId(2)).is_empty());
         wf.nodes.last_mut().unwrap().kind = NodeKind::Retry {
             body,
             fixer,
             attempts: Count::new(0, 1),
         };
-        let errs = resolve(&wf, &full_table(), &[], LatencySource::Measured).unwrap_err();
+        let errs = resolve(&wf, &full_table(), &[], LatencyModel::Measured).unwrap_err();
         assert_eq!(errs.len(), 2);
         let none = wf.add_node(
             "none",
@@ -380,7 +360,7 @@ mod tests {
             },
         );
         wf.root = wf.add_node("root2", NodeKind::Seq(vec![body, none]));
-        assert!(resolve(&wf, &full_table(), &[], LatencySource::Measured).is_ok());
+        assert!(resolve(&wf, &full_table(), &[], LatencyModel::Measured).is_ok());
     }
 
     #[test]
@@ -388,7 +368,7 @@ mod tests {
         let text = "agent,model,budget,accuracy,samples,latency_s,input_tokens,output_tokens\n\
                     gen,big,10,0.8,5,3,1,1\ngen,small,10,0.5,5,1,1,1\nfmt,small,0,1,5,0.1,1,1\n";
         let t = parse_profiles(text, "p.csv", Format::Csv).unwrap();
-        let r = resolve(&workflow(), &t, &[], LatencySource::Measured).unwrap();
+        let r = resolve(&workflow(), &t, &[], LatencyModel::Measured).unwrap();
         assert_eq!(
             r.per_agent[0][0],
             Metrics {
@@ -397,7 +377,7 @@ mod tests {
             }
         );
         assert_eq!(r.n_unused_rows, 0);
-        assert_eq!(LatencySource::default().name(), "measured");
-        assert_eq!(LatencySource::Tokens.name(), "tokens");
+        assert_eq!(LatencyModel::default().name(), "measured");
+        assert_eq!(LatencyModel::Tokens.name(), "tokens");
     }
 }

@@ -31,28 +31,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use flowcompile_ir::ExecutionModel;
 use flowcompile_ir::{Expr, SlotId, Tool};
 pub use flowcompile_profile::Metrics;
-
-/// How the latencies of parallel branches combine.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
-pub enum ExecutionModel {
-    /// Branches run concurrently (a serving stack with batching): the slowest branch counts.
-    #[default]
-    Parallel,
-    /// Branches run one after another (a batch-1 device, the paper's prototype): latencies add up.
-    Sequential,
-}
-
-impl ExecutionModel {
-    /// The name used on the command line and in artifacts.
-    pub fn name(self) -> &'static str {
-        match self {
-            ExecutionModel::Parallel => "parallel",
-            ExecutionModel::Sequential => "sequential",
-        }
-    }
-}
 
 /// The composition primitives. Partial states keep "larger accuracy is better, smaller latency is
 /// better" so that dominance can be checked on them directly.

@@ -19,17 +19,6 @@ pub struct Baseline {
     pub predicted: Metrics,
 }
 
-/// The structure with the most agent calls (the last of equals: knobs at their maximum come last).
-pub fn largest_structure(space: &DesignSpace) -> usize {
-    (0..space.structures.len())
-        .max_by_key(|&i| {
-            let mut n = 0usize;
-            space.structures[i].expr.for_each_call(&mut |_, _| n += 1);
-            n
-        })
-        .unwrap_or(0)
-}
-
 /// Every setting allowed for all slots of the largest structure, in the first slot's agent's
 /// settings order, each evaluated with the proxy.
 pub fn uniform_baselines(
@@ -38,7 +27,7 @@ pub fn uniform_baselines(
     resolved: &Resolved,
     exec: ExecutionModel,
 ) -> Vec<Baseline> {
-    let structure = largest_structure(space);
+    let structure = space.largest_structure();
     let s = &space.structures[structure];
     let agents: Vec<_> = s
         .slots
@@ -78,7 +67,7 @@ pub fn uniform_baselines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowcompile_profile::{parse_profiles, resolve, Format, LatencySource};
+    use flowcompile_profile::{parse_profiles, resolve, Format, LatencyModel};
 
     const WORKFLOW: &str = r#"
 name = "two"
@@ -117,8 +106,8 @@ checker,big,100,0.95,10,1,1,1
         let wf = flowcompile_spec::parse(WORKFLOW, "two.toml").unwrap();
         let space = wf.design_space().unwrap();
         let table = parse_profiles(PROFILES, "p.csv", Format::Csv).unwrap();
-        let resolved = resolve(&wf, &table, &[], LatencySource::Measured).unwrap();
-        assert_eq!(largest_structure(&space), 1);
+        let resolved = resolve(&wf, &table, &[], LatencyModel::Measured).unwrap();
+        assert_eq!(space.largest_structure(), 1);
         let b = uniform_baselines(&wf, &space, &resolved, ExecutionModel::Parallel);
         // The checker only runs "big", so only the big settings are uniform.
         let names: Vec<_> = b

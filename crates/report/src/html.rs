@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use flowcompile_artifact::{Execution, LatencyModel};
+use flowcompile_artifact::LatencyModel;
 use serde_json::Value;
 
 use crate::chart::esc;
@@ -184,10 +184,7 @@ fn header(out: &mut String, m: &Model) {
         "proxy",
         format!(
             "{} execution, {} latency",
-            match a.proxy.execution {
-                Execution::Parallel => "parallel",
-                Execution::Sequential => "sequential",
-            },
+            a.proxy.execution,
             match a.proxy.latency {
                 LatencyModel::Measured => "measured",
                 LatencyModel::Tokens => "token-based",

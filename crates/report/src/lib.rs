@@ -46,12 +46,11 @@ mod stats;
 
 use std::collections::HashMap;
 
-use flowcompile_artifact::{Artifact, Execution, LatencyModel};
+use flowcompile_artifact::{Artifact, LatencyModel};
 use flowcompile_ir::Workflow;
-use flowcompile_profile::{resolve, LatencySource, ProfileTable, Resolved, ThroughputRow};
-use flowcompile_proxy::ExecutionModel;
+use flowcompile_profile::{resolve, ProfileTable, Resolved, ThroughputRow};
 
-pub use baseline::{largest_structure, uniform_baselines, Baseline};
+pub use baseline::{uniform_baselines, Baseline};
 pub use docs::{
     Affine, Fidelity, FidelityStats, Measured, Metrics, Truth, TruthPoint, TruthSetting,
     ValidatedPoint, Validation, TRUTH_FORMAT, VALIDATION_FORMAT,
@@ -212,23 +211,15 @@ fn check<'a>(inputs: &'a Inputs<'a>) -> Result<Model<'a>, ReportError> {
             p.profiles_sha256,
             &artifact.provenance.profiles_sha256,
         ));
-        let latency = match artifact.proxy.latency {
-            LatencyModel::Measured => LatencySource::Measured,
-            LatencyModel::Tokens => {
-                if p.throughput.is_empty() {
-                    return Err(ReportError::ThroughputNeeded);
-                }
-                LatencySource::Tokens
-            }
-        };
-        let exec = match artifact.proxy.execution {
-            Execution::Parallel => ExecutionModel::Parallel,
-            Execution::Sequential => ExecutionModel::Sequential,
-        };
+        let latency = artifact.proxy.latency;
+        if latency == LatencyModel::Tokens && p.throughput.is_empty() {
+            return Err(ReportError::ThroughputNeeded);
+        }
+        let exec = artifact.proxy.execution;
         let space = p.workflow.design_space()?;
         let r = resolve(p.workflow, p.table, p.throughput, latency)?;
         baselines = uniform_baselines(p.workflow, &space, &r, exec);
-        let s = largest_structure(&space);
+        let s = space.largest_structure();
         let knobs = space.structures[s]
             .knobs
             .iter()

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use flowcompile_artifact::Execution;
+use flowcompile_artifact::ExecutionModel;
 use flowcompile_route::{
     GlobalSetting, ItemCell, Router, RouterAgent, RouterFile, RouterItem, FORMAT_V1,
 };
@@ -115,7 +115,7 @@ fn main() {
             workflow: wf.name.clone(),
             spec_sha256: None,
             artifact_sha256: None,
-            execution: Execution::Parallel,
+            execution: ExecutionModel::Parallel,
             k,
             prior_calls: 0.0,
             embed_model: "bench".into(),

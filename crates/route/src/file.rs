@@ -1,6 +1,6 @@
 //! The router file, `flowcompile.router.v1`: what a KNN router needs, in one JSON document.
 
-use flowcompile_artifact::Execution;
+use flowcompile_artifact::ExecutionModel;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RouteError;
@@ -21,7 +21,7 @@ pub struct RouterFile {
     /// SHA-256 of the artifact whose proxy settings the router uses, when known.
     pub artifact_sha256: Option<String>,
     /// How parallel branches' latencies combine (the artifact's execution model).
-    pub execution: Execution,
+    pub execution: ExecutionModel,
     /// Nearest validation items a query's frontier is composed from.
     pub k: usize,
     /// Pseudo-calls of the global profile each item's own mean is shrunk with: an item cell with

@@ -26,7 +26,7 @@
 //! ] };
 //! let file = RouterFile {
 //!     format: FORMAT_V1.into(), workflow: "demo".into(), spec_sha256: None, artifact_sha256: None,
-//!     execution: flowcompile_artifact::Execution::Parallel, k: 1, prior_calls: 0.0, embed_model: "e".into(), dims: 2,
+//!     execution: flowcompile_artifact::ExecutionModel::Parallel, k: 1, prior_calls: 0.0, embed_model: "e".into(), dims: 2,
 //!     models_label: None,
 //!     agents: vec![RouterAgent { name: "solver".into(), settings: vec![global("small", 0.5), global("large", 0.9)] }],
 //!     items: vec![easy],

@@ -1,7 +1,7 @@
 //! The router: nearest validation items by cosine similarity, their profiles averaged per agent and
 //! setting, the frontier re-composed by the exact search, a point picked by the request.
 
-use flowcompile_artifact::{Execution, Point, PointSetting, PointStructure, Predicted};
+use flowcompile_artifact::{Point, PointSetting, PointStructure, Predicted};
 use flowcompile_ir::{DesignSpace, SlotId, Tool, Workflow};
 use flowcompile_proxy::{ExecutionModel, Metrics};
 use flowcompile_search::{pareto, Frontier, Problem};
@@ -227,10 +227,7 @@ impl Router {
             slot_agent: space.slots.iter().map(|s| s.agent.0 as usize).collect(),
             space,
             tools: wf.tools.clone(),
-            exec: match file.execution {
-                Execution::Parallel => ExecutionModel::Parallel,
-                Execution::Sequential => ExecutionModel::Sequential,
-            },
+            exec: file.execution,
             k: file.k,
             dims: file.dims,
             global,

@@ -1,4 +1,4 @@
-use flowcompile_artifact::Execution;
+use flowcompile_artifact::ExecutionModel;
 use flowcompile_ir::{Agent, AgentId, NodeKind, Setting, SlotId, Workflow};
 use flowcompile_select::Request;
 
@@ -65,7 +65,7 @@ fn file() -> RouterFile {
         workflow: "demo".into(),
         spec_sha256: Some("abc".into()),
         artifact_sha256: None,
-        execution: Execution::Parallel,
+        execution: ExecutionModel::Parallel,
         k: 3,
         prior_calls: 0.0,
         embed_model: "embed".into(),

@@ -12,10 +12,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::config::{Config, ConfigError};
 use crate::parse::parse_output;
 use crate::score::{score, Score};
 use crate::tools::{extract_answer, run_python, run_tests, select_paragraphs, test_cases};
+use flowcompile_ir::{Config, ConfigError};
 
 /// Paragraphs `select_paragraphs` keeps.
 const PARAGRAPHS_KEPT: usize = 2;

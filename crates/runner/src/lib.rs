@@ -2,7 +2,7 @@
 //!
 //! A [`Config`] picks a structure of the workflow's design space and a (model, budget) setting per
 //! slot; build it from a search point ([`Config::from_point`]) or an artifact point
-//! ([`Config::from_artifact_point`]). A [`Runner`] walks the structure's concrete expression: a
+//! (`flowcompile_artifact::Point::config`). A [`Runner`] walks the structure's concrete expression: a
 //! sequence passes each step's output on as `input`; any-of and all-of run their branches
 //! concurrently and pass on the list (a call after them reads it as `candidates`, its first element as
 //! `input`); a conditional draws a branch by weight from a seeded hash; a retry runs its fixer while the
@@ -29,13 +29,13 @@
 //! ```
 #![deny(missing_docs)]
 
-mod config;
 mod exec;
 mod parse;
 mod score;
 pub mod tools;
 
-pub use config::{Config, ConfigError};
 pub use exec::{item_id, CallRecord, RunError, RunResult, Runner, ToolRecord};
+/// The configuration the runner runs: defined in `flowcompile_ir`, one type for every crate.
+pub use flowcompile_ir::{Config, ConfigError};
 pub use parse::{last_boxed, last_code_block, last_tag, parse_output};
 pub use score::{f1, last_number, normalize_answer, normalize_math, score, score_text, Score};

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use flowcompile_ir::{Agent, AgentId, DesignSpace, NodeKind, Setting, Workflow};
-use flowcompile_profile::{parse_profiles, resolve, Format, LatencySource};
+use flowcompile_profile::{parse_profiles, resolve, Format, LatencyModel};
 use flowcompile_proxy::{ExecutionModel, Metrics};
 use flowcompile_search::{brute_force, pareto, Problem};
 
@@ -22,7 +22,7 @@ fn example(name: &str) -> (Workflow, DesignSpace, Vec<Vec<Metrics>>) {
     let wf = flowcompile_spec::parse(&text, name).unwrap();
     let profiles = std::fs::read_to_string(dir.join("profiles.csv")).unwrap();
     let table = parse_profiles(&profiles, "profiles.csv", Format::Csv).unwrap();
-    let resolved = resolve(&wf, &table, &[], LatencySource::Measured).unwrap();
+    let resolved = resolve(&wf, &table, &[], LatencyModel::Measured).unwrap();
     let space = wf.design_space().unwrap();
     let metrics = space
         .slots

@@ -180,13 +180,13 @@ impl ServedWorkflow {
         let runner = Runner::new(wf, client)?;
         let mut configs = Vec::with_capacity(artifact.points.len());
         for p in &artifact.points {
-            let config = Config::from_artifact_point(runner.space(), p).map_err(|source| {
-                ServeError::Point {
+            let config = p
+                .config(runner.space())
+                .map_err(|source| ServeError::Point {
                     workflow: wf.name.clone(),
                     point: p.id.clone(),
                     source,
-                }
-            })?;
+                })?;
             if let Some((slot, s)) = p
                 .settings
                 .iter()

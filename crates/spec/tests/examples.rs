@@ -83,3 +83,15 @@ fn the_shipped_workflow_schema_is_up_to_date() {
         path.display()
     );
 }
+
+#[test]
+fn the_largest_structure_of_each_example_is_its_last_every_knob_at_its_maximum() {
+    for name in ["math", "code", "hotpotqa", "hotpotqa-small"] {
+        let space = example(name).design_space().unwrap();
+        assert_eq!(
+            space.largest_structure(),
+            space.structures.len() - 1,
+            "{name}"
+        );
+    }
+}

@@ -130,8 +130,8 @@ pub struct TruthReport {
     pub hypervolume: f64,
     /// The true measured Pareto frontier, fastest first.
     pub frontier: Vec<TruthPoint>,
-    /// The most accurate uniform configuration (every slot on one setting) of the full structure
-    /// (every knob at its largest value, the last structure); ties to the faster, then the earlier.
+    /// The most accurate uniform configuration (every slot on one setting) of the largest structure
+    /// (`DesignSpace::largest_structure`); ties to the faster, then the earlier.
     pub best_uniform: Option<TruthPoint>,
     /// The comparison with a compiled artifact, when one was given.
     pub comparison: Option<Comparison>,
@@ -179,9 +179,12 @@ impl Table<'_> {
         frontier(&self.measures())
     }
 
-    /// Index of the best uniform configuration of the full (last) structure, if the space has one.
+    /// Index of the best uniform configuration of the largest structure, if the space has one.
     pub fn best_uniform(&self) -> Option<usize> {
-        let full = self.space.structures.len().checked_sub(1)?;
+        if self.space.structures.is_empty() {
+            return None;
+        }
+        let full = self.space.largest_structure();
         self.configs
             .iter()
             .enumerate()
@@ -333,7 +336,7 @@ pub fn locate(
                 ),
             };
             let config =
-                Config::from_artifact_point(space, p).map_err(|e| not_here(e.to_string()))?;
+                p.config(space).map_err(|e| not_here(e.to_string()))?;
             index
                 .get(&(config.structure, config.settings.as_slice()))
                 .copied()

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use flowcompile_ir::ExecutionModel;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +34,7 @@ pub struct Validation {
     /// Whether measured latencies are the server's modelled latencies or wall-clock seconds.
     pub latency_source: LatencySource,
     /// How measured latency composes over parallel branches: the artifact's execution model.
-    pub execution: Execution,
+    pub execution: ExecutionModel,
     /// The points run, in artifact order.
     pub points: Vec<PointValidation>,
     /// Fidelity of the predictions over the points that have a measurement.
@@ -63,16 +65,6 @@ pub enum LatencySource {
     Modelled,
     /// Wall-clock seconds measured by the client.
     Wall,
-}
-
-/// How the latencies of parallel branches compose in a measurement.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Execution {
-    /// The slowest branch counts (branches run concurrently).
-    Parallel,
-    /// Every call counts (a batch-1 device runs branches one after another).
-    Sequential,
 }
 
 /// Counts of (point, item) runs.
@@ -415,7 +407,7 @@ mod tests {
             n_items: 10,
             models_label: Some("zoo (synthetic)".into()),
             latency_source: LatencySource::Modelled,
-            execution: Execution::Parallel,
+            execution: ExecutionModel::Parallel,
             fidelity: Fidelity::compute(&points),
             points,
             runs: Runs {

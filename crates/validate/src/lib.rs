@@ -31,7 +31,9 @@ mod doc;
 pub mod stats;
 
 pub use doc::{
-    json_schema, spread, Execution, Fidelity, ItemOutcome, LatencySource, Measured, MetricFidelity,
-    Metrics, PointValidation, Runs, Validation, ValidationFormat, FORMAT_V1,
+    json_schema, spread, Fidelity, ItemOutcome, LatencySource, Measured, MetricFidelity, Metrics,
+    PointValidation, Runs, Validation, ValidationFormat, FORMAT_V1,
 };
+/// How parallel branches' latencies compose, in a measurement as in the proxy (`flowcompile_ir`).
+pub use flowcompile_ir::ExecutionModel;
 pub use stats::{Affine, PairwiseAgreement, Undefined};

@@ -109,7 +109,10 @@ fn artifact() -> impl Strategy<Value = Artifact> {
             },
         );
     let proxy = (
-        prop_oneof![Just(Execution::Parallel), Just(Execution::Sequential)],
+        prop_oneof![
+            Just(ExecutionModel::Parallel),
+            Just(ExecutionModel::Sequential)
+        ],
         prop_oneof![Just(LatencyModel::Measured), Just(LatencyModel::Tokens)],
     )
         .prop_map(|(execution, latency)| ProxyModel { execution, latency });

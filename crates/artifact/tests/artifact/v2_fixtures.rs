@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use flowcompile_artifact::{import_v2, parse_any, Artifact, Execution, LatencyModel, PointSetting};
+use flowcompile_artifact::{
+    import_v2, parse_any, Artifact, ExecutionModel, LatencyModel, PointSetting,
+};
 
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,7 +32,7 @@ fn the_prototype_layout_imports() {
     assert_eq!(a.provenance.tool, "flowcompile");
     assert_eq!(
         (a.proxy.execution, a.proxy.latency),
-        (Execution::Sequential, LatencyModel::Tokens)
+        (ExecutionModel::Sequential, LatencyModel::Tokens)
     );
     assert!(a.space.is_none());
     let ids: Vec<&str> = a.points.iter().map(|p| p.id.as_str()).collect();

@@ -5,20 +5,18 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use flowcompile_artifact::{
-    sha256_hex, Artifact, ArtifactFormat, Execution as ArtExecution, LatencyModel, Point,
-    PointSetting, PointStructure, Predicted, Provenance, ProxyModel, SlotSummary, SpaceSummary,
+    sha256_hex, Artifact, ArtifactFormat, LatencyModel, Point, Predicted, Provenance, ProxyModel,
+    SlotSummary, SpaceSummary,
 };
 use flowcompile_ir::Workflow;
 use flowcompile_pipeline::PipelineError;
-use flowcompile_profile::{resolve, LatencySource, ProfileTable, ThroughputRow};
-use flowcompile_proxy::ExecutionModel;
+use flowcompile_profile::{resolve, ProfileTable, ThroughputRow};
 use flowcompile_search::{pareto, Problem};
-use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 use super::measure;
 
-use crate::cli::{CompileArgs, Execution, Latency};
+use crate::cli::CompileArgs;
 use crate::exit::Failure;
 use crate::output;
 
@@ -36,7 +34,7 @@ struct Source {
 /// Reads `--profiles` (and `--throughput`).
 fn from_files(args: &CompileArgs, profiles: &Path) -> Result<Source, Failure> {
     let files = super::load_profiles(profiles, args.throughput.as_deref())?;
-    if matches!(args.latency, Latency::Tokens) && args.throughput.is_none() {
+    if args.latency == LatencyModel::Tokens && args.throughput.is_none() {
         return Err(Failure::Input(anyhow!("--latency tokens needs --throughput FILE with each model's prefill and decode tokens/s")));
     }
     Ok(Source {
@@ -121,10 +119,7 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
     let space = wf
         .design_space()
         .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.workflow.display())))?;
-    let latency = match args.latency {
-        Latency::Measured => LatencySource::Measured,
-        Latency::Tokens => LatencySource::Tokens,
-    };
+    let latency = args.latency;
     let resolved =
         resolve(&wf, &table, &throughput, latency).map_err(|e| Failure::Input(anyhow!("{e}")))?;
     let metrics: Vec<_> = space
@@ -132,10 +127,7 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         .iter()
         .map(|s| resolved.metrics(s.agent).to_vec())
         .collect();
-    let exec = match args.execution {
-        Execution::Parallel => ExecutionModel::Parallel,
-        Execution::Sequential => ExecutionModel::Sequential,
-    };
+    let exec = args.execution;
     let started = Instant::now();
     let problem = Problem::new(&space, &wf.tools, &metrics, exec);
     let frontier = pareto(&problem);
@@ -144,36 +136,12 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
     let points = frontier
         .points
         .iter()
-        .map(|p| Point {
-            id: String::new(),
-            structure: PointStructure {
-                index: p.structure as u32,
-                knobs: space.structures[p.structure]
-                    .knobs
-                    .iter()
-                    .map(|k| (wf.node(k.node).name.clone(), k.value))
-                    .collect(),
-            },
-            settings: p
-                .settings
-                .iter()
-                .map(|(slot, setting)| {
-                    let slot = &space.slots[slot.0 as usize];
-                    let s = &wf.agent(slot.agent).settings[*setting as usize];
-                    (
-                        slot.name.clone(),
-                        PointSetting {
-                            model: s.model.clone(),
-                            budget_tokens: s.budget_tokens,
-                        },
-                    )
-                })
-                .collect::<IndexMap<_, _>>(),
-            predicted: Predicted {
+        .map(|p| {
+            let predicted = Predicted {
                 accuracy: p.metrics.accuracy,
                 latency_s: p.metrics.latency_s,
-            },
-            origin: None,
+            };
+            Point::from_search(&wf, &space, p.structure, &p.settings, predicted)
         })
         .collect();
     let mut artifact = Artifact {
@@ -188,14 +156,8 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
             imported_from: None,
         },
         proxy: ProxyModel {
-            execution: match exec {
-                ExecutionModel::Parallel => ArtExecution::Parallel,
-                ExecutionModel::Sequential => ArtExecution::Sequential,
-            },
-            latency: match latency {
-                LatencySource::Measured => LatencyModel::Measured,
-                LatencySource::Tokens => LatencyModel::Tokens,
-            },
+            execution: exec,
+            latency,
         },
         space: Some(SpaceSummary {
             n_structures: space.structures.len() as u64,

@@ -70,7 +70,7 @@ pub fn config(
             }
         };
         let point = &artifact.points[idx];
-        let config = Config::from_artifact_point(space, point).map_err(invalid)?;
+        let config = point.config(space).map_err(invalid)?;
         let what = format!(
             "{} {} (predicted accuracy {:.3}, latency {:.2} s)",
             path.display(),
@@ -80,7 +80,7 @@ pub fn config(
         );
         return Ok((config, what));
     }
-    let structure = args.structure.unwrap_or(space.structures.len() - 1);
+    let structure = args.structure.unwrap_or(space.largest_structure());
     let all = args
         .all
         .as_deref()

@@ -86,7 +86,7 @@ fn reference(
 ) -> Result<(Config, String, Vec<String>), Failure> {
     let structure = args
         .reference_structure
-        .unwrap_or(space.structures.len() - 1);
+        .unwrap_or(space.largest_structure());
     let all = args
         .reference
         .as_deref()

@@ -12,13 +12,13 @@
 //! modelled latencies (the zoo's do not depend on load), an approximation for wall seconds.
 
 use anyhow::anyhow;
-use flowcompile_artifact::{sha256_hex, Artifact, Execution as ArtExecution, Point};
+use flowcompile_artifact::{sha256_hex, Artifact, Point};
 use flowcompile_ir::Workflow;
 use flowcompile_runner::{Config, Runner};
 use flowcompile_store::EvalRow;
 use flowcompile_validate::{
-    spread, Execution, Fidelity, ItemOutcome, LatencySource, Measured, MetricFidelity, Metrics,
-    PointValidation, Runs, Validation, ValidationFormat,
+    spread, ExecutionModel, Fidelity, ItemOutcome, LatencySource, Measured, MetricFidelity,
+    Metrics, PointValidation, Runs, Validation, ValidationFormat,
 };
 use serde::Deserialize;
 
@@ -68,7 +68,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.workflow.display())))?;
         let mut configs: Vec<Config> = Vec::with_capacity(chosen.len());
         for point in &chosen {
-            let config = Config::from_artifact_point(&space, point).map_err(|e| {
+            let config = point.config(&space).map_err(|e| {
                 Failure::Input(anyhow!("{} {}: {e}", args.artifact.display(), point.id))
             })?;
             exec::check_models(&config, &space, &providers, args.providers.as_deref())?;
@@ -244,12 +244,12 @@ pub(super) fn item_latency(
     trace: &Trace,
     wf: &Workflow,
     source: LatencySource,
-    execution: Execution,
+    execution: ExecutionModel,
 ) -> f64 {
     match (execution, source) {
-        (Execution::Parallel, LatencySource::Modelled) => row.modelled_latency_s,
-        (Execution::Parallel, LatencySource::Wall) => row.latency_s,
-        (Execution::Sequential, _) => {
+        (ExecutionModel::Parallel, LatencySource::Modelled) => row.modelled_latency_s,
+        (ExecutionModel::Parallel, LatencySource::Wall) => row.latency_s,
+        (ExecutionModel::Sequential, _) => {
             let calls: f64 = trace
                 .calls
                 .iter()
@@ -315,10 +315,7 @@ fn validation(
         true => LatencySource::Modelled,
         false => LatencySource::Wall,
     };
-    let execution = match artifact.proxy.execution {
-        ArtExecution::Parallel => Execution::Parallel,
-        ArtExecution::Sequential => Execution::Sequential,
-    };
+    let execution = artifact.proxy.execution;
     let points: Vec<PointValidation> = chosen
         .iter()
         .zip(rows.iter().zip(&traces))
@@ -401,8 +398,8 @@ fn print_text(args: &TestArgs, artifact: &Artifact, doc: &Validation) {
             LatencySource::Wall => "wall seconds",
         },
         match doc.execution {
-            Execution::Parallel => "parallel (slowest branch)",
-            Execution::Sequential => "sequential (every call summed)",
+            ExecutionModel::Parallel => "parallel (slowest branch)",
+            ExecutionModel::Sequential => "sequential (every call summed)",
         },
         artifact.proxy.latency
     );
@@ -555,11 +552,11 @@ mod tests {
         let t = trace(&r).unwrap();
         let at = |s, e| item_latency(&r, &t, &wf, s, e);
         // Parallel: what the runner measured along the critical path.
-        assert_eq!(at(LatencySource::Modelled, Execution::Parallel), 3.05);
-        assert_eq!(at(LatencySource::Wall, Execution::Parallel), 0.9);
+        assert_eq!(at(LatencySource::Modelled, ExecutionModel::Parallel), 3.05);
+        assert_eq!(at(LatencySource::Wall, ExecutionModel::Parallel), 0.9);
         // Sequential: every call and tool, tools at their declared latency when modelled.
-        assert!((at(LatencySource::Modelled, Execution::Sequential) - 4.05).abs() < 1e-12);
-        assert!((at(LatencySource::Wall, Execution::Sequential) - 0.9).abs() < 1e-12);
+        assert!((at(LatencySource::Modelled, ExecutionModel::Sequential) - 4.05).abs() < 1e-12);
+        assert!((at(LatencySource::Wall, ExecutionModel::Sequential) - 0.9).abs() < 1e-12);
     }
 
     #[test]
@@ -567,7 +564,13 @@ mod tests {
         let wf = math();
         let r = row(&[call(0, 0.5, None), call(1, 0.4, Some(2.0))], &[]);
         let t = trace(&r).unwrap();
-        let seq = item_latency(&r, &t, &wf, LatencySource::Modelled, Execution::Sequential);
+        let seq = item_latency(
+            &r,
+            &t,
+            &wf,
+            LatencySource::Modelled,
+            ExecutionModel::Sequential,
+        );
         assert!((seq - 2.5).abs() < 1e-12);
     }
 

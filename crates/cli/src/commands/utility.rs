@@ -16,15 +16,14 @@
 use std::collections::{HashMap, HashSet};
 
 use anyhow::anyhow;
-use flowcompile_artifact::{sha256_hex, Execution as ArtExecution};
+use flowcompile_artifact::sha256_hex;
 use flowcompile_ir::Setting;
 use flowcompile_profile::Resolved;
-use flowcompile_proxy::ExecutionModel;
 use flowcompile_report::uniform_baselines;
 use flowcompile_runner::{item_id, Config, Runner};
 use flowcompile_select::{select, utility, Preference, Request};
 use flowcompile_store::EvalRow;
-use flowcompile_validate::{Execution, LatencySource};
+use flowcompile_validate::LatencySource;
 use serde_json::{json, Value};
 
 use super::{batch, exec, route, test};
@@ -164,10 +163,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let ids: Vec<String> = data.items.iter().map(item_id).collect();
     let bs = assign(&prefs, &ids);
     let store = batch::open_store(&args.store)?;
-    let exec_model = match artifact.proxy.execution {
-        ArtExecution::Parallel => ExecutionModel::Parallel,
-        ArtExecution::Sequential => ExecutionModel::Sequential,
-    };
+    let exec_model = artifact.proxy.execution;
     let runtime = exec::runtime()?;
     runtime.block_on(async {
         let zoo = match args.exec.zoo {
@@ -245,7 +241,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::Unsatisfiable(anyhow!("{}: {e}", artifact_path.display())))?;
             let point = &artifact.points[p];
             let compiled = Served {
-                config: add(Config::from_artifact_point(space, point).map_err(invalid)?)?,
+                config: add(point.config(space).map_err(invalid)?)?,
                 predicted: utility(b, point.predicted.accuracy, point.predicted.latency_s, lat_max),
             };
             let u = baselines
@@ -316,10 +312,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
                 rows.insert((i, row.item_id.clone()), row);
             }
         }
-        let execution = match artifact.proxy.execution {
-            ArtExecution::Parallel => Execution::Parallel,
-            ArtExecution::Sequential => Execution::Sequential,
-        };
+        let execution = artifact.proxy.execution;
         let mut tallies: [Tally; 3] = Default::default();
         let mut diffs = Vec::new();
         let mut first_error = None;

@@ -1,6 +1,6 @@
 //! One configuration of a workflow: a structure and a setting per slot it calls.
 
-use flowcompile_ir::{DesignSpace, Setting, SlotId, Workflow};
+use crate::{DesignSpace, Setting, SlotId, Workflow};
 
 /// Why a configuration does not fit a workflow's design space.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -86,7 +86,7 @@ impl Config {
         })
     }
 
-    /// From what `flowcompile_search::Point` carries: a structure index and, per slot, an index into
+    /// From what a search point carries: a structure index and, per slot, an index into
     /// the slot's agent's settings.
     pub fn from_point(
         wf: &Workflow,
@@ -116,26 +116,6 @@ impl Config {
         Config::new(space, structure, resolved)
     }
 
-    /// From an artifact point: `structure.index` and settings by slot name.
-    pub fn from_artifact_point(
-        space: &DesignSpace,
-        point: &flowcompile_artifact::Point,
-    ) -> Result<Config, ConfigError> {
-        let mut resolved = Vec::with_capacity(point.settings.len());
-        for (name, s) in &point.settings {
-            let slot = space
-                .slots
-                .iter()
-                .position(|sl| &sl.name == name)
-                .ok_or_else(|| ConfigError::UnknownSlot { slot: name.clone() })?;
-            resolved.push((
-                SlotId(slot as u32),
-                Setting::new(s.model.clone(), s.budget_tokens),
-            ));
-        }
-        Config::new(space, point.structure.index as usize, resolved)
-    }
-
     /// Every slot of the structure under the same setting (a baseline, or a quick test).
     pub fn uniform(
         space: &DesignSpace,
@@ -159,7 +139,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowcompile_ir::{Agent, AgentId, Count, NodeKind};
+    use crate::{Agent, AgentId, Count, NodeKind};
 
     fn space() -> (Workflow, DesignSpace) {
         let settings = vec![Setting::new("small", 10), Setting::new("big", 100)];
@@ -201,32 +181,6 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "slot `gen` is called by structure 0 but has no setting"
-        );
-    }
-
-    #[test]
-    fn from_artifact_point_reads_slot_names() {
-        let (_, space) = space();
-        let point: flowcompile_artifact::Point = serde_json::from_value(serde_json::json!({
-            "id": "p0",
-            "structure": {"index": 0, "knobs": {"gens": 1}},
-            "settings": {"gen": {"model": "small", "budget": 10}},
-            "predicted": {"accuracy": 0.5, "latency_s": 1.0}
-        }))
-        .unwrap();
-        let c = Config::from_artifact_point(&space, &point).unwrap();
-        assert_eq!(
-            (c.structure, c.setting(SlotId(0)).unwrap().budget_tokens),
-            (0, 10)
-        );
-        let mut bad = point.clone();
-        bad.settings
-            .insert("nope".into(), bad.settings["gen"].clone());
-        assert_eq!(
-            Config::from_artifact_point(&space, &bad).unwrap_err(),
-            ConfigError::UnknownSlot {
-                slot: "nope".into()
-            }
         );
     }
 }
