@@ -16,47 +16,29 @@ pub const UNSATISFIABLE: u8 = 4;
 /// Every exit code with its meaning, for `--help`.
 pub const TABLE: &str = "Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid input file, 4 no point satisfies the request";
 
-/// A failed command: what to print and the exit code.
-#[derive(Debug)]
-pub enum Failure {
-    /// A workflow file with located errors, rendered with source snippets.
-    Spec(flowcompile_spec::SpecErrors),
-    /// Another input problem; the message names the file and where.
-    Input(anyhow::Error),
-    /// No point satisfies the request.
-    Unsatisfiable(anyhow::Error),
-    /// Anything else.
-    Other(anyhow::Error),
-}
+/// A failed command: the driver's error, whose kind decides the exit code.
+pub use flowcompile_driver::Error as Failure;
 
-impl Failure {
-    /// Prints the failure to stderr and returns its exit code.
-    pub fn report(self) -> ExitCode {
-        let code = match self {
-            Failure::Spec(errors) => {
-                eprintln!("{:?}", miette::Report::new(errors));
-                INVALID_INPUT
-            }
-            Failure::Input(e) => {
-                eprintln!("error: {e:#}");
-                INVALID_INPUT
-            }
-            Failure::Unsatisfiable(e) => {
-                eprintln!("error: {e:#}");
-                UNSATISFIABLE
-            }
-            Failure::Other(e) => {
-                eprintln!("error: {e:#}");
-                FAILURE
-            }
-        };
-        debug_assert!(code != OK && code != USAGE);
-        ExitCode::from(code)
-    }
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Failure {
-        Failure::Other(e)
-    }
+/// Prints the failure to stderr and returns its exit code.
+pub fn report(failure: Failure) -> ExitCode {
+    let code = match failure {
+        Failure::Spec(errors) => {
+            eprintln!("{:?}", miette::Report::new(errors));
+            INVALID_INPUT
+        }
+        Failure::Input(e) => {
+            eprintln!("error: {e:#}");
+            INVALID_INPUT
+        }
+        Failure::Unsatisfiable(e) => {
+            eprintln!("error: {e:#}");
+            UNSATISFIABLE
+        }
+        Failure::Other(e) => {
+            eprintln!("error: {e:#}");
+            FAILURE
+        }
+    };
+    debug_assert!(code != OK && code != USAGE);
+    ExitCode::from(code)
 }

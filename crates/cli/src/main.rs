@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod exit;
+mod observe;
 mod output;
 
 use std::process::ExitCode;
@@ -13,6 +14,6 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match commands::run(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+        Err(failure) => exit::report(failure),
     }
 }

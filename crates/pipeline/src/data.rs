@@ -1,4 +1,4 @@
-//! Dataset splits: JSONL files of labelled items, read strictly.
+//! Dataset splits: JSONL files of labelled items, parsed by one reader for every pass.
 
 use serde_json::Value;
 
@@ -13,8 +13,70 @@ pub struct BadLine {
     pub why: String,
 }
 
-/// Reads a JSONL split whose items must carry `answer_field` (the gold answer) and the workflow's
-/// input `fields`.
+/// A JSONL split as read: its good items in file order and every bad line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    /// The items: JSON objects with the gold answer and every required field.
+    pub items: Vec<Value>,
+    /// The lines that are not items, with why.
+    pub bad: Vec<BadLine>,
+    /// How many lines are objects without the gold answer field.
+    pub without_label: usize,
+}
+
+/// Parses a JSONL split whose items must carry `answer_field` (the gold answer) and the workflow's
+/// input `fields`: the one dataset reader of every pass. Blank lines are ignored; every other line
+/// is an item or a [`BadLine`] saying what was expected. The caller decides what a bad line means:
+/// [`read_split`] refuses the file, `eval` and `test` warn and run the rest.
+pub fn parse_split(text: &str, answer_field: &str, fields: &[String]) -> Split {
+    let mut split = Split {
+        items: Vec::new(),
+        bad: Vec::new(),
+        without_label: 0,
+    };
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line_no = i + 1;
+        let why = match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(map)) => {
+                let mut missing: Vec<&str> = fields
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|f| !map.contains_key(*f))
+                    .collect();
+                let labelled = map.contains_key(answer_field);
+                if !labelled {
+                    split.without_label += 1;
+                }
+                if missing.is_empty() && labelled {
+                    split.items.push(Value::Object(map));
+                    continue;
+                }
+                if missing.is_empty() {
+                    format!("no '{answer_field}' field (the gold answer)")
+                } else {
+                    if !labelled {
+                        missing.push(answer_field);
+                    }
+                    let have: Vec<&str> = map.keys().map(String::as_str).collect();
+                    format!(
+                        "missing field(s) {} (the item has: {})",
+                        missing.join(", "),
+                        have.join(", ")
+                    )
+                }
+            }
+            Ok(_) => "expected a JSON object".into(),
+            Err(e) => format!("not JSON: {e}"),
+        };
+        split.bad.push(BadLine { line: line_no, why });
+    }
+    split
+}
+
+/// Reads a JSONL split strictly ([`parse_split`], then refuses any bad line).
 ///
 /// The compile pipeline measures against labels, so every problem is an error: all bad lines are
 /// reported at once (up to the first 20 in the message), none is skipped silently. A file where no
@@ -25,67 +87,25 @@ pub fn read_split(
     answer_field: &str,
     fields: &[String],
 ) -> Result<Vec<Value>, PipelineError> {
-    let mut items = Vec::new();
-    let mut bad = Vec::new();
-    let mut without_label = 0usize;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let line_no = i + 1;
-        match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(map)) => {
-                let mut missing: Vec<&str> = fields
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|f| !map.contains_key(*f))
-                    .collect();
-                if !map.contains_key(answer_field) {
-                    without_label += 1;
-                    missing.push(answer_field);
-                }
-                if missing.is_empty() {
-                    items.push(Value::Object(map));
-                } else {
-                    let have: Vec<&str> = map.keys().map(String::as_str).collect();
-                    bad.push(BadLine {
-                        line: line_no,
-                        why: format!(
-                            "missing field(s) {} (the item has: {})",
-                            missing.join(", "),
-                            have.join(", ")
-                        ),
-                    });
-                }
-            }
-            Ok(_) => bad.push(BadLine {
-                line: line_no,
-                why: "expected a JSON object".into(),
-            }),
-            Err(e) => bad.push(BadLine {
-                line: line_no,
-                why: format!("not JSON: {e}"),
-            }),
-        }
-    }
-    if without_label > 0 && items.is_empty() {
+    let split = parse_split(text, answer_field, fields);
+    if split.without_label > 0 && split.items.is_empty() {
         return Err(PipelineError::Unlabelled {
             file: source.to_string(),
             answer_field: answer_field.to_string(),
         });
     }
-    if !bad.is_empty() {
+    if !split.bad.is_empty() {
         return Err(PipelineError::BadData {
             file: source.to_string(),
-            lines: bad,
+            lines: split.bad,
         });
     }
-    if items.is_empty() {
+    if split.items.is_empty() {
         return Err(PipelineError::EmptyData {
             file: source.to_string(),
         });
     }
-    Ok(items)
+    Ok(split.items)
 }
 
 #[cfg(test)]

@@ -18,6 +18,19 @@ pub fn digest(parts: &[&str]) -> String {
         .collect()
 }
 
+/// The key the stored end-to-end runs of one configuration live under (`eval`, `test`, `eval
+/// --preferences`): the full SHA-256 of what they depend on, the workflow text, the configuration
+/// (`s<structure> slot=model@budget ...`), the split's file name (so moving the file keeps its
+/// results) and the providers (an embedded zoo counts as `embedded zoo`, whatever its port).
+pub fn run_key(spec_text: &str, config_text: &str, data_name: &str, providers_key: &str) -> String {
+    Sha256::digest(
+        format!("{spec_text}\u{0}{config_text}\u{0}{data_name}\u{0}{providers_key}").as_bytes(),
+    )
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect()
+}
+
 /// What a model name's replies depend on, without where it is served: the server's model id, the
 /// endpoint kind, how budgets are applied, the prompt template and the default answer tokens.
 ///

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use flowcompile_ir::Workflow;
 use flowcompile_runner::Runner;
 
-pub use data::{read_split, BadLine};
+pub use data::{parse_split, read_split, BadLine, Split};
 pub use error::{PipelineError, Unprofiled};
 pub use induce::{AgentExamples, InduceOptions, InduceReport, JUDGE_AGENT};
 pub use items::{item_profiles, ItemProfiles, SettingStats};

@@ -1,12 +1,13 @@
 //! `flowcompile eval`: one configuration over a dataset split, resumable through the store.
 
-use flowcompile_runner::Runner;
+use flowcompile_driver::runs::{eval, EvalOptions};
+use flowcompile_driver::utility::{expected_utility, UtilityOptions};
 use flowcompile_store::EvalRow;
 use serde_json::json;
 
-use super::{batch, exec};
 use crate::cli::EvalArgs;
 use crate::exit::Failure;
+use crate::observe::Stderr;
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -18,73 +19,98 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
     if args.preferences.is_some() {
-        return super::utility::run(args);
+        return utility(args);
     }
-    let (wf, spec_text) = super::load_workflow(&args.exec.workflow)?;
-    let data = batch::load_dataset(&args.data, &wf.task.answer, args.limit)?;
-    let store = batch::open_store(&args.store)?;
-    let runtime = exec::runtime()?;
-    runtime.block_on(async {
-        let zoo = match args.exec.zoo {
-            true => Some(exec::embedded_zoo(Some((&data.name, &data.zoo_tasks)))?),
-            false => None,
+    let opts = EvalOptions {
+        workflow: args.exec.workflow.clone(),
+        choice: super::config_choice(&args.exec),
+        data: args.data.clone(),
+        limit: args.limit,
+        models: super::model_source(args.exec.providers.as_ref(), args.exec.zoo),
+        concurrency: args.concurrency,
+        store: args.store.clone(),
+    };
+    let e = eval(&opts, &Stderr::new(args.exec.json))?;
+    report(&args, &e.workflow, &e.config, &e.rows, e.n_bad)
+}
+
+/// `eval --preferences`: the expected-utility study, printed.
+fn utility(args: EvalArgs) -> Result<(), Failure> {
+    let (Some(artifact), Some(router), Some(preferences)) =
+        (&args.exec.artifact, &args.router, &args.preferences)
+    else {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--preferences needs --artifact and --router"
+        )));
+    };
+    let opts = UtilityOptions {
+        workflow: args.exec.workflow.clone(),
+        artifact: artifact.clone(),
+        router: router.clone(),
+        preferences: preferences.clone(),
+        data: args.data.clone(),
+        limit: args.limit,
+        models: super::model_source(args.exec.providers.as_ref(), args.exec.zoo),
+        concurrency: args.concurrency,
+        store: args.store.clone(),
+    };
+    let u = expected_utility(&opts, &Stderr::new(args.exec.json))?;
+    let (gain, ci) = u.router_gain;
+    let compiled = u.strategies[0].expected_utility;
+    if args.exec.json {
+        return super::print_json(&json!({
+            "workflow": u.workflow,
+            "data": args.data.display().to_string(),
+            "preferences": preferences,
+            "lat_max_s": u.lat_max,
+            "router": {"k": u.router_k, "embed_model": u.embed_model, "items": u.router_items},
+            "strategies": u.strategies,
+            "router_gain": {"mean": gain, "ci95": ci, "paired_requests": u.paired_requests, "relative": gain / compiled},
+        }));
+    }
+    println!(
+        "{} on {}: expected utility b*correct + (1-b)*(1 - latency/{:.3} s), preferences {preferences}",
+        u.workflow,
+        args.data.display(),
+        u.lat_max
+    );
+    println!(
+        "(lat_max is the artifact's largest predicted latency; latency measured per request as `flowcompile test` does)"
+    );
+    println!(
+        "{:<18} {:>8} {:>6} {:>9} {:>9} {:>12} {:>10} {:>8}",
+        "strategy",
+        "requests",
+        "failed",
+        "utility",
+        "accuracy",
+        "latency (s)",
+        "predicted",
+        "configs"
+    );
+    for t in &u.strategies {
+        let label = if t.strategy == "knn router" {
+            format!("knn router (k={})", u.router_k)
+        } else {
+            t.strategy.to_string()
         };
-        let (providers, providers_text) =
-            exec::providers(args.exec.providers.as_deref(), args.exec.zoo)?;
-        let runner = Runner::new(&wf, exec::client(providers, zoo)?)
-            .map_err(|e| Failure::Input(e.into()))?;
-        let (config, what) = exec::config(&args.exec, &wf, runner.space())?;
-        let run_key = batch::run_key(
-            &spec_text,
-            &exec::run_config_text(&config, runner.space()),
-            &data.name,
-            &exec::providers_key(args.exec.zoo, providers_text),
+        println!(
+            "{label:<18} {:>8} {:>6} {:>9.4} {:>9.4} {:>12.3} {:>10.4} {:>8}",
+            t.requests,
+            t.failed,
+            t.expected_utility,
+            t.accuracy,
+            t.mean_latency_s,
+            t.predicted_utility,
+            t.configurations
         );
-        let jobs = data
-            .items
-            .iter()
-            .map(|item| batch::Job {
-                run_key: &run_key,
-                config: &config,
-                item,
-            })
-            .collect();
-        let pending = batch::pending(&store, jobs)?;
-        let bar = batch::progress_bar(pending.len(), args.exec.json, "items");
-        if !args.exec.json {
-            eprintln!(
-                "{} on {} ({} items, {} already in {}) under {what}",
-                wf.name,
-                args.data.display(),
-                data.items.len(),
-                data.items.len() - pending.len(),
-                args.store.display()
-            );
-        }
-        let (mut n_correct_now, mut n_now) = (0usize, 0usize);
-        batch::run_jobs(
-            &runner,
-            &store,
-            &pending,
-            args.concurrency,
-            &bar,
-            |result| {
-                n_now += 1;
-                // A failed item (server down, prompt past the model's context...) is no wrong answer: say which.
-                if let Err(e) = &result.answer {
-                    bar.suspend(|| eprintln!("warning: item {}: failed: {e}", result.item_id));
-                }
-                n_correct_now += usize::from(result.score.as_ref().is_some_and(|s| s.correct));
-                bar.set_message(format!(
-                    "accuracy so far {:.3}",
-                    n_correct_now as f64 / n_now as f64
-                ));
-            },
-        )
-        .await?;
-        let rows = batch::rows_for(&store, &run_key, &data.items)?;
-        report(&args, &wf.name, &what, &rows, data.n_bad)
-    })
+    }
+    println!(
+        "router gain over the compiled set: {gain:+.4} expected utility ({:+.2}%), 95% interval +/- {ci:.4} over {} paired requests",
+        100.0 * gain / compiled,
+        u.paired_requests
+    );
+    Ok(())
 }
 
 fn report(

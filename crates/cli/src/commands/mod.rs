@@ -1,9 +1,7 @@
-//! One module per subcommand; shared file loading.
+//! One module per subcommand: flags in, a driver call, output out.
 
-mod batch;
 mod compile;
 mod eval;
-mod exec;
 mod measure;
 mod report;
 mod route;
@@ -15,13 +13,15 @@ mod show;
 mod space;
 mod test;
 mod truth;
-mod utility;
 mod zoo;
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context;
+use flowcompile_driver::load::Restriction;
+use flowcompile_driver::load::{artifact as load_artifact, read};
+use flowcompile_driver::measure::MeasureOptions;
+use flowcompile_driver::models::ModelSource;
 
 use crate::cli::{Cli, Command, RouteCommand, ZooCommand};
 use crate::exit::Failure;
@@ -47,92 +47,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// Reads a file as text; a missing or unreadable file is an input error naming it.
-fn read(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))
-        .map_err(Failure::Input)
-}
-
-/// Reads and validates a workflow file.
-fn load_workflow(path: &Path) -> Result<(flowcompile_ir::Workflow, String), Failure> {
-    let text = read(path)?;
-    let wf = flowcompile_spec::parse(&text, &path.display().to_string()).map_err(Failure::Spec)?;
-    Ok((wf, text))
-}
-
-/// The workflow with its design space narrowed by `--models` / `--budgets`.
-fn restrict(
-    wf: flowcompile_ir::Workflow,
-    path: &Path,
-    filter: &crate::cli::SpaceFilter,
-) -> Result<flowcompile_ir::Workflow, Failure> {
-    if filter.models.is_empty() && filter.budgets.is_empty() {
-        return Ok(wf);
-    }
-    wf.restrict(&filter.models, &filter.budgets).map_err(|e| {
-        Failure::Input(anyhow::anyhow!(
-            "{}: --models/--budgets: {e}",
-            path.display()
-        ))
-    })
-}
-
-/// Profiles read from files, as `compile --profiles` and `report` read them.
-struct ProfileFiles {
-    table: flowcompile_profile::ProfileTable,
-    throughput: Vec<flowcompile_profile::ThroughputRow>,
-    /// The profiles' text then the throughput's: what the artifact's `profiles_sha256` digests.
-    digest_input: Vec<u8>,
-}
-
-/// The table format a file's extension says (`.csv` or `.jsonl`).
-fn format_of(path: &Path) -> Result<flowcompile_profile::Format, Failure> {
-    flowcompile_profile::Format::from_path(&path.display().to_string()).ok_or_else(|| {
-        Failure::Input(anyhow::anyhow!(
-            "{}: unknown format: expected a .csv or .jsonl file",
-            path.display()
-        ))
-    })
-}
-
-/// Reads and parses a profiles file and, when given, a throughput file.
-fn load_profiles(profiles: &Path, throughput: Option<&Path>) -> Result<ProfileFiles, Failure> {
-    let profiles_text = read(profiles)?;
-    let table = flowcompile_profile::parse_profiles(
-        &profiles_text,
-        &profiles.display().to_string(),
-        format_of(profiles)?,
-    )
-    .map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))?;
-    let mut digest_input = profiles_text.into_bytes();
-    let throughput = match throughput {
-        Some(path) => {
-            let text = read(path)?;
-            digest_input.extend_from_slice(text.as_bytes());
-            flowcompile_profile::parse_throughput(
-                &text,
-                &path.display().to_string(),
-                format_of(path)?,
-            )
-            .map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))?
-        }
-        None => Vec::new(),
-    };
-    Ok(ProfileFiles {
-        table,
-        throughput,
-        digest_input,
-    })
-}
-
-/// Reads an artifact (v1, or the prototype's v2).
-fn load_artifact(path: &Path) -> Result<flowcompile_artifact::Artifact, Failure> {
-    let text = read(path)?;
-    flowcompile_artifact::parse_any(&text, &path.display().to_string())
-        .map_err(|e| Failure::Input(e.into()))
-}
-
 /// Prints a value as pretty JSON on stdout; a reader that went away (`| head`) is not an error.
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).context("cannot serialise output")?;
@@ -144,23 +58,53 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     }
 }
 
-/// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
-/// partial file (artifact, validation document) over a good one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("cannot write {}", path.display()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// The driver's restriction from `--models` / `--budgets`.
+fn restriction(filter: &crate::cli::SpaceFilter) -> Restriction {
+    Restriction {
+        models: filter.models.clone(),
+        budgets: filter.budgets.clone(),
     }
-    result.map_err(Failure::Other)
+}
+
+/// The driver's measurement options from the measuring flags; `--data` is required by then.
+fn measure_options(args: &crate::cli::MeasureArgs) -> Result<MeasureOptions, Failure> {
+    let data = args.data.clone().ok_or_else(|| {
+        Failure::Input(anyhow::anyhow!(
+            "--data SPLIT is needed to measure the agents"
+        ))
+    })?;
+    Ok(MeasureOptions {
+        data,
+        models: model_source(args.providers.as_ref(), args.zoo),
+        store: args.store.clone(),
+        limit: args.limit,
+        reference: args.reference.clone(),
+        reference_structure: args.reference_structure,
+        min_score: args.min_score,
+        judge: args.judge.clone(),
+        judge_budget: args.judge_budget,
+        calls_per_setting: args.calls_per_setting,
+        adaptive: args.adaptive,
+        concurrency: args.concurrency,
+    })
+}
+
+/// Where the models are, from `--providers` / `--zoo`.
+fn model_source(providers: Option<&std::path::PathBuf>, zoo: bool) -> ModelSource {
+    ModelSource {
+        providers: providers.cloned(),
+        zoo,
+    }
+}
+
+/// The configuration the `run` / `eval` flags choose.
+fn config_choice(args: &crate::cli::ExecArgs) -> flowcompile_driver::config::ConfigChoice {
+    flowcompile_driver::config::ConfigChoice {
+        artifact: args.artifact.clone(),
+        point: args.point.clone(),
+        prefer: args.prefer.clone(),
+        structure: args.structure,
+        all: args.all.clone(),
+        set: args.set.clone(),
+    }
 }

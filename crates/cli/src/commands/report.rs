@@ -7,25 +7,25 @@ use flowcompile_artifact::sha256_hex;
 use flowcompile_report::{render, Inputs, ProfileInputs, Truth, Validation};
 use serde_json::json;
 
-use super::write_atomically;
 use crate::cli::ReportArgs;
 use crate::exit::Failure;
+use flowcompile_driver::load::{self, write_atomically};
 
 pub fn run(args: ReportArgs) -> Result<(), Failure> {
     let artifact_name = args.artifact.display().to_string();
-    let artifact_text = super::read(&args.artifact)?;
-    let artifact = flowcompile_artifact::parse_any(&artifact_text, &artifact_name)
-        .map_err(|e| Failure::Input(e.into()))?;
+    let artifact_text = load::read(&args.artifact)?;
+    let artifact = load::artifact_text(&artifact_text, &args.artifact)?;
     let artifact_sha256 = sha256_hex(artifact_text.as_bytes());
 
     let input = |e: flowcompile_report::ReportError| Failure::Input(e.into());
     // Workflow and profiles, digested the way `compile` digests them.
     let mut compiled_from = None;
     if let (Some(wf_path), Some(profiles_path)) = (&args.workflow, &args.profiles) {
-        let (wf, spec_text) = super::load_workflow(wf_path)?;
-        let files = super::load_profiles(profiles_path, args.throughput.as_deref())?;
+        let file = load::workflow(wf_path)?;
+        let files = load::profiles(profiles_path, args.throughput.as_deref())?;
+        let spec_text = file.text;
         compiled_from = Some((
-            wf,
+            file.workflow,
             wf_path.display().to_string(),
             files.table,
             files.throughput,
@@ -36,7 +36,7 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
     let validation = match &args.validation {
         Some(path) => {
             let name = path.display().to_string();
-            let doc = Validation::from_json(&super::read(path)?, &name).map_err(input)?;
+            let doc = Validation::from_json(&load::read(path)?, &name).map_err(input)?;
             Some((doc, name))
         }
         None => None,
@@ -44,7 +44,7 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
     let truth = match &args.truth {
         Some(path) => {
             let name = path.display().to_string();
-            let doc = Truth::from_json(&super::read(path)?, &name).map_err(input)?;
+            let doc = Truth::from_json(&load::read(path)?, &name).map_err(input)?;
             Some((doc, name))
         }
         None => None,

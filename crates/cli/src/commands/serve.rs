@@ -6,12 +6,11 @@ use anyhow::{anyhow, Context};
 use flowcompile_route::{Router, RouterFile};
 use flowcompile_server::{serve_workflows, ServedWorkflow, WorkflowServeOptions, PRESETS};
 
-use super::{exec, route};
+use flowcompile_driver::load;
+use flowcompile_driver::models::{self, Models, ZOO_LABEL};
+
 use crate::cli::ServeArgs;
 use crate::exit::Failure;
-
-/// What the responses say answered when the embedded zoo does.
-const ZOO_LABEL: &str = "zoo (synthetic)";
 
 /// Longest accepted per-request timeout, seconds.
 const MAX_TIMEOUT_S: u64 = 86_400;
@@ -51,12 +50,12 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     };
     let mut loaded = Vec::new();
     for (wf_path, art_path) in args.workflows.iter().zip(&args.artifacts) {
-        let (wf, _) = super::load_workflow(wf_path)?;
-        let artifact = super::load_artifact(art_path)?;
+        let wf = load::workflow(wf_path)?.workflow;
+        let artifact = load::artifact(art_path)?;
         loaded.push((wf, artifact, art_path, None));
     }
     for path in &args.routers {
-        let file = RouterFile::parse(&super::read(path)?, &path.display().to_string())
+        let file = RouterFile::parse(&load::read(path)?, &path.display().to_string())
             .map_err(|e| Failure::Input(e.into()))?;
         let Some(slot) = loaded.iter_mut().find(|l| l.0.name == file.workflow) else {
             let names: Vec<&str> = loaded.iter().map(|l| l.0.name.as_str()).collect();
@@ -77,13 +76,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         slot.3 = Some((file, path));
     }
     let tasks = match &args.tasks {
-        Some(path) => {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            Some((name, super::read(path)?))
-        }
+        Some(path) => Some((load::file_name(path), load::read(path)?)),
         None => None,
     };
     let opts = WorkflowServeOptions {
@@ -91,16 +84,13 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         request_timeout,
         token,
     };
-    let runtime = exec::runtime()?;
+    let runtime = models::runtime()?;
     runtime.block_on(async move {
-        let zoo = match args.zoo {
-            true => Some(exec::embedded_zoo(
-                tasks.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
-            )?),
-            false => None,
-        };
-        let (providers, _) = exec::providers(args.providers.as_deref(), args.zoo)?;
-        let client = exec::client(providers.clone(), zoo.clone())?;
+        let models = Models::open(
+            &super::model_source(args.providers.as_ref(), args.zoo),
+            tasks.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+        )?;
+        let client = models.client()?;
         let mut served = Vec::new();
         for (wf, artifact, art_path, router) in loaded {
             // A server's workflows live as long as the process: the runner borrows them.
@@ -120,12 +110,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
                     )));
                 }
                 let model = file.embed_model.clone();
-                let embedder = route::embed_client(
-                    &model,
-                    zoo.clone(),
-                    &providers,
-                    args.providers.as_deref(),
-                )?;
+                let embedder = models.embed_client(&model)?;
                 let router = Router::new(wf, file, &path.display().to_string())
                     .map_err(|e| Failure::Input(e.into()))?;
                 eprintln!(
@@ -136,8 +121,8 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
                 );
                 s = s.with_router(router, embedder, model);
             }
-            if args.zoo {
-                s = s.with_models_label(Some(ZOO_LABEL.to_string()));
+            if let Some(label) = models.label() {
+                s = s.with_models_label(Some(label));
             }
             served.push(s);
         }

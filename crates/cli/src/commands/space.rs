@@ -6,7 +6,7 @@ use crate::cli::SpaceArgs;
 use crate::exit::Failure;
 
 pub fn run(args: SpaceArgs) -> Result<(), Failure> {
-    let (wf, _) = super::load_workflow(&args.workflow)?;
+    let wf = flowcompile_driver::load::workflow(&args.workflow)?.workflow;
     let space = wf
         .design_space()
         .map_err(|e| Failure::Input(anyhow::anyhow!("{}: {e}", args.workflow.display())))?;

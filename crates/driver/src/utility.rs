@@ -1,4 +1,4 @@
-//! `flowcompile eval --preferences`: expected utility over a distribution of preferences, the
+//! The utility pass (`flowcompile eval --preferences`): expected utility over a distribution of preferences, the
 //! paper's heterogeneous-preference setting.
 //!
 //! Every held-out request gets a preference b and is served three ways: by the compiled set (the
@@ -14,21 +14,86 @@
 //! artifact's proxy.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 use anyhow::anyhow;
 use flowcompile_artifact::sha256_hex;
-use flowcompile_ir::Setting;
+use flowcompile_ir::{Config, Setting};
 use flowcompile_profile::Resolved;
 use flowcompile_report::uniform_baselines;
-use flowcompile_runner::{item_id, Config, Runner};
+use flowcompile_runner::{item_id, Runner};
 use flowcompile_select::{select, utility, Preference, Request};
 use flowcompile_store::EvalRow;
 use flowcompile_validate::LatencySource;
-use serde_json::{json, Value};
 
-use super::{batch, exec, route, test};
-use crate::cli::EvalArgs;
-use crate::exit::Failure;
+use crate::config::run_config_text;
+use crate::models::{ModelSource, Models};
+use crate::{load, route, runs, validate, Error, Observer, Result};
+
+/// What the expected-utility study runs.
+#[derive(Clone, Debug)]
+pub struct UtilityOptions {
+    /// The workflow file.
+    pub workflow: PathBuf,
+    /// The compiled artifact.
+    pub artifact: PathBuf,
+    /// The router file (`flowcompile route build`).
+    pub router: PathBuf,
+    /// `uniform`, `uniform:SEED` or a list of preferences.
+    pub preferences: String,
+    /// The held-out split.
+    pub data: PathBuf,
+    /// Use only the split's first items.
+    pub limit: Option<usize>,
+    /// Where the models are.
+    pub models: ModelSource,
+    /// Runs in flight at once.
+    pub concurrency: usize,
+    /// The store of runs.
+    pub store: PathBuf,
+}
+
+/// One strategy's results over the requests.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StrategyResult {
+    /// `compiled set`, `best uniform` or `knn router`.
+    pub strategy: &'static str,
+    /// Requests served.
+    pub requests: usize,
+    /// Of which failed (left out of the means).
+    pub failed: usize,
+    /// Mean measured utility.
+    pub expected_utility: f64,
+    /// Mean measured correctness.
+    pub accuracy: f64,
+    /// Mean measured latency.
+    pub mean_latency_s: f64,
+    /// Mean utility the predictions promised.
+    pub predicted_utility: f64,
+    /// Distinct configurations chosen.
+    pub configurations: usize,
+}
+
+/// The study's result.
+#[derive(Clone, Debug)]
+pub struct UtilityReport {
+    /// The workflow's name.
+    pub workflow: String,
+    /// The artifact's largest predicted latency: the utility's latency scale.
+    pub lat_max: f64,
+    /// The router file's neighbours per query, embedding model and item count.
+    pub router_k: usize,
+    /// The router's embedding model.
+    pub embed_model: String,
+    /// The router's validation items.
+    pub router_items: usize,
+    /// Per strategy, in table order.
+    pub strategies: Vec<StrategyResult>,
+    /// Router minus compiled set, mean over paired requests, and the 95% half-width.
+    pub router_gain: (f64, f64),
+    /// Requests both served successfully.
+    pub paired_requests: usize,
+}
 
 /// How preferences are drawn.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,8 +105,8 @@ enum Preferences {
     List(Vec<f64>),
 }
 
-fn parse_preferences(spec: &str) -> Result<Preferences, Failure> {
-    let bad = |why: String| Failure::Input(anyhow!("--preferences '{spec}': {why}"));
+fn parse_preferences(spec: &str) -> Result<Preferences> {
+    let bad = |why: String| Error::Input(anyhow!("--preferences '{spec}': {why}"));
     if spec == "uniform" {
         return Ok(Preferences::Uniform { seed: 0 });
     }
@@ -114,28 +179,21 @@ struct Tally {
     configs: HashSet<usize>,
 }
 
-pub fn run(args: EvalArgs) -> Result<(), Failure> {
-    let spec = args
-        .preferences
-        .as_deref()
-        .expect("called with --preferences");
+/// Serves every held-out request by the three strategies and measures their utility.
+pub fn expected_utility(args: &UtilityOptions, observer: &dyn Observer) -> Result<UtilityReport> {
+    let spec = args.preferences.as_str();
     let prefs = parse_preferences(spec)?;
-    let artifact_path = args
-        .exec
-        .artifact
-        .as_ref()
-        .expect("clap requires --artifact");
-    let router_path = args.router.as_ref().expect("clap requires --router");
-    let (wf, spec_text) = super::load_workflow(&args.exec.workflow)?;
-    let artifact_text = super::read(artifact_path)?;
-    let artifact =
-        flowcompile_artifact::parse_any(&artifact_text, &artifact_path.display().to_string())
-            .map_err(|e| Failure::Input(e.into()))?;
-    route::check_artifact(&artifact, artifact_path, &wf, &spec_text)?;
-    let (router, router_file) = route::load_router(router_path, &wf)?;
+    let artifact_path = &args.artifact;
+    let router_path = &args.router;
+    let wf_file = load::workflow(&args.workflow)?;
+    let wf = &wf_file.workflow;
+    let artifact_text = load::read(artifact_path)?;
+    let artifact = load::artifact_text(&artifact_text, artifact_path)?;
+    route::check_artifact(&artifact, artifact_path, &wf_file, observer)?;
+    let (router, router_file) = route::load_router(router_path, wf)?;
     if router_file.execution != artifact.proxy.execution {
-        return Err(Failure::Input(anyhow!(
-            "{}: field `execution`: the router composes with {:?} execution, the artifact {} with {:?}; rebuild the router with this artifact",
+        return Err(Error::Input(anyhow!(
+            "{}: field `execution`: the router composes with {} execution, the artifact {} with {}; rebuild the router with this artifact",
             router_path.display(),
             router_file.execution,
             artifact_path.display(),
@@ -147,11 +205,11 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         .as_ref()
         .is_some_and(|d| *d != sha256_hex(artifact_text.as_bytes()))
     {
-        eprintln!(
+        observer.warn(&format!(
             "warning: {} was built with another artifact than {}",
             router_path.display(),
             artifact_path.display()
-        );
+        ));
     }
     let lat_max = artifact
         .points
@@ -159,27 +217,16 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         .map(|p| p.predicted.latency_s)
         .filter(|l| l.is_finite())
         .fold(0.0, f64::max);
-    let data = batch::load_dataset(&args.data, &wf.task.answer, args.limit)?;
+    let data = load::dataset(&args.data, &wf.task.answer, args.limit, observer)?;
     let ids: Vec<String> = data.items.iter().map(item_id).collect();
     let bs = assign(&prefs, &ids);
-    let store = batch::open_store(&args.store)?;
+    let store = load::store(&args.store)?;
     let exec_model = artifact.proxy.execution;
-    let runtime = exec::runtime()?;
+    let runtime = crate::models::runtime()?;
     runtime.block_on(async {
-        let zoo = match args.exec.zoo {
-            true => Some(exec::embedded_zoo(Some((&data.name, &data.zoo_tasks)))?),
-            false => None,
-        };
-        let (providers, providers_text) = exec::providers(args.exec.providers.as_deref(), args.exec.zoo)?;
-        let providers_key = exec::providers_key(args.exec.zoo, providers_text);
-        let embedder = route::embed_client(
-            &router_file.embed_model,
-            zoo.clone(),
-            &providers,
-            args.exec.providers.as_deref(),
-        )?;
-        let runner = Runner::new(&wf, exec::client(providers.clone(), zoo)?)
-            .map_err(|e| Failure::Input(e.into()))?;
+        let models = Models::open(&args.models, Some((&data.name, &data.zoo_tasks)))?;
+        let embedder = models.embed_client(&router_file.embed_model)?;
+        let runner = Runner::new(wf, models.client()?).map_err(|e| Error::Input(e.into()))?;
         let space = runner.space();
         let texts: Vec<String> = data
             .items
@@ -204,23 +251,23 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
                 .collect(),
             n_unused_rows: 0,
         };
-        let baselines = uniform_baselines(&wf, space, &global, exec_model);
+        let baselines = uniform_baselines(wf, space, &global, exec_model);
         if baselines.is_empty() {
-            return Err(Failure::Input(anyhow!(
+            return Err(Error::Input(anyhow!(
                 "{}: no (model, budget) setting is allowed for every agent of the largest structure, so there is no uniform configuration",
-                args.exec.workflow.display()
+                args.workflow.display()
             )));
         }
 
         let mut chosen: Vec<Chosen> = Vec::new();
         let mut by_text: HashMap<String, usize> = HashMap::new();
-        let mut add = |config: Config| -> Result<usize, Failure> {
-            let text = exec::run_config_text(&config, space);
+        let mut add = |config: Config| -> Result<usize> {
+            let text = run_config_text(&config, space);
             if let Some(&i) = by_text.get(&text) {
                 return Ok(i);
             }
-            exec::check_models(&config, space, &providers, args.exec.providers.as_deref())?;
-            let run_key = batch::run_key(&spec_text, &text, &data.name, &providers_key);
+            models.check_config(&config, space)?;
+            let run_key = runs::run_key(&wf_file, &config, space, &data.name, &models);
             chosen.push(Chosen {
                 config,
                 run_key,
@@ -229,7 +276,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             by_text.insert(text, chosen.len() - 1);
             Ok(chosen.len() - 1)
         };
-        let invalid = |e: flowcompile_runner::ConfigError| Failure::Input(anyhow!("{e}"));
+        let invalid = |e: flowcompile_ir::ConfigError| Error::Input(anyhow!("{e}"));
         let mut served: Vec<[Served; 3]> = Vec::with_capacity(data.items.len());
         for (&b, query) in bs.iter().zip(&queries) {
             let request = Request {
@@ -238,7 +285,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
                 max_latency_s: None,
             };
             let p = select(&artifact.points, &request)
-                .map_err(|e| Failure::Unsatisfiable(anyhow!("{}: {e}", artifact_path.display())))?;
+                .map_err(|e| Error::Unsatisfiable(anyhow!("{}: {e}", artifact_path.display())))?;
             let point = &artifact.points[p];
             let compiled = Served {
                 config: add(point.config(space).map_err(invalid)?)?,
@@ -263,10 +310,10 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             };
             let r = router
                 .route(query, &request)
-                .map_err(|e| Failure::Unsatisfiable(anyhow!("{}: {e}", router_path.display())))?;
+                .map_err(|e| Error::Unsatisfiable(anyhow!("{}: {e}", router_path.display())))?;
             let routed = Served {
                 config: add(
-                    Config::from_point(&wf, space, r.structure, &r.settings).map_err(invalid)?,
+                    Config::from_point(wf, space, r.structure, &r.settings).map_err(invalid)?,
                 )?,
                 predicted: utility(b, r.predicted.accuracy, r.predicted.latency_s, lat_max),
             };
@@ -279,7 +326,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             for one in s {
                 if seen.insert((one.config, item_id(item))) {
                     let c = &chosen[one.config];
-                    jobs.push(batch::Job {
+                    jobs.push(runs::Job {
                         run_key: &c.run_key,
                         config: &c.config,
                         item,
@@ -288,9 +335,8 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             }
         }
         let n_runs = jobs.len();
-        let pending = batch::pending(&store, jobs)?;
-        if !args.exec.json {
-            eprintln!(
+        let pending = runs::pending(&store, jobs)?;
+        observer.note(&format!(
                 "{} on {} ({} requests, preferences {spec}): {} configurations chosen, {n_runs} distinct runs, {} already in {}",
                 wf.name,
                 args.data.display(),
@@ -298,16 +344,14 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
                 chosen.len(),
                 n_runs - pending.len(),
                 args.store.display()
-            );
-        }
-        let bar = batch::progress_bar(pending.len(), args.exec.json, "runs");
-        batch::run_jobs(&runner, &store, &pending, args.concurrency, &bar, |_| {}).await?;
+        ));
+        runs::run_jobs(&runner, &store, &pending, args.concurrency, "utility", observer, |_| {}).await?;
 
         let mut rows: HashMap<(usize, String), EvalRow> = HashMap::new();
         for (i, c) in chosen.iter().enumerate() {
             for row in store
                 .eval_rows(&c.run_key)
-                .map_err(|e| Failure::Other(e.into()))?
+                .map_err(|e| Error::Other(e.into()))?
             {
                 rows.insert((i, row.item_id.clone()), row);
             }
@@ -322,20 +366,20 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
                 let t = &mut tallies[k];
                 t.configs.insert(one.config);
                 let row = rows.get(&(one.config, id.clone())).ok_or_else(|| {
-                    Failure::Other(anyhow!("the store has no result for item '{id}' under {}", chosen[one.config].text))
+                    Error::Other(anyhow!("the store has no result for item '{id}' under {}", chosen[one.config].text))
                 })?;
                 if let Some(e) = &row.error {
                     t.failed += 1;
                     first_error.get_or_insert_with(|| e.clone());
                     continue;
                 }
-                let trace = test::trace(row)?;
+                let trace = validate::trace(row)?;
                 let source = if trace.calls.iter().all(|c| c.modelled_latency_s.is_some()) {
                     LatencySource::Modelled
                 } else {
                     LatencySource::Wall
                 };
-                let latency = test::item_latency(row, &trace, &wf, source, execution);
+                let latency = validate::item_latency(row, &trace, wf, source, execution);
                 let correct = if row.correct { 1.0 } else { 0.0 };
                 let u = utility(b, correct, latency, lat_max);
                 t.n += 1;
@@ -350,12 +394,12 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             }
         }
         if let Some(e) = first_error {
-            eprintln!(
+            observer.warn(&format!(
                 "warning: {} runs failed and are left out of their strategy's means; first error: {e}",
                 tallies.iter().map(|t| t.failed).sum::<usize>()
-            );
+            ));
         }
-        report(&args, &wf.name, spec, lat_max, &router_file, &tallies, &diffs)
+        Ok(summarise(&wf.name, lat_max, &router_file, &tallies, &diffs))
     })
 }
 
@@ -373,86 +417,38 @@ fn mean_ci(v: &[f64]) -> (f64, f64) {
     (mean, 1.96 * (var / n).sqrt())
 }
 
-fn report(
-    args: &EvalArgs,
+/// The study's figures from the per-strategy tallies.
+fn summarise(
     workflow: &str,
-    spec: &str,
     lat_max: f64,
     router: &flowcompile_route::RouterFile,
     tallies: &[Tally; 3],
     diffs: &[f64],
-) -> Result<(), Failure> {
+) -> UtilityReport {
     let mean = |sum: f64, t: &Tally| if t.n == 0 { f64::NAN } else { sum / t.n as f64 };
-    let (gain, ci) = mean_ci(diffs);
-    let compiled = mean(tallies[0].utility, &tallies[0]);
-    if args.exec.json {
-        let strategies: Vec<Value> = STRATEGIES
+    UtilityReport {
+        workflow: workflow.to_string(),
+        lat_max,
+        router_k: router.k,
+        embed_model: router.embed_model.clone(),
+        router_items: router.items.len(),
+        strategies: STRATEGIES
             .iter()
             .zip(tallies)
-            .map(|(name, t)| {
-                json!({
-                    "strategy": name,
-                    "requests": t.n + t.failed,
-                    "failed": t.failed,
-                    "expected_utility": mean(t.utility, t),
-                    "accuracy": mean(t.correct as f64, t),
-                    "mean_latency_s": mean(t.latency, t),
-                    "predicted_utility": mean(t.predicted, t),
-                    "configurations": t.configs.len(),
-                })
+            .map(|(name, t)| StrategyResult {
+                strategy: name,
+                requests: t.n + t.failed,
+                failed: t.failed,
+                expected_utility: mean(t.utility, t),
+                accuracy: mean(t.correct as f64, t),
+                mean_latency_s: mean(t.latency, t),
+                predicted_utility: mean(t.predicted, t),
+                configurations: t.configs.len(),
             })
-            .collect();
-        return super::print_json(&json!({
-            "workflow": workflow,
-            "data": args.data.display().to_string(),
-            "preferences": spec,
-            "lat_max_s": lat_max,
-            "router": {"k": router.k, "embed_model": router.embed_model, "items": router.items.len()},
-            "strategies": strategies,
-            "router_gain": {"mean": gain, "ci95": ci, "paired_requests": diffs.len(), "relative": gain / compiled},
-        }));
+            .collect(),
+        router_gain: mean_ci(diffs),
+        paired_requests: diffs.len(),
     }
-    println!(
-        "{workflow} on {}: expected utility b*correct + (1-b)*(1 - latency/{lat_max:.3} s), preferences {spec}",
-        args.data.display()
-    );
-    println!(
-        "(lat_max is the artifact's largest predicted latency; latency measured per request as `flowcompile test` does)"
-    );
-    println!(
-        "{:<18} {:>8} {:>6} {:>9} {:>9} {:>12} {:>10} {:>8}",
-        "strategy",
-        "requests",
-        "failed",
-        "utility",
-        "accuracy",
-        "latency (s)",
-        "predicted",
-        "configs"
-    );
-    for (name, t) in STRATEGIES.iter().zip(tallies) {
-        let label = if *name == "knn router" {
-            format!("knn router (k={})", router.k)
-        } else {
-            name.to_string()
-        };
-        println!(
-            "{label:<18} {:>8} {:>6} {:>9.4} {:>9.4} {:>12.3} {:>10.4} {:>8}",
-            t.n + t.failed,
-            t.failed,
-            mean(t.utility, t),
-            mean(t.correct as f64, t),
-            mean(t.latency, t),
-            mean(t.predicted, t),
-            t.configs.len()
-        );
-    }
-    println!(
-        "router gain over the compiled set: {gain:+.4} expected utility ({:+.2}%), 95% interval +/- {ci:.4} over {} paired requests",
-        100.0 * gain / compiled,
-        diffs.len()
-    );
-    Ok(())
 }
 
 #[cfg(test)]

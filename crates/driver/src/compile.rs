@@ -1,0 +1,330 @@
+//! The compile driver: workflow and profiles (read, or measured) to the exact Pareto set, as an
+//! artifact. One entry point, [`compile`], runs the passes in order and times each.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::anyhow;
+use flowcompile_artifact::{
+    sha256_hex, Artifact, ArtifactFormat, Point, Predicted, Provenance, ProxyModel, SlotSummary,
+    SpaceSummary,
+};
+use flowcompile_ir::{DesignSpace, ExecutionModel, LatencyModel, Workflow};
+use flowcompile_pipeline::PipelineError;
+use flowcompile_profile::{resolve, ProfileTable, ThroughputRow};
+use flowcompile_search::{pareto, Frontier, Problem};
+
+use crate::load::{self, Restriction};
+use crate::measure::{self, MeasureOptions, Measured};
+use crate::{Error, Observer, Result};
+
+/// Where the profiles come from.
+#[derive(Clone, Debug)]
+pub enum ProfileSource {
+    /// Profile files (`--profiles`, and `--throughput` for token latency).
+    Files {
+        /// The profiles (CSV or JSONL).
+        profiles: PathBuf,
+        /// Per-model prefill and decode throughput.
+        throughput: Option<PathBuf>,
+    },
+    /// Measured by data induction and profiling (`--data`).
+    Measure {
+        /// How to measure.
+        options: Box<MeasureOptions>,
+        /// Compile without settings that have no successful call instead of refusing.
+        drop_unprofiled: bool,
+        /// Also write the measured profiles (CSV) here and the throughput beside them.
+        export_profiles: Option<PathBuf>,
+    },
+}
+
+/// Everything a compilation needs.
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    /// The workflow file.
+    pub workflow: PathBuf,
+    /// The models and budgets to keep.
+    pub restrict: Restriction,
+    /// The profiles.
+    pub profiles: ProfileSource,
+    /// How parallel branches' latencies compose.
+    pub execution: ExecutionModel,
+    /// Where per-agent latency comes from.
+    pub latency: LatencyModel,
+    /// The artifact to write (default `<workflow name>.artifact.json`).
+    pub output: Option<PathBuf>,
+    /// The label of the models behind the profiles, stored in the artifact.
+    pub models_label: Option<String>,
+}
+
+/// Wall seconds of each pass that ran.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Timings {
+    /// Reading and validating the workflow (and restricting it).
+    pub load_s: f64,
+    /// Data induction (0 when profiles were read).
+    pub induce_s: f64,
+    /// Profiling, or reading the profile files.
+    pub profile_s: f64,
+    /// Resolving per-setting metrics.
+    pub resolve_s: f64,
+    /// Pruning and the exact search.
+    pub search_s: f64,
+    /// Writing the artifact.
+    pub write_s: f64,
+}
+
+/// What a compilation produced.
+pub struct Compiled {
+    /// The workflow as compiled (restricted, without dropped settings).
+    pub workflow: Workflow,
+    /// Its design space.
+    pub space: DesignSpace,
+    /// The search's frontier (and what pruning kept).
+    pub frontier: Frontier,
+    /// The artifact written.
+    pub artifact: Artifact,
+    /// Where it was written.
+    pub output: PathBuf,
+    /// Profile rows that matched no setting of the workflow.
+    pub n_unused_profile_rows: usize,
+    /// The measurement, when the profiles were measured.
+    pub measured: Option<Measured>,
+    /// The label stored in the artifact.
+    pub models_label: Option<String>,
+    /// Wall seconds per pass.
+    pub timings: Timings,
+}
+
+/// Profiles ready to resolve.
+struct Profiles {
+    table: ProfileTable,
+    throughput: Vec<ThroughputRow>,
+    /// Bytes the profiles digest is taken of (the files, or the measured profiles as CSV).
+    digest_input: Vec<u8>,
+    measured: Option<Measured>,
+}
+
+/// Runs the passes: load, restrict, profiles (read or measured), resolve, search, write.
+pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compiled> {
+    let mut timings = Timings::default();
+    let started = Instant::now();
+    let file = load::workflow(&opts.workflow)?;
+    let mut wf = load::restrict(file.workflow, &opts.workflow, &opts.restrict)?;
+    timings.load_s = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let profiles = match &opts.profiles {
+        ProfileSource::Files {
+            profiles,
+            throughput,
+        } => from_files(opts, profiles, throughput.as_deref())?,
+        ProfileSource::Measure {
+            options,
+            drop_unprofiled,
+            export_profiles,
+        } => from_measurement(
+            &mut wf,
+            options,
+            *drop_unprofiled,
+            export_profiles.as_deref(),
+            observer,
+        )?,
+    };
+    match &profiles.measured {
+        Some(m) => {
+            timings.induce_s = m.induce_s;
+            timings.profile_s = m.profile_s;
+        }
+        None => timings.profile_s = started.elapsed().as_secs_f64(),
+    }
+
+    let started = Instant::now();
+    let space = wf
+        .design_space()
+        .map_err(|e| Error::Input(anyhow!("{}: {e}", opts.workflow.display())))?;
+    let resolved = resolve(&wf, &profiles.table, &profiles.throughput, opts.latency)
+        .map_err(|e| Error::Input(anyhow!("{e}")))?;
+    let metrics: Vec<_> = space
+        .slots
+        .iter()
+        .map(|s| resolved.metrics(s.agent).to_vec())
+        .collect();
+    timings.resolve_s = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let problem = Problem::new(&space, &wf.tools, &metrics, opts.execution);
+    let frontier = pareto(&problem);
+    timings.search_s = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let models_label = opts.models_label.clone().or_else(|| {
+        profiles
+            .measured
+            .as_ref()
+            .and_then(|m| m.models_label.clone())
+    });
+    let artifact = artifact(
+        &wf,
+        &space,
+        &frontier,
+        &file.text,
+        &profiles.digest_input,
+        models_label.clone(),
+        opts,
+    );
+    let output = opts
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.artifact.json", wf.name)));
+    load::write_atomically(&output, artifact.to_json_pretty().as_bytes())?;
+    timings.write_s = started.elapsed().as_secs_f64();
+
+    Ok(Compiled {
+        workflow: wf,
+        space,
+        frontier,
+        artifact,
+        output,
+        n_unused_profile_rows: resolved.n_unused_rows,
+        measured: profiles.measured,
+        models_label,
+        timings,
+    })
+}
+
+/// Reads `--profiles` (and `--throughput`).
+fn from_files(
+    opts: &CompileOptions,
+    profiles: &Path,
+    throughput: Option<&Path>,
+) -> Result<Profiles> {
+    let files = load::profiles(profiles, throughput)?;
+    if opts.latency == LatencyModel::Tokens && throughput.is_none() {
+        return Err(Error::Input(anyhow!("--latency tokens needs --throughput FILE with each model's prefill and decode tokens/s")));
+    }
+    Ok(Profiles {
+        table: files.table,
+        throughput: files.throughput,
+        digest_input: files.digest_input,
+        measured: None,
+    })
+}
+
+/// Measures the profiles: induction and profiling through the store. Settings without a successful
+/// call are refused, or with `drop_unprofiled` removed from `wf`.
+fn from_measurement(
+    wf: &mut Workflow,
+    options: &MeasureOptions,
+    drop_unprofiled: bool,
+    export_profiles: Option<&Path>,
+    observer: &dyn Observer,
+) -> Result<Profiles> {
+    let m = measure::measure(wf, options, false, observer)?;
+    let Some(report) = &m.profile else {
+        return Err(Error::Other(anyhow!("profiling did not run")));
+    };
+    if !report.unprofiled.is_empty() {
+        if !drop_unprofiled {
+            return Err(Error::Other(
+                PipelineError::Unprofiled {
+                    settings: report.unprofiled.clone(),
+                }
+                .into(),
+            ));
+        }
+        for u in &report.unprofiled {
+            if let Some(agent) = wf.agents.iter_mut().find(|a| a.name == u.agent) {
+                agent
+                    .settings
+                    .retain(|s| !(s.model == u.model && s.budget_tokens == u.budget_tokens));
+            }
+        }
+        observer.note(&format!(
+            "note: compiling without {} unprofiled settings (--drop-unprofiled)",
+            report.unprofiled.len()
+        ));
+        if let Some(a) = wf.agents.iter().find(|a| a.settings.is_empty()) {
+            return Err(Error::Other(anyhow!(
+                "agent '{}' has no profiled setting left; check its models' endpoints and rerun",
+                a.name
+            )));
+        }
+    }
+    let throughput: Vec<ThroughputRow> = report.throughput.iter().map(|t| t.row()).collect();
+    let source = format!("profiling in {}", options.store.display());
+    let table = ProfileTable::from_rows(&source, report.rows.clone())
+        .map_err(|e| Error::Other(anyhow!("{e}")))?;
+    let mut digest_input = measure::profiles_csv(&report.rows)?;
+    digest_input.extend(measure::throughput_csv(&throughput)?);
+    if let Some(path) = export_profiles {
+        measure::export(path, &report.rows, &throughput)?;
+    }
+    Ok(Profiles {
+        table,
+        throughput,
+        digest_input,
+        measured: Some(m),
+    })
+}
+
+/// The artifact of a search: its points sorted and numbered, provenance and space summary.
+fn artifact(
+    wf: &Workflow,
+    space: &DesignSpace,
+    frontier: &Frontier,
+    spec_text: &str,
+    digest_input: &[u8],
+    models_label: Option<String>,
+    opts: &CompileOptions,
+) -> Artifact {
+    let points = frontier
+        .points
+        .iter()
+        .map(|p| {
+            let predicted = Predicted {
+                accuracy: p.metrics.accuracy,
+                latency_s: p.metrics.latency_s,
+            };
+            Point::from_search(wf, space, p.structure, &p.settings, predicted)
+        })
+        .collect();
+    let mut artifact = Artifact {
+        format: ArtifactFormat::V1,
+        workflow: wf.name.clone(),
+        provenance: Provenance {
+            tool: "flowcompile".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            spec_sha256: Some(sha256_hex(spec_text.as_bytes())),
+            profiles_sha256: Some(sha256_hex(digest_input)),
+            models_label,
+            imported_from: None,
+        },
+        proxy: ProxyModel {
+            execution: opts.execution,
+            latency: opts.latency,
+        },
+        space: Some(SpaceSummary {
+            n_structures: space.structures.len() as u64,
+            n_configs: SpaceSummary::count_text(space.n_configs()),
+            n_configs_after_pruning: SpaceSummary::count_text(
+                space.n_configs_with(&frontier.kept_per_slot),
+            ),
+            slots: space
+                .slots
+                .iter()
+                .zip(&frontier.kept_per_slot)
+                .map(|(s, kept)| SlotSummary {
+                    name: s.name.clone(),
+                    agent: wf.agent(s.agent).name.clone(),
+                    settings_total: wf.agent(s.agent).settings.len() as u32,
+                    settings_kept: *kept as u32,
+                })
+                .collect(),
+        }),
+        points,
+    };
+    artifact.sort_points();
+    artifact
+}

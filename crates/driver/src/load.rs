@@ -1,0 +1,231 @@
+//! The load pass: files in, validated values out, every problem naming the file (and line or
+//! field); and the writes the passes end with (atomic, so a failed run never leaves half a file).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use flowcompile_artifact::Artifact;
+use flowcompile_ir::Workflow;
+use flowcompile_profile::{Format, ProfileTable, ThroughputRow};
+use flowcompile_store::Store;
+use serde_json::Value;
+
+use crate::{Error, Observer, Result};
+
+/// Reads a file as text; a missing or unreadable file is an input error naming it.
+pub fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .map_err(Error::Input)
+}
+
+/// A workflow file, validated, and its text (what digests and run keys are taken of).
+pub struct WorkflowFile {
+    /// The validated workflow.
+    pub workflow: Workflow,
+    /// The file's text.
+    pub text: String,
+    /// Where it was read from.
+    pub path: PathBuf,
+}
+
+/// Reads and validates a workflow file.
+pub fn workflow(path: &Path) -> Result<WorkflowFile> {
+    let text = read(path)?;
+    let workflow =
+        flowcompile_spec::parse(&text, &path.display().to_string()).map_err(Error::Spec)?;
+    Ok(WorkflowFile {
+        workflow,
+        text,
+        path: path.to_path_buf(),
+    })
+}
+
+/// Which models and budgets to keep of a workflow's design space (`--models`, `--budgets`); empty
+/// lists keep everything.
+#[derive(Clone, Debug, Default)]
+pub struct Restriction {
+    /// Models to keep.
+    pub models: Vec<String>,
+    /// Budgets to keep.
+    pub budgets: Vec<u32>,
+}
+
+/// The restrict pass: the workflow with its design space narrowed to `filter`.
+pub fn restrict(wf: Workflow, path: &Path, filter: &Restriction) -> Result<Workflow> {
+    if filter.models.is_empty() && filter.budgets.is_empty() {
+        return Ok(wf);
+    }
+    wf.restrict(&filter.models, &filter.budgets)
+        .map_err(|e| Error::Input(anyhow!("{}: --models/--budgets: {e}", path.display())))
+}
+
+/// Profiles read from files, as `compile --profiles` and `report` read them.
+pub struct ProfileFiles {
+    /// The profile rows.
+    pub table: ProfileTable,
+    /// Per-model throughput, when a throughput file was given.
+    pub throughput: Vec<ThroughputRow>,
+    /// The profiles' text then the throughput's: what the artifact's `profiles_sha256` digests.
+    pub digest_input: Vec<u8>,
+}
+
+/// The table format a file's extension says (`.csv` or `.jsonl`).
+fn format_of(path: &Path) -> Result<Format> {
+    Format::from_path(&path.display().to_string()).ok_or_else(|| {
+        Error::Input(anyhow!(
+            "{}: unknown format: expected a .csv or .jsonl file",
+            path.display()
+        ))
+    })
+}
+
+/// Reads and parses a profiles file and, when given, a throughput file.
+pub fn profiles(profiles: &Path, throughput: Option<&Path>) -> Result<ProfileFiles> {
+    let profiles_text = read(profiles)?;
+    let table = flowcompile_profile::parse_profiles(
+        &profiles_text,
+        &profiles.display().to_string(),
+        format_of(profiles)?,
+    )
+    .map_err(|e| Error::Input(anyhow!("{e}")))?;
+    let mut digest_input = profiles_text.into_bytes();
+    let throughput = match throughput {
+        Some(path) => {
+            let text = read(path)?;
+            digest_input.extend_from_slice(text.as_bytes());
+            flowcompile_profile::parse_throughput(
+                &text,
+                &path.display().to_string(),
+                format_of(path)?,
+            )
+            .map_err(|e| Error::Input(anyhow!("{e}")))?
+        }
+        None => Vec::new(),
+    };
+    Ok(ProfileFiles {
+        table,
+        throughput,
+        digest_input,
+    })
+}
+
+/// Reads an artifact (v1, or the prototype's v2).
+pub fn artifact(path: &Path) -> Result<Artifact> {
+    let text = read(path)?;
+    artifact_text(&text, path)
+}
+
+/// Parses an artifact's text read from `path`.
+pub fn artifact_text(text: &str, path: &Path) -> Result<Artifact> {
+    flowcompile_artifact::parse_any(text, &path.display().to_string())
+        .map_err(|e| Error::Input(e.into()))
+}
+
+/// Refuses an artifact compiled for another workflow: the one check of every pass that takes both.
+pub fn check_artifact_workflow(artifact: &Artifact, path: &Path, wf: &WorkflowFile) -> Result<()> {
+    if artifact.workflow == wf.workflow.name {
+        return Ok(());
+    }
+    Err(Error::Input(anyhow!(
+        "{} was compiled for workflow '{}', not '{}' ({})",
+        path.display(),
+        artifact.workflow,
+        wf.workflow.name,
+        wf.path.display()
+    )))
+}
+
+/// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
+/// partial file (artifact, validation document) over a good one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write {}", path.display()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(Error::Other)
+}
+
+/// Creates the directory a file (the store, an output) goes in.
+pub fn ensure_parent(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Opens the store, creating its directory.
+pub fn store(path: &Path) -> Result<Store> {
+    ensure_parent(path)?;
+    Store::open(path).map_err(|e| Error::Other(e.into()))
+}
+
+/// A dataset split's items, read for end-to-end runs (`eval`, `test`).
+pub struct Dataset {
+    /// The items to run (after the limit), in file order.
+    pub items: Vec<Value>,
+    /// Every good line, as JSONL: what an embedded zoo learns the tasks from.
+    pub zoo_tasks: String,
+    /// The file name, part of the run key (so moving the file keeps its results).
+    pub name: String,
+    /// Lines skipped because they are not items.
+    pub n_bad: usize,
+}
+
+/// Reads a JSONL split with the one dataset reader ([`flowcompile_pipeline::parse_split`]): each
+/// bad line is a warning naming the file and line, the rest still runs; a split with no item at
+/// all is an input error.
+pub fn dataset(
+    path: &Path,
+    answer_field: &str,
+    limit: Option<usize>,
+    observer: &dyn Observer,
+) -> Result<Dataset> {
+    let text = read(path)?;
+    let split = flowcompile_pipeline::parse_split(&text, answer_field, &[]);
+    for bad in &split.bad {
+        observer.warn(&format!(
+            "warning: {}:{}: skipped: {}",
+            path.display(),
+            bad.line,
+            bad.why
+        ));
+    }
+    let n_bad = split.bad.len();
+    let mut items = split.items;
+    let zoo_tasks: String = items.iter().map(|item| format!("{item}\n")).collect();
+    if let Some(limit) = limit {
+        items.truncate(limit);
+    }
+    if items.is_empty() {
+        return Err(Error::Input(anyhow!(
+            "{}: no item to run ({n_bad} bad lines; each line must be a JSON object with the '{answer_field}' field)",
+            path.display()
+        )));
+    }
+    Ok(Dataset {
+        items,
+        zoo_tasks,
+        name: file_name(path),
+        n_bad,
+    })
+}
+
+/// A path's file name, as run keys and zoo task sets name a split.
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+}

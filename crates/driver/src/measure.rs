@@ -1,0 +1,322 @@
+//! `flowcompile induce`, `flowcompile profile`, and the measuring half of `compile --data`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::anyhow;
+use flowcompile_ir::Workflow;
+use flowcompile_pipeline::{
+    keys, read_split, Adaptive, InduceOptions, InduceReport, Pipeline, PipelineError,
+    ProfileOptions, ProfileReport,
+};
+use flowcompile_profile::{ProfileRow, ThroughputRow};
+use flowcompile_runner::Runner;
+
+use crate::config;
+use crate::load;
+use crate::models::{ModelSource, Models};
+use crate::{Error, Observer, Result};
+
+/// How the agents are measured: the labelled split, the models, the store, the reference
+/// configuration, the judge and the sampling (`induce`, `profile` and `compile --data`).
+#[derive(Clone, Debug)]
+pub struct MeasureOptions {
+    /// The labelled validation split (JSONL).
+    pub data: PathBuf,
+    /// Where the models are.
+    pub models: ModelSource,
+    /// The SQLite store of every call.
+    pub store: PathBuf,
+    /// Use only the split's first items.
+    pub limit: Option<usize>,
+    /// `MODEL@BUDGET` of every slot of the reference (default: each agent's last model at its
+    /// largest budget).
+    pub reference: Option<String>,
+    /// The reference's structure (default: the largest).
+    pub reference_structure: Option<usize>,
+    /// The lowest final score of a reference run whose calls are kept.
+    pub min_score: f64,
+    /// A judge model that must rate each kept call correct.
+    pub judge: Option<String>,
+    /// The judge's thinking budget.
+    pub judge_budget: u32,
+    /// Profiling calls per (agent, setting).
+    pub calls_per_setting: usize,
+    /// Stop profiling a setting once another beats it with confidence.
+    pub adaptive: bool,
+    /// Calls in flight at once.
+    pub concurrency: usize,
+}
+
+/// Everything a measurement produced.
+pub struct Measured {
+    /// The induction.
+    pub induce: InduceReport,
+    /// The profiling, unless only induction ran.
+    pub profile: Option<ProfileReport>,
+    /// "zoo (synthetic)" for zoo runs.
+    pub models_label: Option<String>,
+    /// Wall seconds of induction and of profiling.
+    pub induce_s: f64,
+    /// Wall seconds of profiling (0 when it did not run).
+    pub profile_s: f64,
+}
+
+/// Runs data induction and, unless `induce_only`, profiling, printing what they did to stderr.
+pub fn measure(
+    wf: &Workflow,
+    args: &MeasureOptions,
+    induce_only: bool,
+    observer: &dyn Observer,
+) -> Result<Measured> {
+    let data = &args.data;
+    let data_text = load::read(data)?;
+    let mut items = read_split(
+        &data_text,
+        &data.display().to_string(),
+        &wf.task.answer,
+        &wf.task.fields,
+    )
+    .map_err(|e| Error::Input(e.into()))?;
+    if let Some(limit) = args.limit {
+        items.truncate(limit);
+    }
+    let used_text: String = items.iter().map(|i| format!("{i}\n")).collect();
+    let data_name = load::file_name(data);
+    load::ensure_parent(&args.store)?;
+    let runtime = crate::models::runtime()?;
+    runtime.block_on(async {
+        let models = Models::open(&args.models, Some((&data_name, &data_text)))?;
+        let providers = models.providers.clone();
+        let runner = Runner::new(wf, models.client()?).map_err(|e| Error::Input(e.into()))?;
+        let (reference, reference_text, reference_models) = config::reference(
+            wf,
+            runner.space(),
+            args.reference_structure,
+            args.reference.as_deref(),
+        )?;
+        models.check_names(
+            reference_models.iter().chain(args.judge.iter()).chain(
+                wf.agents
+                    .iter()
+                    .flat_map(|a| a.settings.iter().map(|s| &s.model)),
+            ),
+        )?;
+        let key = keys::induction_key(
+            wf,
+            &used_text,
+            &reference_text,
+            &reference_models,
+            args.judge.as_deref(),
+            args.min_score,
+            &providers,
+        );
+        let pipeline = Pipeline::new(runner, &args.store);
+        observer.note(&format!(
+            "induce: {} on {} ({} items) under the reference {reference_text}{}",
+            wf.name,
+            data.display(),
+            items.len(),
+            args.judge
+                .as_deref()
+                .map(|j| format!(", judged by {j}"))
+                .unwrap_or_default()
+        ));
+        let started = Instant::now();
+        let opts = InduceOptions {
+            reference,
+            reference_text,
+            min_score: args.min_score,
+            judge: args.judge.clone(),
+            judge_budget: args.judge_budget,
+            concurrency: args.concurrency,
+        };
+        let induce = pipeline
+            .induce(&items, &key, &opts, observer)
+            .await
+            .map_err(pipeline_failure)?;
+        let induce_s = started.elapsed().as_secs_f64();
+        print_induce(observer, &induce, induce_s, args.calls_per_setting);
+        if induce_only {
+            return Ok(Measured {
+                induce,
+                profile: None,
+                models_label: models.label(),
+                induce_s,
+                profile_s: 0.0,
+            });
+        }
+        let started = Instant::now();
+        let popts = ProfileOptions {
+            calls_per_setting: args.calls_per_setting,
+            concurrency: args.concurrency,
+            adaptive: args.adaptive.then(Adaptive::default),
+        };
+        let profile = pipeline
+            .profile(&key, &popts, observer)
+            .await
+            .map_err(pipeline_failure)?;
+        let profile_s = started.elapsed().as_secs_f64();
+        print_profile(observer, &profile, profile_s);
+        Ok(Measured {
+            induce,
+            profile: Some(profile),
+            models_label: models.label(),
+            induce_s,
+            profile_s,
+        })
+    })
+}
+
+/// Maps pipeline errors to exit codes: bad data is invalid input, the rest a failure.
+fn pipeline_failure(e: PipelineError) -> Error {
+    match e {
+        PipelineError::BadData { .. }
+        | PipelineError::Unlabelled { .. }
+        | PipelineError::EmptyData { .. }
+        | PipelineError::Run(_) => Error::Input(e.into()),
+        other => Error::Other(other.into()),
+    }
+}
+
+/// The induction's summary lines.
+fn print_induce(observer: &dyn Observer, r: &InduceReport, secs: f64, calls_per_setting: usize) {
+    observer.note(&format!(
+        "induce: {} items ({} run now, {} from the store): {} passed, {} failed; reference score {:.3}; {:.1} s",
+        r.items,
+        r.items_run_now,
+        r.items - r.items_run_now,
+        r.items_kept,
+        r.items_failed,
+        r.reference_score,
+        secs
+    ));
+    for a in &r.agents {
+        let mut line = format!("  {:<20} {:>5} examples", a.agent, a.examples);
+        if a.rejected_by_judge > 0 {
+            line.push_str(&format!(
+                " ({} of {} calls rejected by the judge)",
+                a.rejected_by_judge, a.calls_in_kept_traces
+            ));
+        }
+        if a.examples < calls_per_setting {
+            line.push_str(&format!(
+                "; fewer than {calls_per_setting}: repeated with fresh samples up to {calls_per_setting} calls per setting"
+            ));
+        }
+        observer.note(&line);
+    }
+}
+
+/// The profiling's summary lines.
+fn print_profile(observer: &dyn Observer, r: &ProfileReport, secs: f64) {
+    let run: usize = r.agents.iter().map(|a| a.calls_run_now).sum();
+    let reused: usize = r.agents.iter().map(|a| a.calls_reused).sum();
+    let failed: usize = r.agents.iter().map(|a| a.calls_failed_now).sum();
+    let saved: usize = r.agents.iter().map(|a| a.calls_saved).sum();
+    observer.note(&format!(
+        "profile: {run} calls run ({:.0}/s), {reused} reused from the store, {failed} failed{}; {:.1} s",
+        run as f64 / secs.max(1e-9),
+        if saved > 0 {
+            format!(", {saved} saved by adaptive sampling")
+        } else {
+            String::new()
+        },
+        secs
+    ));
+    for a in &r.agents {
+        let mut line = format!(
+            "  {:<20} {} settings x {} calls: {} run, {} reused",
+            a.agent, a.settings, a.calls_per_setting, a.calls_run_now, a.calls_reused
+        );
+        if a.settings_dropped > 0 {
+            line.push_str(&format!(
+                ", {} settings dropped early ({} calls saved)",
+                a.settings_dropped, a.calls_saved
+            ));
+        }
+        observer.note(&line);
+    }
+    for t in &r.throughput {
+        observer.note(&format!(
+            "  throughput {:<14} prefill {:>8.0} tok/s, decode {:>6.1} tok/s (fit on {} calls, R^2 {:.3})",
+            t.model, t.prefill_tok_per_s, t.decode_tok_per_s, t.calls, t.r2
+        ));
+    }
+    for n in &r.throughput_notes {
+        observer.note(&format!("  throughput: no fit for {n}"));
+    }
+    if !r.unprofiled.is_empty() {
+        observer.note(&format!(
+            "  {} settings have no successful call (unprofiled, not accuracy 0)",
+            r.unprofiled.len()
+        ));
+    }
+}
+
+/// The profile rows as CSV, the `--profiles` format.
+pub fn profiles_csv(rows: &[ProfileRow]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "agent",
+        "model",
+        "budget",
+        "accuracy",
+        "samples",
+        "latency_s",
+        "input_tokens",
+        "output_tokens",
+    ])
+    .map_err(csv_failure)?;
+    for r in rows {
+        w.write_record([
+            r.agent.clone(),
+            r.model.clone(),
+            r.budget_tokens.to_string(),
+            r.accuracy.to_string(),
+            r.samples.to_string(),
+            r.latency_s.to_string(),
+            r.input_tokens.to_string(),
+            r.output_tokens.to_string(),
+        ])
+        .map_err(csv_failure)?;
+    }
+    w.into_inner()
+        .map_err(|e| Error::Other(anyhow!("cannot write csv: {e}")))
+}
+
+/// The throughput rows as CSV, the `--throughput` format.
+pub fn throughput_csv(rows: &[ThroughputRow]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["model", "prefill_tok_per_s", "decode_tok_per_s"])
+        .map_err(csv_failure)?;
+    for r in rows {
+        w.write_record([
+            r.model.clone(),
+            r.prefill_tok_per_s.to_string(),
+            r.decode_tok_per_s.to_string(),
+        ])
+        .map_err(csv_failure)?;
+    }
+    w.into_inner()
+        .map_err(|e| Error::Other(anyhow!("cannot write csv: {e}")))
+}
+
+fn csv_failure(e: csv::Error) -> Error {
+    Error::Other(anyhow!("cannot write csv: {e}"))
+}
+
+/// Writes the profiles (CSV) to `path` and the throughput beside them.
+pub fn export(path: &Path, rows: &[ProfileRow], throughput: &[ThroughputRow]) -> Result<()> {
+    load::write_atomically(path, &profiles_csv(rows)?)?;
+    load::write_atomically(&throughput_path(path), &throughput_csv(throughput)?)
+}
+
+/// `<dir>/<stem>.throughput.csv` beside a profiles file.
+pub fn throughput_path(profiles: &Path) -> std::path::PathBuf {
+    let stem = profiles
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "profiles".into());
+    profiles.with_file_name(format!("{stem}.throughput.csv"))
+}
