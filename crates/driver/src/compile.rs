@@ -256,8 +256,8 @@ fn from_measurement(
     let source = format!("profiling in {}", options.store.display());
     let table = ProfileTable::from_rows(&source, report.rows.clone())
         .map_err(|e| Error::Other(anyhow!("{e}")))?;
-    let mut digest_input = measure::profiles_csv(&report.rows)?;
-    digest_input.extend(measure::throughput_csv(&throughput)?);
+    let mut digest_input = flowcompile_profile::write_csv(&report.rows).into_bytes();
+    digest_input.extend(flowcompile_profile::write_throughput_csv(&throughput).into_bytes());
     if let Some(path) = export_profiles {
         measure::export(path, &report.rows, &throughput)?;
     }

@@ -3,13 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::anyhow;
 use flowcompile_ir::Workflow;
 use flowcompile_pipeline::{
     keys, read_split, Adaptive, InduceOptions, InduceReport, Pipeline, PipelineError,
     ProfileOptions, ProfileReport,
 };
-use flowcompile_profile::{ProfileRow, ThroughputRow};
+use flowcompile_profile::{write_csv, write_throughput_csv, ProfileRow, ThroughputRow};
 use flowcompile_runner::Runner;
 
 use crate::config;
@@ -254,62 +253,13 @@ fn print_profile(observer: &dyn Observer, r: &ProfileReport, secs: f64) {
     }
 }
 
-/// The profile rows as CSV, the `--profiles` format.
-pub fn profiles_csv(rows: &[ProfileRow]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "agent",
-        "model",
-        "budget",
-        "accuracy",
-        "samples",
-        "latency_s",
-        "input_tokens",
-        "output_tokens",
-    ])
-    .map_err(csv_failure)?;
-    for r in rows {
-        w.write_record([
-            r.agent.clone(),
-            r.model.clone(),
-            r.budget_tokens.to_string(),
-            r.accuracy.to_string(),
-            r.samples.to_string(),
-            r.latency_s.to_string(),
-            r.input_tokens.to_string(),
-            r.output_tokens.to_string(),
-        ])
-        .map_err(csv_failure)?;
-    }
-    w.into_inner()
-        .map_err(|e| Error::Other(anyhow!("cannot write csv: {e}")))
-}
-
-/// The throughput rows as CSV, the `--throughput` format.
-pub fn throughput_csv(rows: &[ThroughputRow]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["model", "prefill_tok_per_s", "decode_tok_per_s"])
-        .map_err(csv_failure)?;
-    for r in rows {
-        w.write_record([
-            r.model.clone(),
-            r.prefill_tok_per_s.to_string(),
-            r.decode_tok_per_s.to_string(),
-        ])
-        .map_err(csv_failure)?;
-    }
-    w.into_inner()
-        .map_err(|e| Error::Other(anyhow!("cannot write csv: {e}")))
-}
-
-fn csv_failure(e: csv::Error) -> Error {
-    Error::Other(anyhow!("cannot write csv: {e}"))
-}
-
 /// Writes the profiles (CSV) to `path` and the throughput beside them.
 pub fn export(path: &Path, rows: &[ProfileRow], throughput: &[ThroughputRow]) -> Result<()> {
-    load::write_atomically(path, &profiles_csv(rows)?)?;
-    load::write_atomically(&throughput_path(path), &throughput_csv(throughput)?)
+    load::write_atomically(path, write_csv(rows).as_bytes())?;
+    load::write_atomically(
+        &throughput_path(path),
+        write_throughput_csv(throughput).as_bytes(),
+    )
 }
 
 /// `<dir>/<stem>.throughput.csv` beside a profiles file.

@@ -44,4 +44,4 @@ pub use table::{
     parse_profiles, parse_throughput, ProfileEntry, ProfileRow, ProfileTable, ThroughputRow,
     PROFILE_COLUMNS, THROUGHPUT_COLUMNS,
 };
-pub use write::{write_csv, write_jsonl};
+pub use write::{write_csv, write_jsonl, write_throughput_csv};

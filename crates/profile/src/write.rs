@@ -1,10 +1,23 @@
-//! Writing profile rows as CSV or JSONL, in the column order of [`crate::PROFILE_COLUMNS`].
+//! Writing profile rows as CSV or JSONL, in the column order of [`crate::PROFILE_COLUMNS`], and
+//! throughput rows as CSV ([`crate::THROUGHPUT_COLUMNS`]): the one writer of every profile file.
 
-use crate::table::ProfileRow;
+use serde::Serialize;
+
+use crate::table::{ProfileRow, ThroughputRow};
 
 /// The rows as CSV with a header row; parsing the text back gives the same rows.
 pub fn write_csv(rows: &[ProfileRow]) -> String {
-    let mut out = String::from(&crate::PROFILE_COLUMNS.join(","));
+    csv_text(&crate::PROFILE_COLUMNS, rows)
+}
+
+/// Throughput rows as CSV with a header row (the `--throughput` format).
+pub fn write_throughput_csv(rows: &[ThroughputRow]) -> String {
+    csv_text(&crate::THROUGHPUT_COLUMNS, rows)
+}
+
+/// A header of `columns` then one CSV record per row.
+fn csv_text<R: Serialize>(columns: &[&str], rows: &[R]) -> String {
+    let mut out = columns.join(",");
     out.push('\n');
     let mut writer = csv::WriterBuilder::new()
         .has_headers(false)
