@@ -227,3 +227,24 @@ fn unknown_preference_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn profile_rows_of_agents_the_workflow_lacks_are_named_in_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut profiles = std::fs::read_to_string(example("math", "profiles.csv")).unwrap();
+    profiles.push_str("renamed_solver,qwen3-8b,400,0.9,10,1.0,100,100\n");
+    profiles.push_str("renamed_solver,qwen3-8b,800,0.9,10,1.5,100,200\n");
+    std::fs::write(dir.path().join("p.csv"), profiles).unwrap();
+    let wf = example("math", "workflow.toml");
+    let (_, stderr) = check(
+        &run(
+            dir.path(),
+            &["compile", &wf, "--profiles", "p.csv", "-o", "a.json"],
+        ),
+        0,
+    );
+    assert!(
+        stderr.contains("the profiles have rows for agents math does not have: renamed_solver"),
+        "{stderr}"
+    );
+}

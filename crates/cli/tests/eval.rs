@@ -260,3 +260,51 @@ fn eval_against_a_separate_zoo_server_through_a_providers_file() {
         "{stdout}"
     );
 }
+
+#[test]
+fn an_eval_where_every_run_failed_has_no_accuracy_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: every call is refused at once, and is not retried.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let providers = std::fs::read_to_string(root().join("examples/providers/zoo.toml"))
+        .unwrap()
+        .replace(
+            "http://127.0.0.1:8000/v1",
+            &format!("http://127.0.0.1:{port}/v1"),
+        )
+        .replace("timeout_s = 60", "timeout_s = 5\nmax_retries = 0");
+    std::fs::write(dir.path().join("providers.toml"), providers).unwrap();
+    let wf = path("examples/math/workflow.toml");
+    let data = gsm8k();
+    let args = [
+        "eval",
+        &wf,
+        "--providers",
+        "providers.toml",
+        "--data",
+        &data,
+        "--limit",
+        "2",
+        "--all",
+        "qwen3-4b@400",
+    ];
+    let (stdout, stderr) = check(&run(dir.path(), &args), 1);
+    assert!(
+        stdout.contains("accuracy   undefined: no run succeeded"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("every run failed (2 of 2), so nothing was measured"),
+        "{stderr}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let (stdout, _) = check(&run(dir.path(), &json_args), 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["accuracy"].is_null(), "{v}");
+    assert_eq!(v["n_failed"], 2);
+}

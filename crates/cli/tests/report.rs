@@ -454,3 +454,50 @@ fn report_warns_when_the_profiles_are_not_the_compiled_ones() {
     let html = std::fs::read_to_string(d.join("math.report.html")).unwrap();
     assert!(html.contains("class=\"warnings\""));
 }
+
+#[test]
+fn the_report_takes_the_narrowed_profiles_a_restricted_measured_compile_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = root().join("examples/data/gsm8k_validate.jsonl");
+    let compile = [
+        "compile",
+        &example("workflow.toml"),
+        "--data",
+        &data.display().to_string(),
+        "--zoo",
+        "--limit",
+        "12",
+        "--calls-per-setting",
+        "4",
+        "--models",
+        "qwen3-0.6b,qwen3-8b",
+        "--budgets",
+        "10,400",
+        "--store",
+        "store.sqlite",
+        "--export-profiles",
+        "measured.csv",
+        "-o",
+        "narrow.json",
+    ];
+    check(&run(dir.path(), &compile), 0);
+    let report = [
+        "report",
+        "narrow.json",
+        "--workflow",
+        &example("workflow.toml"),
+        "--profiles",
+        "measured.csv",
+        "--throughput",
+        "measured.throughput.csv",
+        "-o",
+        "narrow.html",
+    ];
+    let (_, stderr) = check(&run(dir.path(), &report), 0);
+    assert!(!stderr.contains("no row"), "{stderr}");
+    let page = std::fs::read_to_string(dir.path().join("narrow.html")).unwrap();
+    assert!(
+        page.contains("qwen3-8b"),
+        "the profiles plot names the models"
+    );
+}

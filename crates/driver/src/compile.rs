@@ -146,6 +146,13 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
         .map_err(|e| Error::Input(anyhow!("{}: {e}", opts.workflow.display())))?;
     let resolved = resolve(&wf, &profiles.table, &profiles.throughput, opts.latency)
         .map_err(|e| Error::Input(anyhow!("{e}")))?;
+    if !resolved.unknown_agents.is_empty() {
+        observer.warn(&format!(
+            "warning: the profiles have rows for agents {} does not have: {} (another workflow's profiles, or a renamed agent?); they are not used",
+            wf.name,
+            resolved.unknown_agents.join(", ")
+        ));
+    }
     let metrics: Vec<_> = space
         .slots
         .iter()

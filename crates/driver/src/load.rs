@@ -229,3 +229,25 @@ pub fn file_name(path: &Path) -> String {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default()
 }
+
+/// The workflow narrowed as the artifact was compiled: where the artifact records fewer settings for
+/// a slot's agent than the workflow allows (`compile --models/--budgets`, `--drop-unprofiled`), the
+/// agent keeps the settings the profiles have rows for, so that a report over the same profiles
+/// needs no row the compilation did not. A workflow the artifact does not narrow comes back as is.
+pub fn narrow_to_artifact(mut wf: Workflow, artifact: &Artifact, table: &ProfileTable) -> Workflow {
+    let Some(space) = &artifact.space else {
+        return wf;
+    };
+    for slot in &space.slots {
+        let Some(agent) = wf.agents.iter_mut().find(|a| a.name == slot.agent) else {
+            continue;
+        };
+        if agent.settings.len() > slot.settings_total as usize {
+            let name = agent.name.clone();
+            agent
+                .settings
+                .retain(|s| table.get(&name, &s.model, s.budget_tokens).is_some());
+        }
+    }
+    wf
+}

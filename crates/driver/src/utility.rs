@@ -250,6 +250,7 @@ pub fn expected_utility(args: &UtilityOptions, observer: &dyn Observer) -> Resul
                 })
                 .collect(),
             n_unused_rows: 0,
+            unknown_agents: Vec::new(),
         };
         let baselines = uniform_baselines(wf, space, &global, exec_model);
         if baselines.is_empty() {

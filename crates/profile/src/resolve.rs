@@ -24,6 +24,9 @@ pub struct Resolved {
     pub per_agent: Vec<Vec<Metrics>>,
     /// Rows used by no setting of the workflow (other agents' rows, or settings outside the space).
     pub n_unused_rows: usize,
+    /// Agents that rows name but the workflow does not have, in first-row order (a renamed agent
+    /// or another workflow's profiles: worth a warning, never silent).
+    pub unknown_agents: Vec<String>,
 }
 
 impl Resolved {
@@ -122,11 +125,19 @@ pub fn resolve(
         per_agent.push(metrics);
     }
     let n_unused_rows = used.iter().filter(|u| !**u).count();
+    let mut unknown_agents: Vec<String> = Vec::new();
+    for entry in table.entries() {
+        let name = &entry.row.agent;
+        if !wf.agents.iter().any(|a| &a.name == name) && !unknown_agents.contains(name) {
+            unknown_agents.push(name.clone());
+        }
+    }
     ProfileErrors::check(
         errors,
         Resolved {
             per_agent,
             n_unused_rows,
+            unknown_agents,
         },
     )
 }
@@ -229,6 +240,7 @@ mod tests {
         );
         assert!(r.metrics(AgentId(2)).is_empty());
         assert_eq!(r.n_unused_rows, 2);
+        assert_eq!(r.unknown_agents, ["other_workflow_agent"]);
     }
 
     #[test]

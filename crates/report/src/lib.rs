@@ -218,6 +218,12 @@ fn check<'a>(inputs: &'a Inputs<'a>) -> Result<Model<'a>, ReportError> {
         let exec = artifact.proxy.execution;
         let space = p.workflow.design_space()?;
         let r = resolve(p.workflow, p.table, p.throughput, latency)?;
+        if !r.unknown_agents.is_empty() {
+            warnings.push(format!(
+                "the profiles have rows for agents the workflow does not have: {}",
+                r.unknown_agents.join(", ")
+            ));
+        }
         baselines = uniform_baselines(p.workflow, &space, &r, exec);
         let s = space.largest_structure();
         let knobs = space.structures[s]

@@ -9,12 +9,10 @@ use crate::cli::EvalArgs;
 use crate::exit::Failure;
 use crate::observe::Stderr;
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[idx]
+/// The `q` quantile of sorted values (nearest rank); none of no values.
+fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    Some(sorted[(last as f64 * q).round() as usize])
 }
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
@@ -55,6 +53,22 @@ fn utility(args: EvalArgs) -> Result<(), Failure> {
         store: args.store.clone(),
     };
     let u = expected_utility(&opts, &Stderr::new(args.exec.json))?;
+    let nothing = u.strategies.iter().all(|t| t.failed == t.requests);
+    let result = print_utility(&args, preferences, &u);
+    if nothing {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "every run failed, so no utility was measured (see the warnings above)"
+        )));
+    }
+    result
+}
+
+/// Prints the expected-utility study (text or JSON); means over no successful run are undefined.
+fn print_utility(
+    args: &EvalArgs,
+    preferences: &str,
+    u: &flowcompile_driver::utility::UtilityReport,
+) -> Result<(), Failure> {
     let (gain, ci) = u.router_gain;
     let compiled = u.strategies[0].expected_utility;
     if args.exec.json {
@@ -122,19 +136,28 @@ fn report(
 ) -> Result<(), Failure> {
     let n = rows.len();
     let n_failed = rows.iter().filter(|r| r.error.is_some()).count();
-    let accuracy = rows.iter().filter(|r| r.correct).count() as f64 / n.max(1) as f64;
-    let mut wall: Vec<f64> = rows.iter().map(|r| r.latency_s).collect();
-    let mut modelled: Vec<f64> = rows.iter().map(|r| r.modelled_latency_s).collect();
+    // Statistics are over successful runs: a failed run (endpoint down, prompt past the context)
+    // is no wrong answer, and over zero successful runs a mean is undefined.
+    let ok: Vec<&EvalRow> = rows.iter().filter(|r| r.error.is_none()).collect();
+    let accuracy =
+        (!ok.is_empty()).then(|| ok.iter().filter(|r| r.correct).count() as f64 / ok.len() as f64);
+    let mut wall: Vec<f64> = ok.iter().map(|r| r.latency_s).collect();
+    let mut modelled: Vec<f64> = ok.iter().map(|r| r.modelled_latency_s).collect();
     wall.sort_by(f64::total_cmp);
     modelled.sort_by(f64::total_cmp);
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let tokens: u64 = rows
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let tokens: u64 = ok
         .iter()
         .map(|r| r.prompt_tokens + r.completion_tokens)
         .sum();
-    let cost: Option<f64> = rows.iter().map(|r| r.cost_usd).sum();
+    let cost: Option<f64> = ok.iter().map(|r| r.cost_usd).sum();
+    let nothing = || {
+        Failure::Other(anyhow::anyhow!(
+            "every run failed ({n_failed} of {n}), so nothing was measured (see the failures above)"
+        ))
+    };
     if args.exec.json {
-        return super::print_json(&json!({
+        super::print_json(&json!({
             "workflow": workflow,
             "config": what,
             "data": args.data.display().to_string(),
@@ -150,26 +173,44 @@ fn report(
                 .iter()
                 .filter_map(|r| r.error.as_ref().map(|e| json!({"item": r.item_id, "error": e})))
                 .collect::<Vec<_>>(),
-        }));
+        }))?;
+        return if ok.is_empty() {
+            Err(nothing())
+        } else {
+            Ok(())
+        };
     }
     println!("{workflow} on {} under {what}", args.data.display());
     println!("items      {n} ({n_failed} failed runs, {n_bad} bad lines skipped)");
-    println!("accuracy   {accuracy:.4}");
+    let Some(accuracy) = accuracy else {
+        println!("accuracy   undefined: no run succeeded");
+        for r in rows {
+            if let Some(e) = &r.error {
+                println!("failed     item {}: {e}", r.item_id);
+            }
+        }
+        return Err(nothing());
+    };
+    let secs = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
     println!(
-        "latency    mean {:.3} s, p50 {:.3} s, p95 {:.3} s (wall)",
-        mean(&wall),
-        percentile(&wall, 0.5),
-        percentile(&wall, 0.95)
+        "accuracy   {accuracy:.4} (over {} successful runs)",
+        ok.len()
     );
     println!(
-        "           mean {:.3} s, p50 {:.3} s, p95 {:.3} s (modelled by the server, when it reports it)",
-        mean(&modelled),
-        percentile(&modelled, 0.5),
-        percentile(&modelled, 0.95)
+        "latency    mean {} s, p50 {} s, p95 {} s (wall)",
+        secs(mean(&wall)),
+        secs(percentile(&wall, 0.5)),
+        secs(percentile(&wall, 0.95))
     );
     println!(
-        "tokens     {tokens} ({:.0} per item)",
-        tokens as f64 / n.max(1) as f64
+        "           mean {} s, p50 {} s, p95 {} s (modelled by the server, when it reports it)",
+        secs(mean(&modelled)),
+        secs(percentile(&modelled, 0.5)),
+        secs(percentile(&modelled, 0.95))
+    );
+    println!(
+        "tokens     {tokens} ({:.0} per successful item)",
+        tokens as f64 / ok.len() as f64
     );
     if let Some(c) = cost {
         println!("cost       ${c:.4}");

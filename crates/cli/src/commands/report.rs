@@ -25,7 +25,7 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
         let files = load::profiles(profiles_path, args.throughput.as_deref())?;
         let spec_text = file.text;
         compiled_from = Some((
-            file.workflow,
+            load::narrow_to_artifact(file.workflow, &artifact, &files.table),
             wf_path.display().to_string(),
             files.table,
             files.throughput,
