@@ -248,3 +248,42 @@ fn profile_rows_of_agents_the_workflow_lacks_are_named_in_a_warning() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_graph_at_the_depth_limit_compiles_and_one_past_it_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = |depth: usize| {
+        let mut text = String::from(
+            "name = \"deep\"\n[space]\nmodels = [\"m\"]\nbudgets = [0]\n[agents.a]\nprompt = \"{{ question }}\"\n[graph]\nroot = \"n0\"\n",
+        );
+        for i in 0..depth {
+            let next = if i + 1 == depth {
+                "a".to_string()
+            } else {
+                format!("n{}", i + 1)
+            };
+            text.push_str(&format!("[graph.nodes.n{i}]\nseq = [\"{next}\"]\n"));
+        }
+        text
+    };
+    let limit = flowcompile_spec::MAX_DEPTH;
+    std::fs::write(dir.path().join("ok.toml"), chain(limit)).unwrap();
+    std::fs::write(dir.path().join("deep.toml"), chain(10_000)).unwrap();
+    std::fs::write(
+        dir.path().join("p.csv"),
+        "agent,model,budget,accuracy,samples,latency_s,input_tokens,output_tokens\na,m,0,0.5,10,1.0,10,10\n",
+    )
+    .unwrap();
+    let compile = ["compile", "ok.toml", "--profiles", "p.csv", "-o", "ok.json"];
+    check(&run(dir.path(), &compile), 0);
+    for cmd in [
+        &["space", "deep.toml"][..],
+        &["compile", "deep.toml", "--profiles", "p.csv"],
+    ] {
+        let (_, stderr) = check(&run(dir.path(), cmd), 3);
+        assert!(
+            stderr.contains(&format!("past the limit of {limit}")),
+            "{stderr}"
+        );
+    }
+}

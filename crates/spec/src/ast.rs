@@ -134,13 +134,55 @@ pub struct GraphSpec {
 }
 
 /// A count: a fixed number or an inclusive `[min, max]` range (a structure knob).
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, JsonSchema)]
 #[serde(untagged)]
 pub enum CountSpec {
     /// A fixed count.
     Fixed(u32),
     /// An inclusive range.
     Range([u32; 2]),
+}
+
+/// What a count must be, in every error about one.
+const COUNT_EXPECTED: &str = "a whole number (0 or more), or a range [min, max] of two";
+
+impl<'de> Deserialize<'de> for CountSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CountSpec, D::Error> {
+        struct Visitor;
+        fn whole<E: serde::de::Error>(v: i64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::custom(format!("count {v}: expected {COUNT_EXPECTED}")))
+        }
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CountSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(COUNT_EXPECTED)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<CountSpec, E> {
+                whole(v).map(CountSpec::Fixed)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<CountSpec, E> {
+                whole(i64::try_from(v).unwrap_or(i64::MAX)).map(CountSpec::Fixed)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<CountSpec, A::Error> {
+                use serde::de::Error;
+                let mut bounds = Vec::new();
+                while let Some(v) = seq.next_element::<i64>()? {
+                    bounds.push(whole::<A::Error>(v)?);
+                }
+                match bounds[..] {
+                    [min, max] => Ok(CountSpec::Range([min, max])),
+                    _ => Err(A::Error::custom(format!(
+                        "a count range has {} numbers: expected {COUNT_EXPECTED}",
+                        bounds.len()
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// One branch of a conditional.

@@ -35,6 +35,7 @@ pub use ast::{
     WorkflowFile,
 };
 pub use error::{SpecError, SpecErrors};
+pub use lower::{MAX_COUNT, MAX_DEPTH};
 
 /// Template variables every prompt may use besides the task's dataset fields.
 pub const BUILTIN_VARIABLES: [&str; 3] = ["input", "candidates", "feedback"];

@@ -49,6 +49,12 @@ pub(crate) fn lower(file: &WorkflowFile) -> Result<Workflow, Vec<SpecError>> {
     l.declare_nodes();
     l.check_nodes();
     l.check_cycles();
+    if l.errors.is_empty() {
+        l.check_depth();
+    }
+    if l.errors.is_empty() {
+        l.check_votes();
+    }
     l.check_reachable();
     if !l.errors.is_empty() {
         return Err(l.errors);
@@ -71,7 +77,25 @@ pub(crate) fn lower(file: &WorkflowFile) -> Result<Workflow, Vec<SpecError>> {
     }
 }
 
+/// The largest repeat count or retry attempts a workflow may ask for: each count is one structure,
+/// and each copy a call site, so larger counts grow the design space past what can be listed.
+pub const MAX_COUNT: u32 = 256;
+
+/// The deepest nesting of graph nodes (a node inside a node...) a workflow may have: every pass
+/// walks the graph, and a bounded depth keeps every walk within its stack.
+pub const MAX_DEPTH: usize = 64;
+
 fn count(spec: &Spanned<CountSpec>, what: &str, errors: &mut Vec<SpecError>) -> Count {
+    let max = match *spec.get_ref() {
+        CountSpec::Fixed(n) | CountSpec::Range([_, n]) => n,
+    };
+    if max > MAX_COUNT {
+        errors.push(SpecError::new(
+            format!("{what} {max} is above the limit of {MAX_COUNT}: expected at most {MAX_COUNT} copies or attempts"),
+            spec.span(),
+        ));
+        return Count::exactly(0);
+    }
     match *spec.get_ref() {
         CountSpec::Fixed(n) => Count::exactly(n),
         CountSpec::Range([min, max]) => {
@@ -570,6 +594,123 @@ impl<'f> Lowerer<'f> {
         out.extend(spec.body.iter());
         out.extend(spec.retry.iter());
         out
+    }
+
+    /// Refuses a graph nested deeper than [`MAX_DEPTH`] below the root (the graph is acyclic by
+    /// now), naming the node where the limit is crossed. Iterative, so any depth is checked.
+    fn check_depth(&mut self) {
+        let nodes: Vec<_> = self.file.graph.nodes.iter().collect();
+        let child_nodes = |i: usize| -> Vec<usize> {
+            Self::refs(nodes[i].1.get_ref())
+                .into_iter()
+                .filter_map(|r| match self.names.get(r.get_ref().as_str()) {
+                    Some(Target::Node(c)) => Some(*c),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Height of each node (1 for a node of calls only), in post-order.
+        let mut height = vec![0usize; nodes.len()];
+        for start in 0..nodes.len() {
+            let mut stack = vec![(start, false)];
+            while let Some((n, expanded)) = stack.pop() {
+                if height[n] > 0 {
+                    continue;
+                }
+                let children = child_nodes(n);
+                if expanded {
+                    height[n] = 1 + children.iter().map(|&c| height[c]).max().unwrap_or(0);
+                } else {
+                    stack.push((n, true));
+                    stack.extend(
+                        children
+                            .into_iter()
+                            .filter(|&c| height[c] == 0)
+                            .map(|c| (c, false)),
+                    );
+                }
+            }
+        }
+        let Some(Target::Node(root)) = self
+            .names
+            .get(self.file.graph.root.get_ref().as_str())
+            .copied()
+        else {
+            return;
+        };
+        if height[root] <= MAX_DEPTH {
+            return;
+        }
+        // Follow the deepest path from the root to the first node past the limit.
+        let mut at = root;
+        for _ in 0..MAX_DEPTH {
+            at = child_nodes(at)
+                .into_iter()
+                .max_by_key(|&c| height[c])
+                .expect("a node deeper than 1 has a child node");
+        }
+        let (name, _) = nodes[at];
+        self.err(
+            format!(
+                "the graph nests {} nodes deep below '{}', past the limit of {MAX_DEPTH}: node '{}' is at depth {}; flatten the chain (a seq takes many steps)",
+                height[root],
+                self.file.graph.root.get_ref(),
+                name.get_ref(),
+                MAX_DEPTH + 1
+            ),
+            name.span(),
+        );
+    }
+
+    /// The most candidates a name can produce in any structure: one per call, the sum over an
+    /// any_of or all_of, the count times the body's for a repeat, one for any other node.
+    /// Saturating; the graph is acyclic and at most [`MAX_DEPTH`] deep by now.
+    fn max_outputs(&self, name: &str) -> u64 {
+        let Some(Target::Node(i)) = self.names.get(name).copied() else {
+            return 1;
+        };
+        let spec = self.file.graph.nodes[i].get_ref();
+        let sum = |list: &Vec<Spanned<String>>| {
+            list.iter()
+                .map(|n| self.max_outputs(n.get_ref()))
+                .fold(0u64, u64::saturating_add)
+        };
+        if let Some(list) = spec.any_of.as_ref().or(spec.all_of.as_ref()) {
+            return sum(list);
+        }
+        if let Some(body) = &spec.repeat {
+            let n = match spec.count.as_ref().map(|c| *c.get_ref()) {
+                Some(CountSpec::Fixed(n) | CountSpec::Range([_, n])) => u64::from(n),
+                None => 1,
+            };
+            return n.saturating_mul(self.max_outputs(body.get_ref()));
+        }
+        if let Some(body) = &spec.optional {
+            return self.max_outputs(body.get_ref());
+        }
+        1
+    }
+
+    /// Refuses a vote whose `min_inputs` no structure can meet (the vote would silently never run).
+    fn check_votes(&mut self) {
+        for (name, spec) in &self.file.graph.nodes {
+            let spec = spec.get_ref();
+            let (Some(over), Some(m)) = (&spec.over, &spec.min_inputs) else {
+                continue;
+            };
+            let most = self.max_outputs(over.get_ref());
+            if u64::from(*m.get_ref()) > most {
+                self.err(
+                    format!(
+                        "vote node '{}': min_inputs {} is more than '{}' can ever produce ({most} candidates at most), so the vote would never run: expected at most {most}",
+                        name.get_ref(),
+                        m.get_ref(),
+                        over.get_ref()
+                    ),
+                    m.span(),
+                );
+            }
+        }
     }
 
     fn check_cycles(&mut self) {

@@ -95,3 +95,39 @@ fn the_largest_structure_of_each_example_is_its_last_every_knob_at_its_maximum()
         );
     }
 }
+
+/// A workflow whose root is a chain of `depth` seq nodes, each holding the next, the last a call.
+fn chain(depth: usize) -> String {
+    let mut text = String::from(
+        "name = \"deep\"\n[space]\nmodels = [\"m\"]\nbudgets = [0]\n[agents.a]\nprompt = \"{{ question }}\"\n[graph]\nroot = \"n0\"\n",
+    );
+    for i in 0..depth {
+        let next = if i + 1 == depth {
+            "a".to_string()
+        } else {
+            format!("n{}", i + 1)
+        };
+        text.push_str(&format!("[graph.nodes.n{i}]\nseq = [\"{next}\"]\n"));
+    }
+    text
+}
+
+#[test]
+fn a_graph_nested_past_the_limit_is_an_error_naming_the_node_not_a_stack_overflow() {
+    let limit = flowcompile_spec::MAX_DEPTH;
+    let wf = flowcompile_spec::parse(&chain(limit), "deep.toml").unwrap();
+    assert_eq!(wf.design_space().unwrap().structures.len(), 1);
+    for depth in [limit + 1, 10_000] {
+        let err = flowcompile_spec::parse(&chain(depth), "deep.toml")
+            .unwrap_err()
+            .plain();
+        assert!(
+            err.contains(&format!(
+                "the graph nests {depth} nodes deep below 'n0', past the limit of {limit}: node 'n{limit}' is at depth {}",
+                limit + 1
+            )),
+            "{err}"
+        );
+        assert!(err.starts_with("deep.toml:"), "{err}");
+    }
+}
