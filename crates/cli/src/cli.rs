@@ -30,6 +30,9 @@ use crate::exit;
     verbatim_doc_comment
 )]
 pub struct Cli {
+    /// No progress bars or progress lines, no notes: only results, warnings and errors.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -167,8 +170,19 @@ pub enum Command {
     ///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 --limit 100 --compare small.json
     #[command(verbatim_doc_comment)]
     Truth(TruthArgs),
-    /// Print the JSON Schema of workflow files, artifacts or validation documents.
+    /// Print the JSON Schema of workflow files, artifacts or validation documents
+    ///
+    ///   flowcompile schema workflow > workflow.schema.json
+    ///   flowcompile schema artifact | jq '.properties | keys'
+    #[command(verbatim_doc_comment)]
     Schema(SchemaArgs),
+    /// Print a shell completion script
+    ///
+    ///   flowcompile completions bash > ~/.local/share/bash-completion/completions/flowcompile
+    ///   flowcompile completions zsh > "${fpath[1]}/_flowcompile"
+    ///   flowcompile completions fish > ~/.config/fish/completions/flowcompile.fish
+    #[command(verbatim_doc_comment)]
+    Completions(CompletionsArgs),
     /// The model zoo: seeded synthetic LLMs behind a real OpenAI-compatible server.
     #[command(subcommand)]
     Zoo(ZooCommand),
@@ -348,10 +362,11 @@ pub struct CompileArgs {
 /// How the pipeline measures: data, models, store, reference, sampling (shared by `induce`,
 /// `profile` and `compile --data`).
 #[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("models_at").args(["providers", "zoo"]).multiple(true)))]
 pub struct MeasureArgs {
     /// Labelled validation split (JSONL: the task's fields and the gold answer) to induce the
-    /// agents' examples from and profile them on.
-    #[arg(long)]
+    /// agents' examples from and profile them on; needs --providers FILE or --zoo.
+    #[arg(long, requires = "models_at")]
     pub data: Option<PathBuf>,
     /// Providers file: each model name of the workflow -> an OpenAI-compatible endpoint.
     /// With --zoo and no providers file, the built-in mapping (qwen3-0.6b..qwen3-14b -> zoo models).
@@ -500,6 +515,13 @@ pub struct SchemaArgs {
     /// Which schema.
     #[arg(value_enum)]
     pub kind: SchemaKind,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where models are and which configuration runs (shared by `run` and `eval`).

@@ -2,6 +2,46 @@
 
 use flowcompile_artifact::{Artifact, Point};
 
+/// A whole number with thousands separators: `37,500`.
+pub fn count(n: u64) -> String {
+    digits(&n.to_string())
+}
+
+/// Thousands separators in a run of digits (`4906417725` -> `4,906,417,725`); other text (`~1.2e57`)
+/// as it is.
+pub fn digits(text: &str) -> String {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 3);
+    for (i, c) in text.chars().enumerate() {
+        if i > 0 && (text.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Seconds for people: `850 ms`, `4.2 s`, `63 s`, `4 min 10 s`, `2 h 05 min`.
+pub fn duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "?".into();
+    }
+    if secs < 1.0 {
+        return format!("{:.0} ms", secs * 1e3);
+    }
+    if secs < 10.0 {
+        return format!("{secs:.1} s");
+    }
+    let s = secs.round() as u64;
+    match s {
+        0..=99 => format!("{s} s"),
+        100..=3599 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
 /// One line about an artifact: what, from where, how big.
 pub fn header(a: &Artifact) {
     let label = a
@@ -11,7 +51,7 @@ pub fn header(a: &Artifact) {
         .map(|l| format!(" [{l}]"))
         .unwrap_or_default();
     println!(
-        "{}{label}: {} Pareto points (proxy: {:?} execution, {:?} latency)",
+        "{}{label}: {} Pareto points (proxy: {} execution, {} latency)",
         a.workflow,
         a.points.len(),
         a.proxy.execution,
@@ -20,7 +60,9 @@ pub fn header(a: &Artifact) {
     if let Some(s) = &a.space {
         println!(
             "space: {} structures, {} configurations, {} after pruning",
-            s.n_structures, s.n_configs, s.n_configs_after_pruning
+            count(s.n_structures),
+            digits(&s.n_configs),
+            digits(&s.n_configs_after_pruning)
         );
     }
     if let Some(from) = &a.provenance.imported_from {
@@ -123,4 +165,24 @@ pub fn plot(points: &[Point], width: usize, height: usize) -> String {
         w = width - 10
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(digits("4906417725"), "4,906,417,725");
+        assert_eq!(digits("~1.2e57"), "~1.2e57");
+        assert_eq!(duration(0.25), "250 ms");
+        assert_eq!(duration(4.21), "4.2 s");
+        assert_eq!(duration(63.4), "63 s");
+        assert_eq!(duration(250.0), "4 min 10 s");
+        assert_eq!(duration(7500.0), "2 h 05 min");
+        assert_eq!(duration(f64::NAN), "?");
+    }
 }

@@ -287,3 +287,51 @@ fn a_graph_at_the_depth_limit_compiles_and_one_past_it_exits_3() {
         );
     }
 }
+
+#[test]
+fn measuring_without_saying_where_the_models_are_is_a_usage_error_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = example("math", "workflow.toml");
+    let data = root().join("examples/data/gsm8k_validate.jsonl");
+    let (_, stderr) = check(
+        &run(
+            dir.path(),
+            &["compile", &wf, "--data", &data.display().to_string()],
+        ),
+        2,
+    );
+    assert!(
+        stderr.contains("--providers") && stderr.contains("--zoo"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let (stdout, _) = check(&run(dir.path(), &["completions", shell]), 0);
+        assert!(
+            stdout.contains("compile") && stdout.contains("--profiles"),
+            "{shell}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn progress_goes_to_a_log_as_lines_and_quiet_silences_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = example("math", "workflow.toml");
+    let data = root().join("examples/data/gsm8k_validate.jsonl");
+    let data = data.display().to_string();
+    let args = [
+        "induce", &wf, "--data", &data, "--zoo", "--limit", "4", "--store", "s.sqlite",
+    ];
+    let (_, stderr) = check(&run(dir.path(), &args), 0);
+    assert!(stderr.contains("induce: math on"), "{stderr}");
+    let mut quiet = args.to_vec();
+    quiet.push("-q");
+    let (stdout, stderr) = check(&run(dir.path(), &quiet), 0);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(stdout.contains("induced"), "{stdout}");
+}

@@ -42,6 +42,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => serve::run(args),
         Command::Truth(args) => truth::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "flowcompile",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
         Command::Zoo(ZooCommand::Serve(args)) => zoo::serve(args),
         Command::Route(RouteCommand::Build(args)) => route::build(args),
     }

@@ -102,7 +102,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             if let Some((file, path)) = router {
                 if file.execution != execution {
                     return Err(Failure::Input(anyhow!(
-                        "{}: field `execution`: the router composes with {:?} execution, {} with {:?}; rebuild the router with this artifact",
+                        "{}: field `execution`: the router composes with {} execution, {} with {}; rebuild the router with this artifact",
                         path.display(),
                         file.execution,
                         art_path.display(),

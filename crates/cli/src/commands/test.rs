@@ -65,7 +65,7 @@ fn print_text(args: &TestArgs, artifact: &Artifact, doc: &Validation) {
         doc.runs.failed
     );
     println!(
-        "latency measured: {} per item, {} execution as the artifact's proxy ({:?} latency) predicts",
+        "latency measured: {} per item, {} execution as the artifact's proxy ({} latency) predicts",
         match doc.latency_source {
             LatencySource::Modelled => "the server's modelled seconds",
             LatencySource::Wall => "wall seconds",
