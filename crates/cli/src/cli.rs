@@ -39,7 +39,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print a workflow's design space: structures, slots and the number of configurations.
+    /// Print a workflow's design space: structures, slots and the number of configurations
+    ///
+    ///   flowcompile space examples/hotpotqa/workflow.toml
+    ///   flowcompile space examples/math/workflow.toml --json | jq .n_configs
+    #[command(verbatim_doc_comment)]
     Space(SpaceArgs),
     /// Compile a workflow into the Pareto set of its configurations (an artifact)
     ///
@@ -68,11 +72,28 @@ pub enum Command {
     ///   flowcompile profile examples/math/workflow.toml --data val.jsonl --providers p.toml --adaptive
     #[command(verbatim_doc_comment)]
     Profile(ProfileArgs),
-    /// Print an artifact's frontier as a table, a plot or JSON.
+    /// Print an artifact's frontier as a table, a plot or JSON
+    ///
+    ///   flowcompile show math.artifact.json
+    ///   flowcompile show math.artifact.json --plot
+    ///   flowcompile show math.artifact.json --json | jq '.points[0]'
+    #[command(verbatim_doc_comment)]
     Show(ShowArgs),
-    /// Pick one configuration from an artifact by preference or by limits.
+    /// Pick one configuration from an artifact by preference or by limits
+    ///
+    ///   flowcompile select math.artifact.json --prefer high
+    ///   flowcompile select math.artifact.json --prefer 0.7 --json
+    ///   flowcompile select math.artifact.json --min-accuracy 0.9
+    ///   flowcompile select math.artifact.json --max-latency 5 --json | jq .id
+    #[command(verbatim_doc_comment)]
     Select(SelectArgs),
-    /// Run a workflow under one configuration on one input and print the answer and its trace.
+    /// Run a workflow under one configuration on one input and print the answer and its trace
+    ///
+    ///   flowcompile run examples/math/workflow.toml --zoo --all qwen3-8b@400 \
+    ///       --input '{"problem": "What is 2+3?", "answer": "5"}'
+    ///   flowcompile run examples/math/workflow.toml --zoo --artifact math.artifact.json --prefer high \
+    ///       --data examples/data/gsm8k_test.jsonl --line 1
+    #[command(verbatim_doc_comment)]
     Run(RunArgs),
     /// Run one configuration over a dataset split: accuracy, latency, tokens, cost
     ///
@@ -170,7 +191,7 @@ pub enum Command {
     ///       --models qwen3-1.7b,qwen3-8b,qwen3-14b --budgets 100,1000 --limit 100 --compare small.json
     #[command(verbatim_doc_comment)]
     Truth(TruthArgs),
-    /// Print the JSON Schema of workflow files, artifacts or validation documents
+    /// Print the JSON Schema of a file format: workflow, artifact, validation, truth or router
     ///
     ///   flowcompile schema workflow > workflow.schema.json
     ///   flowcompile schema artifact | jq '.properties | keys'
@@ -508,6 +529,10 @@ pub enum SchemaKind {
     Artifact,
     /// Validation documents written by `test`.
     Validation,
+    /// Truth reports written by `truth`.
+    Truth,
+    /// Router files written by `route build`.
+    Router,
 }
 
 #[derive(Debug, Args)]

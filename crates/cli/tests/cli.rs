@@ -207,7 +207,7 @@ fn the_prototypes_v2_files_can_be_shown_and_selected_from() {
 #[test]
 fn schemas_are_printed_as_json() {
     let dir = tempfile::tempdir().unwrap();
-    for kind in ["workflow", "artifact", "validation"] {
+    for kind in ["workflow", "artifact", "validation", "truth", "router"] {
         let (stdout, _) = check(&run(dir.path(), &["schema", kind]), 0);
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         assert!(

@@ -8,9 +8,14 @@ use crate::error::RouteError;
 /// The format tag of router files this crate writes and reads.
 pub const FORMAT_V1: &str = "flowcompile.router.v1";
 
+/// The JSON Schema of [`RouterFile`] (`flowcompile schema router`).
+pub fn json_schema() -> serde_json::Value {
+    schemars::schema_for!(RouterFile).to_value()
+}
+
 /// A router file: the workflow and proxy settings it was built for, the embedding model, `k`, each
 /// agent's global profile and each validation item's embedding and own profile.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RouterFile {
     /// Always [`FORMAT_V1`].
     pub format: String,
@@ -41,7 +46,7 @@ pub struct RouterFile {
 }
 
 /// One agent and its global profile (every profiling call, as compile used it).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RouterAgent {
     /// Agent name.
     pub name: String,
@@ -50,7 +55,7 @@ pub struct RouterAgent {
 }
 
 /// One setting of an agent with its global mean accuracy and latency.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GlobalSetting {
     /// Model name.
     pub model: String,
@@ -63,7 +68,7 @@ pub struct GlobalSetting {
 }
 
 /// One validation item: its embedding and its own measurements.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RouterItem {
     /// The item's id (as the runner names items).
     pub id: String,
@@ -74,7 +79,7 @@ pub struct RouterItem {
 }
 
 /// The mean of one agent's calls under one setting on one item.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ItemCell {
     /// Index into [`RouterFile::agents`].
     pub agent: usize,

@@ -44,7 +44,9 @@ mod file;
 mod router;
 
 pub use error::RouteError;
-pub use file::{GlobalSetting, ItemCell, RouterAgent, RouterFile, RouterItem, FORMAT_V1};
+pub use file::{
+    json_schema, GlobalSetting, ItemCell, RouterAgent, RouterFile, RouterItem, FORMAT_V1,
+};
 pub use router::{Neighbour, QueryFrontier, Routed, Router};
 
 /// The text a workflow input is embedded from, for router files and queries alike: the task's

@@ -38,8 +38,8 @@ mod space;
 pub use measure::{measure_all, MeasureOptions, Measured, Progress};
 pub use pareto::{frontier, hypervolume, speedup_at_matched_accuracy, Measure};
 pub use report::{
-    locate, ComparedPoint, Comparison, Reference, SettingOut, SpaceOut, Table, TruthPoint,
-    TruthReport, FORMAT,
+    json_schema, locate, ComparedPoint, Comparison, Reference, SettingOut, SpaceOut, Table,
+    TruthPoint, TruthReport, FORMAT,
 };
 pub use space::{configurations, count_within, describe};
 

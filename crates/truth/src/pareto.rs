@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A configuration's measured (or any) accuracy and latency.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Measure {
     /// Fraction of items answered correctly, in [0, 1].
     pub accuracy: f64,

@@ -17,7 +17,7 @@ use crate::TruthError;
 pub const FORMAT: &str = "flowcompile.truth.v1";
 
 /// A slot's setting in a truth document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SettingOut {
     /// Model name.
     pub model: String,
@@ -26,7 +26,7 @@ pub struct SettingOut {
 }
 
 /// One measured configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TruthPoint {
     /// Index of the configuration in the study's canonical enumeration.
     pub config: usize,
@@ -47,7 +47,7 @@ pub struct TruthPoint {
 }
 
 /// The space the study enumerated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SpaceOut {
     /// Models kept (empty: every model of the workflow).
     pub models: Vec<String>,
@@ -58,7 +58,7 @@ pub struct SpaceOut {
 }
 
 /// The hypervolume reference point: accuracy 0 and the largest measured latency of the space.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reference {
     /// Accuracy of the reference point (0).
     pub accuracy: f64,
@@ -67,7 +67,7 @@ pub struct Reference {
 }
 
 /// A compiled point, predicted by the proxy and measured by the study.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ComparedPoint {
     /// The artifact's point id.
     pub id: String,
@@ -82,7 +82,7 @@ pub struct ComparedPoint {
 }
 
 /// How a compiled frontier fares against the truth.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Comparison {
     /// The artifact file.
     pub artifact: String,
@@ -107,8 +107,13 @@ pub struct Comparison {
     pub points: Vec<ComparedPoint>,
 }
 
+/// The JSON Schema of [`TruthReport`] (`flowcompile schema truth`).
+pub fn json_schema() -> serde_json::Value {
+    schemars::schema_for!(TruthReport).to_value()
+}
+
 /// A `flowcompile.truth.v1` document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TruthReport {
     /// Always [`FORMAT`].
     pub format: String,
