@@ -258,7 +258,7 @@ pub struct RouteBuildArgs {
     /// means as they are; profiling makes one or two calls per item and setting, so a few damp noise.
     #[arg(long, default_value_t = 0.0)]
     pub prior_calls: f64,
-    /// Router file to write (default: <workflow name>.router.json in the current directory).
+    /// Router file to write (default: .flowcompile/<workflow name>.router.json).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Print a JSON summary instead of text.
@@ -368,7 +368,7 @@ pub struct CompileArgs {
     /// Where per-agent latency comes from.
     #[arg(long, value_parser = latency_values(), default_value = "measured")]
     pub latency: LatencyModel,
-    /// Artifact to write (default: <workflow name>.artifact.json in the current directory).
+    /// Artifact to write (default: .flowcompile/<workflow name>.artifact.json).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Label the models behind the profiles (e.g. "zoo (synthetic)"); stored in the artifact.
@@ -510,7 +510,7 @@ pub struct ReportArgs {
     /// Measured ground truth (flowcompile.truth.v1, written by `flowcompile truth`).
     #[arg(long)]
     pub truth: Option<PathBuf>,
-    /// HTML file to write (default: <workflow name>.report.html in the current directory).
+    /// HTML file to write (default: .flowcompile/<workflow name>.report.html).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Also write each plot as DIR/<name>.svg (created if missing).
@@ -743,7 +743,7 @@ pub struct TruthArgs {
     /// Configurations measured at once (default: two per core).
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Truth document to write (default: <workflow name>.truth.json in the current directory).
+    /// Truth document to write (default: .flowcompile/<workflow name>.truth.json).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Print the truth document as JSON instead of text.

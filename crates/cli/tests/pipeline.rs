@@ -321,9 +321,10 @@ fn bad_splits_and_missing_models_are_clear_errors() {
         "{stderr}"
     );
 
+    // Neither --providers nor --zoo: a usage error (2) naming both.
     let out = run(dir.path(), &["compile", &wf, "--data", "ok.jsonl"]);
-    let (_, stderr) = check(&out, 3);
-    assert!(stderr.contains("--providers FILE"), "{stderr}");
+    let (_, stderr) = check(&out, 2);
+    assert!(stderr.contains("--providers") && stderr.contains("--zoo"), "{stderr}");
 }
 
 #[test]
@@ -377,7 +378,7 @@ fn an_endpoint_that_fails_leaves_its_settings_unprofiled_not_zero() {
     );
     assert!(stderr.contains("qwen3-8b@1000"), "{stderr}");
     assert!(
-        !dir.path().join("math.artifact.json").exists(),
+        !dir.path().join(".flowcompile/math.artifact.json").exists(),
         "no artifact from unmeasured settings"
     );
     let mut dropped = args.to_vec();
@@ -385,7 +386,8 @@ fn an_endpoint_that_fails_leaves_its_settings_unprofiled_not_zero() {
     let out = run(dir.path(), &dropped);
     let (stdout, _) = check(&out, 0);
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    let artifact = std::fs::read_to_string(dir.path().join("math.artifact.json")).unwrap();
+    let artifact =
+        std::fs::read_to_string(dir.path().join(".flowcompile/math.artifact.json")).unwrap();
     assert!(
         !artifact.contains("qwen3-8b"),
         "only measured settings are compiled"

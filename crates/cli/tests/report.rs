@@ -423,7 +423,7 @@ fn report_inputs_that_do_not_belong_together_exit_3() {
         stderr.contains("does not match the artifact's workflow 'math'"),
         "{stderr}"
     );
-    assert!(!d.join("math.report.html").exists());
+    assert!(!d.join(".flowcompile/math.report.html").exists());
 }
 
 #[test]
@@ -450,8 +450,11 @@ fn report_warns_when_the_profiles_are_not_the_compiled_ones() {
             && stderr.contains("is not the one the artifact was compiled from"),
         "{stderr}"
     );
-    assert!(stdout.contains("wrote math.report.html"), "{stdout}");
-    let html = std::fs::read_to_string(d.join("math.report.html")).unwrap();
+    assert!(
+        stdout.contains("wrote .flowcompile/math.report.html"),
+        "{stdout}"
+    );
+    let html = std::fs::read_to_string(d.join(".flowcompile/math.report.html")).unwrap();
     assert!(html.contains("class=\"warnings\""));
 }
 

@@ -63,7 +63,7 @@ fn a_space_over_the_limit_is_refused_before_running() {
         stderr.contains("the space has 180 configurations, more than the limit of 179"),
         "{stderr}"
     );
-    assert!(!dir.path().join("hotpotqa.truth.json").exists());
+    assert!(!dir.path().join(".flowcompile/hotpotqa.truth.json").exists());
     let (_, stderr) = check(&truth(dir.path(), &["--budgets", "10,123"]), 3);
     assert!(
         stderr.contains("budget 123 is not in the design space"),

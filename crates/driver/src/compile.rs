@@ -184,7 +184,7 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
     let output = opts
         .output
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.artifact.json", wf.name)));
+        .unwrap_or_else(|| load::default_output(&wf.name, "artifact.json"));
     load::write_atomically(&output, artifact.to_json_pretty().as_bytes())?;
     timings.write_s = started.elapsed().as_secs_f64();
 

@@ -136,9 +136,19 @@ pub fn check_artifact_workflow(artifact: &Artifact, path: &Path, wf: &WorkflowFi
     )))
 }
 
+/// Where outputs go when no path is given: one folder (git-ignored in a checkout), beside the
+/// store, so that following the README leaves the working tree clean.
+pub const OUTPUT_DIR: &str = ".flowcompile";
+
+/// The default path of a `kind` output of `workflow`: `.flowcompile/<workflow>.<kind>`.
+pub fn default_output(workflow: &str, kind: &str) -> PathBuf {
+    Path::new(OUTPUT_DIR).join(format!("{workflow}.{kind}"))
+}
+
 /// Writes through a temporary file and a rename, so an interrupted or failed write never leaves a
 /// partial file (artifact, validation document) over a good one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    ensure_parent(path)?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -344,7 +344,7 @@ pub fn build(args: &RouteOptions, observer: &dyn Observer) -> Result<BuiltRouter
     let out = args
         .output
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.router.json", wf.name)));
+        .unwrap_or_else(|| load::default_output(&wf.name, "router.json"));
     load::write_atomically(&out, text.as_bytes())?;
     let measured_share = n_measured as f64 / (n_items * n_cells_total) as f64;
     Ok(BuiltRouter {

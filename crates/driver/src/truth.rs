@@ -220,7 +220,7 @@ pub fn truth(args: &TruthOptions, observer: &dyn Observer) -> Result<Truth> {
     let output = args
         .output
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.truth.json", workflow.name)));
+        .unwrap_or_else(|| load::default_output(&workflow.name, "truth.json"));
     load::write_atomically(&output, format!("{json}\n").as_bytes())?;
     Ok(Truth {
         report,

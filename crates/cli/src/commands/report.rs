@@ -1,7 +1,5 @@
 //! `flowcompile report`: artifact (+ workflow, profiles, validation, truth) -> HTML page and SVG plots.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use flowcompile_artifact::sha256_hex;
 use flowcompile_report::{render, Inputs, ProfileInputs, Truth, Validation};
@@ -72,7 +70,7 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
     let out = args
         .output
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.report.html", artifact.workflow)));
+        .unwrap_or_else(|| load::default_output(&artifact.workflow, "report.html"));
     write_atomically(&out, report.html.as_bytes())?;
     let mut svgs = Vec::new();
     if let Some(dir) = &args.svg_dir {
