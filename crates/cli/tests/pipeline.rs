@@ -324,7 +324,10 @@ fn bad_splits_and_missing_models_are_clear_errors() {
     // Neither --providers nor --zoo: a usage error (2) naming both.
     let out = run(dir.path(), &["compile", &wf, "--data", "ok.jsonl"]);
     let (_, stderr) = check(&out, 2);
-    assert!(stderr.contains("--providers") && stderr.contains("--zoo"), "{stderr}");
+    assert!(
+        stderr.contains("--providers") && stderr.contains("--zoo"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -22,11 +22,10 @@ fn setting(model: &str, budget_tokens: u32) -> PointSetting {
 
 #[test]
 fn the_prototype_layout_imports() {
-    let a = import_v2(
-        &fixture("prototype_hotpotqa.compiled.v2.json"),
-        "compiled.json",
-    )
-    .unwrap();
+    // The example the README shows (`flowcompile show examples/prototype/...`).
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/prototype/hotpotqa.compiled.v2.json");
+    let a = import_v2(&std::fs::read_to_string(path).unwrap(), "compiled.json").unwrap();
     assert_eq!(a.workflow, "hotpotqa");
     assert_eq!(a.provenance.imported_from.as_deref(), Some("compiled.json"));
     assert_eq!(a.provenance.tool, "flowcompile");
