@@ -322,6 +322,28 @@ fn latency_values() -> impl TypedValueParser<Value = LatencyModel> {
     .try_map(|s| s.parse::<LatencyModel>())
 }
 
+/// Measurement effort presets (`--effort`).
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum Effort {
+    /// 25 calls per setting, adaptive.
+    Light,
+    /// 100 calls per setting.
+    Medium,
+    /// 300 calls per setting.
+    Heavy,
+}
+
+impl Effort {
+    /// Calls per setting and whether profiling is adaptive.
+    pub fn sampling(self) -> (usize, bool) {
+        match self {
+            Effort::Light => (25, true),
+            Effort::Medium => (100, false),
+            Effort::Heavy => (300, false),
+        }
+    }
+}
+
 /// Narrows a workflow's design space to some models and budgets (shared by compile and truth).
 #[derive(Debug, Args)]
 pub struct SpaceFilter {
@@ -420,17 +442,29 @@ pub struct MeasureArgs {
     #[arg(long, default_value_t = 1000)]
     pub judge_budget: u32,
     /// Calls per (agent, model, budget): that many examples, repeated with fresh samples when an
-    /// agent has fewer (the prototype's min_samples_per_agent).
-    #[arg(long, default_value_t = 100)]
-    pub calls_per_setting: usize,
+    /// agent has fewer (the prototype's min_samples_per_agent). Default: from --effort (100).
+    #[arg(long)]
+    pub calls_per_setting: Option<usize>,
     /// Adaptive profiling: stop sampling a setting once another setting of the same agent beats it
     /// on accuracy and latency beyond two standard errors (checked every 10 calls from the 20th);
-    /// reports the calls saved.
+    /// reports the calls saved. On with --effort light.
     #[arg(long)]
     pub adaptive: bool,
+    /// How much to measure: light (25 calls per setting, adaptive: about a fifth of the calls,
+    /// wider error on each agent's accuracy), medium (100 calls per setting, the default), heavy
+    /// (300 calls per setting: three times the calls, half the standard error).
+    #[arg(long, value_enum, default_value = "medium")]
+    pub effort: Effort,
     /// Model calls (or reference runs) in flight at once; each endpoint's own limit applies too.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Print the plan (calls per stage, estimated tokens, cost where the providers have prices)
+    /// and exit without calling any model.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Refuse to start a measurement of more model calls than this.
+    #[arg(long, value_name = "N")]
+    pub max_calls: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -335,3 +335,37 @@ fn progress_goes_to_a_log_as_lines_and_quiet_silences_notes() {
     assert!(stderr.is_empty(), "{stderr}");
     assert!(stdout.contains("induced"), "{stdout}");
 }
+
+#[test]
+fn the_plan_is_told_before_any_call_and_dry_run_and_max_calls_hold_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = example("math", "workflow.toml");
+    let data = root().join("examples/data/gsm8k_validate.jsonl");
+    let data = data.display().to_string();
+    let base = [
+        "compile", &wf, "--data", &data, "--zoo", "--store", "s.sqlite",
+    ];
+    let mut dry = base.to_vec();
+    dry.push("--dry-run");
+    let (stdout, _) = check(&run(dir.path(), &dry), 0);
+    // 5 agents x 75 settings x 100 calls, and 264 reference runs of 6 calls.
+    assert!(stdout.contains("profile     37,500 calls"), "{stdout}");
+    assert!(stdout.contains("induce       1,584 calls"), "{stdout}");
+    assert!(stdout.contains("dry run: no model was called"), "{stdout}");
+    assert!(
+        !dir.path().join("s.sqlite").exists(),
+        "a dry run opens no store"
+    );
+    let mut light = dry.clone();
+    light.extend(["--effort", "light", "--json"]);
+    let (stdout, _) = check(&run(dir.path(), &light), 0);
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["stages"][1]["calls"], 5 * 75 * 25);
+    let mut capped = base.to_vec();
+    capped.extend(["--max-calls", "1000"]);
+    let (_, stderr) = check(&run(dir.path(), &capped), 3);
+    assert!(
+        stderr.contains("the plan has 39,084 model calls, more than --max-calls 1000"),
+        "{stderr}"
+    );
+}

@@ -57,4 +57,4 @@ pub mod utility;
 pub mod validate;
 
 pub use error::{Error, Result};
-pub use observe::{Observer, Progress, Quiet};
+pub use observe::{count, digits, Observer, Progress, Quiet};

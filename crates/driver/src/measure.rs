@@ -45,6 +45,172 @@ pub struct MeasureOptions {
     pub adaptive: bool,
     /// Calls in flight at once.
     pub concurrency: usize,
+    /// Refuse to start when the plan has more calls than this.
+    pub max_calls: Option<u64>,
+}
+
+/// Characters per token in the estimate (English text and code average about four).
+const CHARS_PER_TOKEN: f64 = 4.0;
+
+/// Answer tokens a call adds to its thinking budget in the estimate.
+const ANSWER_TOKENS: f64 = 64.0;
+
+/// One stage of a measurement plan.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StagePlan {
+    /// `induce` or `profile`.
+    pub stage: &'static str,
+    /// Model calls at most (calls already in the store are reused and not repeated).
+    pub calls: u64,
+    /// Estimated prompt tokens.
+    pub prompt_tokens: f64,
+    /// Estimated completion tokens (thinking budgets spent in full, plus the answer).
+    pub completion_tokens: f64,
+    /// Estimated cost in US dollars, when every model's provider has prices.
+    pub cost_usd: Option<f64>,
+}
+
+/// What a measurement will run, said before any call (as DSPy's cost estimate does): calls per
+/// stage, tokens and, where the providers have prices, cost. Upper bounds: the store and
+/// `--adaptive` only ever make fewer calls.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Plan {
+    /// Induction, then profiling.
+    pub stages: Vec<StagePlan>,
+    /// Calls of both stages.
+    pub total_calls: u64,
+}
+
+impl Plan {
+    /// The plan as lines for people.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "plan: at most {} model calls (calls already in the store are reused)",
+            crate::count(self.total_calls)
+        )];
+        for s in &self.stages {
+            out.push(format!(
+                "  {:<8} {:>9} calls, ~{:.1}M prompt + ~{:.1}M completion tokens{}",
+                s.stage,
+                crate::count(s.calls),
+                s.prompt_tokens / 1e6,
+                s.completion_tokens / 1e6,
+                s.cost_usd
+                    .map(|c| format!(", ~${c:.2}"))
+                    .unwrap_or_default()
+            ));
+        }
+        out
+    }
+}
+
+/// The plan of a measurement without making it (`--dry-run`): reads the split and the providers.
+pub fn dry_run(wf: &Workflow, opts: &MeasureOptions) -> Result<Plan> {
+    let data_text = load::read(&opts.data)?;
+    let mut items = read_split(
+        &data_text,
+        &opts.data.display().to_string(),
+        &wf.task.answer,
+        &wf.task.fields,
+    )
+    .map_err(|e| Error::Input(e.into()))?;
+    if let Some(limit) = opts.limit {
+        items.truncate(limit);
+    }
+    let models = Models::open(&opts.models, None)?;
+    plan(wf, &items, opts, &models)
+}
+
+/// The plan of measuring `wf` on `items` with `opts`, from the workflow, the split and the
+/// providers alone (no call is made).
+pub fn plan(
+    wf: &Workflow,
+    items: &[serde_json::Value],
+    opts: &MeasureOptions,
+    models: &Models,
+) -> Result<Plan> {
+    let space = wf
+        .design_space()
+        .map_err(|e| Error::Input(anyhow::anyhow!("{e}")))?;
+    let (reference, _, _) = config::reference(
+        wf,
+        &space,
+        opts.reference_structure,
+        opts.reference.as_deref(),
+    )?;
+    let item_chars = if items.is_empty() {
+        0.0
+    } else {
+        items
+            .iter()
+            .map(|i| i.to_string().len() as f64)
+            .sum::<f64>()
+            / items.len() as f64
+    };
+    let prompt_tokens =
+        |agent: &flowcompile_ir::Agent| (agent.prompt.len() as f64 + item_chars) / CHARS_PER_TOKEN;
+    let cost = |model: &str, prompt: f64, completion: f64| {
+        models
+            .providers
+            .get(model)
+            .and_then(|p| p.cost_usd(prompt as u64, completion as u64))
+    };
+    let mut induce = StagePlan {
+        stage: "induce",
+        calls: 0,
+        prompt_tokens: 0.0,
+        completion_tokens: 0.0,
+        cost_usd: Some(0.0),
+    };
+    let mut calls_per_item = Vec::new();
+    space.structures[reference.structure]
+        .expr
+        .for_each_call(&mut |slot, agent| calls_per_item.push((slot, agent)));
+    for (slot, agent) in calls_per_item {
+        let Some(setting) = reference.setting(slot) else {
+            continue;
+        };
+        let n = items.len() as f64;
+        let (p, c) = (
+            n * prompt_tokens(wf.agent(agent)),
+            n * (f64::from(setting.budget_tokens) + ANSWER_TOKENS),
+        );
+        induce.calls += items.len() as u64;
+        induce.prompt_tokens += p;
+        induce.completion_tokens += c;
+        induce.cost_usd = induce
+            .cost_usd
+            .zip(cost(&setting.model, p, c))
+            .map(|(a, b)| a + b);
+    }
+    let mut profile = StagePlan {
+        stage: "profile",
+        calls: 0,
+        prompt_tokens: 0.0,
+        completion_tokens: 0.0,
+        cost_usd: Some(0.0),
+    };
+    let n = opts.calls_per_setting as f64;
+    for agent in &wf.agents {
+        for setting in &agent.settings {
+            let (p, c) = (
+                n * prompt_tokens(agent),
+                n * (f64::from(setting.budget_tokens) + ANSWER_TOKENS),
+            );
+            profile.calls += opts.calls_per_setting as u64;
+            profile.prompt_tokens += p;
+            profile.completion_tokens += c;
+            profile.cost_usd = profile
+                .cost_usd
+                .zip(cost(&setting.model, p, c))
+                .map(|(a, b)| a + b);
+        }
+    }
+    let total_calls = induce.calls + profile.calls;
+    Ok(Plan {
+        stages: vec![induce, profile],
+        total_calls,
+    })
 }
 
 /// Everything a measurement produced.
@@ -101,6 +267,18 @@ pub fn measure(
                     .flat_map(|a| a.settings.iter().map(|s| &s.model)),
             ),
         )?;
+        let plan = plan(wf, &items, args, &models)?;
+        for line in plan.lines() {
+            observer.note(&line);
+        }
+        if let Some(max) = args.max_calls {
+            if plan.total_calls > max {
+                return Err(Error::Input(anyhow::anyhow!(
+                    "the plan has {} model calls, more than --max-calls {max}: lower --calls-per-setting or --limit, choose --effort light, or narrow the space with --models/--budgets",
+                    crate::count(plan.total_calls)
+                )));
+            }
+        }
         let key = keys::induction_key(
             wf,
             &used_text,

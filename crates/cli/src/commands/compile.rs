@@ -10,6 +10,9 @@ use crate::observe::Stderr;
 use crate::output;
 
 pub fn run(args: CompileArgs) -> Result<(), Failure> {
+    if args.profiles.is_none() && super::dry_run(&args.workflow, &args.measure, args.json)? {
+        return Ok(());
+    }
     let profiles = match &args.profiles {
         Some(path) => ProfileSource::Files {
             profiles: path.clone(),

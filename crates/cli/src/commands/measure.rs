@@ -11,6 +11,9 @@ use crate::observe::Stderr;
 
 /// `flowcompile induce`.
 pub fn induce(args: InduceArgs) -> Result<(), Failure> {
+    if super::dry_run(&args.workflow, &args.measure, args.json)? {
+        return Ok(());
+    }
     let wf = load::workflow(&args.workflow)?.workflow;
     let m = measure(
         &wf,
@@ -38,6 +41,9 @@ pub fn induce(args: InduceArgs) -> Result<(), Failure> {
 
 /// `flowcompile profile`.
 pub fn profile(args: ProfileArgs) -> Result<(), Failure> {
+    if super::dry_run(&args.workflow, &args.measure, args.json)? {
+        return Ok(());
+    }
     let wf = load::workflow(&args.workflow)?.workflow;
     let m = measure(
         &wf,

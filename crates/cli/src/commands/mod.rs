@@ -78,6 +78,7 @@ fn restriction(filter: &crate::cli::SpaceFilter) -> Restriction {
 
 /// The driver's measurement options from the measuring flags; `--data` is required by then.
 fn measure_options(args: &crate::cli::MeasureArgs) -> Result<MeasureOptions, Failure> {
+    let (calls, adaptive) = args.effort.sampling();
     let data = args.data.clone().ok_or_else(|| {
         Failure::Input(anyhow::anyhow!(
             "--data SPLIT is needed to measure the agents"
@@ -93,9 +94,10 @@ fn measure_options(args: &crate::cli::MeasureArgs) -> Result<MeasureOptions, Fai
         min_score: args.min_score,
         judge: args.judge.clone(),
         judge_budget: args.judge_budget,
-        calls_per_setting: args.calls_per_setting,
-        adaptive: args.adaptive,
+        calls_per_setting: args.calls_per_setting.unwrap_or(calls),
+        adaptive: args.adaptive || adaptive,
         concurrency: args.concurrency,
+        max_calls: args.max_calls,
     })
 }
 
@@ -117,4 +119,27 @@ fn config_choice(args: &crate::cli::ExecArgs) -> flowcompile_driver::config::Con
         all: args.all.clone(),
         set: args.set.clone(),
     }
+}
+
+/// With `--dry-run`: prints the measurement's plan (text, or JSON with `json`) and says to stop.
+fn dry_run(
+    workflow: &std::path::Path,
+    args: &crate::cli::MeasureArgs,
+    json: bool,
+) -> Result<bool, Failure> {
+    if !args.dry_run {
+        return Ok(false);
+    }
+    let opts = measure_options(args)?;
+    let wf = flowcompile_driver::load::workflow(workflow)?.workflow;
+    let plan = flowcompile_driver::measure::dry_run(&wf, &opts)?;
+    if json {
+        print_json(&plan)?;
+    } else {
+        for line in plan.lines() {
+            println!("{line}");
+        }
+        println!("dry run: no model was called");
+    }
+    Ok(true)
 }
