@@ -212,10 +212,17 @@ fn report_draws_every_point_baseline_profile_and_measurement() {
         }
         previous = Some((x, y, acc));
     }
+    // Every point has its tooltip (above); on the plot at most 16 evenly spaced labels plus the
+    // ends, so that 60 points do not overlap, and the measured points are labelled too.
     let labels = texts(&frontier, "point-label");
-    for i in 0..n_points {
-        assert!(labels.contains(&format!("p{i}")), "no label p{i}");
+    for end in [0, n_points - 1] {
+        assert!(labels.contains(&format!("p{end}")), "no label p{end}");
     }
+    let frontier_labels = labels.iter().filter(|l| l.starts_with('p')).count();
+    assert!(
+        frontier_labels <= 16 + 2 + 3 && frontier_labels >= 10,
+        "{frontier_labels} labels: {labels:?}"
+    );
     let axis = texts(&frontier, "axis-label");
     assert_eq!(axis, ["latency per query (s) (log scale)", "accuracy"]);
     assert!(

@@ -151,7 +151,8 @@ pub(crate) struct Chart {
     pub x_label: String,
     /// Y axis label.
     pub y_label: String,
-    /// Use a log scale for x when the data spans more than this ratio (and is positive).
+    /// Use a log scale for x when the data spans more than this ratio (and is positive); with
+    /// `identity`, for both axes.
     pub x_log_above_ratio: Option<f64>,
     /// Same x and y domain and a dashed y = x line (predicted vs measured).
     pub identity: bool,
@@ -375,12 +376,14 @@ impl Chart {
         let positive: Vec<f64> = xs().filter(|x| x.is_finite() && *x > 0.0).collect();
         let ratio = positive.iter().cloned().fold(0.0, f64::max)
             / positive.iter().cloned().fold(f64::INFINITY, f64::min);
-        let x_log = self.x_log_above_ratio.is_some_and(|r| ratio > r)
-            && positive.len() == xs().filter(|x| x.is_finite()).count()
-            && !self.identity;
+        let all_positive = positive.len() == xs().filter(|x| x.is_finite()).count()
+            && (!self.identity || ys().filter(|y| y.is_finite()).all(|y| y > 0.0));
+        let x_log = self.x_log_above_ratio.is_some_and(|r| ratio > r) && all_positive;
+        // An identity chart shares one domain (and one scale kind) between its axes.
+        let y_log = self.identity && x_log;
         let (mut xd, mut yd) = (domain(xs(), x_log), domain(ys(), false));
         if self.identity {
-            xd = domain(xs().chain(ys()), false);
+            xd = domain(xs().chain(ys()), x_log);
             yd = xd;
         }
         if let Some((lo, hi)) = self.y_bounds {
@@ -402,7 +405,7 @@ impl Chart {
             hi: yd.1,
             px_lo: py1,
             px_hi: py0,
-            log: false,
+            log: y_log,
         };
 
         let _ = write!(

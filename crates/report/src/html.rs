@@ -443,7 +443,19 @@ fn fidelity(out: &mut String, m: &Model, plots: &[Plot]) {
 fn points_table(out: &mut String, m: &Model) {
     let a = m.inputs.artifact;
     let validated = !m.measured.is_empty();
-    out.push_str("<section id=\"points\">\n<h2>Points</h2>\n<p class=\"caption\">Every configuration on the frontier with its structure and the setting of each slot (click a header to sort).</p>\n<table class=\"sortable\" id=\"points-table\">\n<thead><tr><th>id</th><th>structure</th><th class=\"num\">predicted accuracy</th><th class=\"num\">predicted latency (s)</th>");
+    out.push_str("<section id=\"points\">\n<h2>Points</h2>\n<p class=\"caption\">Every configuration on the frontier with its structure and the setting of each slot (click a header to sort).</p>\n");
+    // A long table starts folded, so the plots above stay in view.
+    let _ = writeln!(
+        out,
+        "<details{}>\n<summary>Table of the {} points</summary>",
+        if a.points.len() <= FOLD_ABOVE {
+            " open"
+        } else {
+            ""
+        },
+        a.points.len()
+    );
+    out.push_str("<table class=\"sortable\" id=\"points-table\">\n<thead><tr><th>id</th><th>structure</th><th class=\"num\">predicted accuracy</th><th class=\"num\">predicted latency (s)</th>");
     if validated {
         out.push_str(
             "<th class=\"num\">measured accuracy</th><th class=\"num\">measured latency (s)</th>",
@@ -490,8 +502,11 @@ fn points_table(out: &mut String, m: &Model) {
             text_cell(&settings_text(p), "settings mono")
         );
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n</details>\n</section>\n");
 }
+
+/// Tables of more rows than this start folded.
+const FOLD_ABOVE: usize = 20;
 
 fn truth(out: &mut String, t: &crate::Truth, source: &str) {
     let Some(c) = &t.comparison else { return };

@@ -47,6 +47,9 @@ fn point_tooltip(p: &Point) -> String {
     )
 }
 
+/// The most frontier points labelled on the plot; the others are named by their tooltips.
+const MAX_LABELS: usize = 16;
+
 fn frontier(m: &Model) -> Plot {
     let a = m.inputs.artifact;
     let title = format!("{}: accuracy vs latency", a.workflow);
@@ -146,14 +149,20 @@ fn frontier(m: &Model) -> Plot {
     if a.points.len() > 100 {
         s.size = 2.5;
     }
+    // Past a screenful of labels they overlap: label the ends and an evenly spaced [`MAX_LABELS`], and
+    // let the tooltips name the rest.
+    let n = a.points.len();
+    let labelled =
+        |i: usize| n <= MAX_LABELS || i == 0 || i + 1 == n || i % (n / MAX_LABELS + 1) == 0;
     s.data = a
         .points
         .iter()
-        .map(|p| Datum {
+        .enumerate()
+        .map(|(i, p)| Datum {
             x: p.predicted.latency_s,
             y: p.predicted.accuracy,
             id: p.id.clone(),
-            label: Some(p.id.clone()),
+            label: labelled(i).then(|| p.id.clone()),
             tooltip: point_tooltip(p),
         })
         .collect();
@@ -197,7 +206,7 @@ fn frontier(m: &Model) -> Plot {
                 x: meas.latency_s,
                 y: meas.accuracy,
                 id: p.id.clone(),
-                label: None,
+                label: Some(p.id.clone()),
                 tooltip: tip,
             });
         }
@@ -438,6 +447,9 @@ fn fidelity(m: &Model) -> Vec<Plot> {
             chart.legend = false;
             if k == 0 {
                 chart.y_bounds = Some((0.0, 1.0));
+            } else {
+                // Latencies span orders of magnitude along a frontier: both axes log when they do.
+                chart.x_log_above_ratio = Some(20.0);
             }
             let mut s = Series::new("", "fidelity", MEASURED, Line::None, Shape::Circle);
             s.data = rows
