@@ -153,7 +153,7 @@ fn frontier(m: &Model) -> Plot {
     // let the tooltips name the rest.
     let n = a.points.len();
     let labelled =
-        |i: usize| n <= MAX_LABELS || i == 0 || i + 1 == n || i % (n / MAX_LABELS + 1) == 0;
+        |i: usize| n <= MAX_LABELS || i == 0 || i + 1 == n || i.is_multiple_of(n / MAX_LABELS + 1);
     s.data = a
         .points
         .iter()
