@@ -8,7 +8,7 @@ use flowcompile_client::{Client, Providers};
 use flowcompile_ir::{DesignSpace, Setting, Workflow};
 use flowcompile_runner::Config;
 use flowcompile_select::{Preference, Request};
-use flowcompile_server::flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
+use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 
 use crate::cli::ExecArgs;
 use crate::exit::Failure;

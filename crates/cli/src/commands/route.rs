@@ -14,8 +14,8 @@ use flowcompile_route::{
     query_text, GlobalSetting, ItemCell, Router, RouterAgent, RouterFile, RouterItem, FORMAT_V1,
 };
 use flowcompile_runner::item_id;
-use flowcompile_server::flowcompile_zoo::Zoo;
 use flowcompile_store::Store;
+use flowcompile_zoo::Zoo;
 use serde_json::json;
 
 use super::{exec, measure};
