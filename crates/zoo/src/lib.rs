@@ -14,7 +14,8 @@
 //! With the `http` feature, module `http` serves a zoo over the OpenAI-compatible HTTP API (axum,
 //! tokio; `flowcompile zoo serve`). Without it, the default, the crate is pure: no I/O, no clock, no
 //! environment. Every reply is a function of the config, the
-//! tasks and the request, and everything made from it says "zoo (synthetic)" ([`SYSTEM_FINGERPRINT`]).
+//! tasks and the request, and everything made from it says "zoo (synthetic)" ([`LABEL`], sent as every reply's
+//! [`SYSTEM_FINGERPRINT`]).
 //!
 //! # Behaviour model
 //! - **Difficulty.** Task d (logits) = dataset offset + `level_step` x (level - 3) + `spread` x z, z a
@@ -79,5 +80,5 @@ pub use config::{
 };
 pub use embed::EMBED_DIMS;
 pub use tasks::{Task, TaskError, TaskSet};
-pub use text::{FinishReason, GenOptions, TextReply, FORCING_PHRASE, SYSTEM_FINGERPRINT};
+pub use text::{FinishReason, GenOptions, TextReply, FORCING_PHRASE, LABEL, SYSTEM_FINGERPRINT};
 pub use zoo::{ModelId, TaskId, Zoo, ZooError, ZooReply, ZooRequest};
