@@ -4,7 +4,7 @@
 //! `export FLOWCOMPILE_LLAMA_URL=$(scripts/real-models/serve.sh)`); otherwise each test says how to run it
 //! and returns. The test of a server that is not running needs no model and always runs.
 
-use std::net::TcpListener;
+use flowcompile_testsupport::free_port;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -206,11 +206,7 @@ fn a_prompt_longer_than_the_context_fails_its_item_not_the_others() {
 #[test]
 fn a_server_that_is_not_running_is_named_in_the_error() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}/v1");
     let providers = providers(dir.path(), &url);
     let wf = path("examples/hotpotqa-small/workflow.toml");

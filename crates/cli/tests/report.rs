@@ -220,7 +220,7 @@ fn report_draws_every_point_baseline_profile_and_measurement() {
     }
     let frontier_labels = labels.iter().filter(|l| l.starts_with('p')).count();
     assert!(
-        frontier_labels <= 16 + 2 + 3 && frontier_labels >= 10,
+        (10..=16 + 2 + 3).contains(&frontier_labels),
         "{frontier_labels} labels: {labels:?}"
     );
     let axis = texts(&frontier, "axis-label");

@@ -439,11 +439,7 @@ fn failed_runs_are_counted_left_out_and_retried_by_a_rerun() {
     compile_math(dir.path());
     let (_server, url) = serve_zoo(0);
     // qwen3-14b gets an endpoint of its own on a free port where nothing listens yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = flowcompile_testsupport::free_port();
     let providers = std::fs::read_to_string(root().join("examples/providers/zoo.toml"))
         .unwrap()
         .replace("http://127.0.0.1:8000/v1", &format!("http://{url}"))

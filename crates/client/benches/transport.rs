@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use flowcompile_client::{CallRequest, Client, Providers};
 use flowcompile_openai::ChatMessage;
-use flowcompile_server::{serve_zoo, ZooServeOptions};
+use flowcompile_testsupport::ZooServer;
+use flowcompile_zoo::http::ZooServeOptions;
 use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 use futures::StreamExt;
 
@@ -63,16 +64,8 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/v1", listener.local_addr().expect("address"));
-        tokio::spawn(serve_zoo(
-            listener,
-            zoo.clone(),
-            ZooServeOptions::default(),
-            std::future::pending(),
-        ));
+        let server = ZooServer::start(zoo.clone(), ZooServeOptions::default()).await;
+        let url = server.base_url();
         let providers = || {
             Providers::from_toml_str(
                 &format!(

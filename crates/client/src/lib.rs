@@ -28,8 +28,9 @@
 //!
 //! # Transports
 //!
-//! [`Client::new`] POSTs JSON bodies to each provider's `base_url`. [`Client::with_zoo`] answers every
-//! provider from a [`flowcompile_zoo::Zoo`] in this process: the same typed request bodies (budget mode,
+//! [`Client::new`] POSTs JSON bodies to each provider's `base_url`. `Client::with_zoo` (cargo feature
+//! `zoo`, off by default so that production builds link no zoo) answers every provider from a
+//! `flowcompile_zoo::Zoo` in this process: the same typed request bodies (budget mode,
 //! chat template, forcing's two requests, seed, agent name) go to the zoo's request logic that its HTTP
 //! server also uses, without serialising anything, and come back with the same text, usage and modelled
 //! latency as over loopback HTTP (tested); only wall latencies differ. Limits and retries apply alike;
@@ -70,6 +71,7 @@
 mod budget;
 mod client;
 mod config;
+#[cfg(feature = "zoo")]
 mod inproc;
 mod retry;
 mod sse;

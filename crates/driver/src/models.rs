@@ -12,7 +12,7 @@ use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 use crate::{load, Error, Result};
 
 /// What the models behind zoo measurements are called everywhere they are reported.
-pub const ZOO_LABEL: &str = flowcompile_zoo::SYSTEM_FINGERPRINT;
+pub const ZOO_LABEL: &str = flowcompile_zoo::LABEL;
 
 /// Where the models are: a providers file, the embedded zoo, or both (the file's model names
 /// answered by the zoo in this process).

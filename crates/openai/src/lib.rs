@@ -6,6 +6,10 @@
 //! [`ModelList`] (`/v1/models`), [`EmbeddingRequest`] / [`EmbeddingResponse`] (`/v1/embeddings`) and the
 //! error body [`ErrorResponse`]. Shared pieces are [`Usage`], [`Stop`] and [`StreamOptions`].
 //!
+//! With the `axum` feature, `ApiError` (a status and an [`ErrorResponse`] as an axum response) and the
+//! request-body and fallback helpers give every OpenAI-compatible server here the same error replies;
+//! the default build is serde only.
+//!
 //! Real servers differ in what they send, so every response field a server may omit is an `Option` or has a
 //! serde default: parsing never fails on a valid OpenAI-shaped body. Request types keep fields they do not
 //! know in an `extra` map (`#[serde(flatten)]`) so that nothing a caller sets is lost, and serialise only
@@ -26,6 +30,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "axum")]
+mod api_error;
 mod chat;
 mod common;
 mod completions;
@@ -33,6 +39,8 @@ mod embeddings;
 mod error;
 mod models;
 
+#[cfg(feature = "axum")]
+pub use api_error::{parse_json, unknown_path, wrong_method, ApiError};
 pub use chat::{
     AssistantMessage, ChatChoice, ChatChunkChoice, ChatCompletionChunk, ChatCompletionRequest,
     ChatCompletionResponse, ChatDelta, ChatMessage, ContentPart, MessageContent,

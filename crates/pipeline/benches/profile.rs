@@ -13,7 +13,8 @@ use std::time::Instant;
 use flowcompile_client::{Client, Providers};
 use flowcompile_pipeline::{keys, InduceOptions, Pipeline, ProfileOptions, Silent};
 use flowcompile_runner::{Config, Runner};
-use flowcompile_server::{serve_zoo, ZooServeOptions};
+use flowcompile_testsupport::ZooServer;
+use flowcompile_zoo::http::ZooServeOptions;
 use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 
 fn main() {
@@ -53,14 +54,8 @@ fn main() {
             vec![TaskSet::from_jsonl("gsm8k_validate.jsonl", &data).unwrap()],
         )
         .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1", listener.local_addr().unwrap());
-        tokio::spawn(serve_zoo(
-            listener,
-            Arc::new(zoo),
-            ZooServeOptions::default(),
-            std::future::pending(),
-        ));
+        let server = ZooServer::start(Arc::new(zoo), ZooServeOptions::default()).await;
+        let url = server.base_url();
         println!("profiling throughput, math (2 models x 3 budgets, 3,000 calls per run), zoo on loopback at time_scale 0:");
         for concurrency in [16usize, 64, 256] {
             let providers = Providers::from_toml_str(

@@ -13,7 +13,8 @@ use std::time::Instant;
 use flowcompile_client::{Client, Providers};
 use flowcompile_ir::Setting;
 use flowcompile_runner::{Config, Runner};
-use flowcompile_server::{serve_zoo, ZooServeOptions};
+use flowcompile_testsupport::ZooServer;
+use flowcompile_zoo::http::ZooServeOptions;
 use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 
 const RUNS: usize = 400;
@@ -36,9 +37,8 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let zoo = Zoo::new(ZooConfig::default(), vec![TaskSet::from_jsonl("gsm8k_validate.jsonl", &data).unwrap()]).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1", listener.local_addr().unwrap());
-        tokio::spawn(serve_zoo(listener, Arc::new(zoo), ZooServeOptions::default(), std::future::pending()));
+        let server = ZooServer::start(Arc::new(zoo), ZooServeOptions::default()).await;
+        let url = server.base_url();
         let providers = Providers::from_toml_str(
             &format!("[models.\"qwen3-8b\"]\nbase_url = \"{url}\"\nmodel = \"zoo-8b\"\nbudget = \"max_tokens\"\nmax_tokens = 64\n"),
             "providers.toml",

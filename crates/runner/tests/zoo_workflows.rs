@@ -6,10 +6,10 @@ use std::sync::Arc;
 use flowcompile_client::{Client, Providers};
 use flowcompile_ir::{Expr, Setting, Workflow};
 use flowcompile_runner::{Config, RunError, Runner};
-use flowcompile_server::{serve_zoo, ZooServeOptions};
+use flowcompile_testsupport::ZooServer;
+use flowcompile_zoo::http::ZooServeOptions;
 use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 const N_ITEMS: usize = 20;
 
@@ -37,28 +37,11 @@ fn items() -> Vec<Value> {
         .collect()
 }
 
-struct ZooServer {
-    base: String,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
 async fn start_zoo() -> ZooServer {
     let text = std::fs::read_to_string(data_path()).unwrap();
     let tasks = TaskSet::from_jsonl("gsm8k_validate.jsonl", &text).unwrap();
     let zoo = Arc::new(Zoo::new(ZooConfig::default(), vec![tasks]).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let (stop, rx) = oneshot::channel();
-    let task = tokio::spawn(serve_zoo(
-        listener,
-        zoo,
-        ZooServeOptions::default(),
-        async {
-            let _ = rx.await;
-        },
-    ));
-    ZooServer { base, stop, task }
+    ZooServer::start(zoo, ZooServeOptions::default()).await
 }
 
 fn client(base: &str) -> Client {
@@ -105,7 +88,7 @@ async fn accuracy(runner: &Runner<'_>, config: &Config, items: &[Value]) -> (f64
 async fn largest_structure_on_14b_beats_one_small_generator() {
     let zoo = start_zoo().await;
     let wf = workflow();
-    let runner = Runner::new(&wf, client(&zoo.base)).unwrap();
+    let runner = Runner::new(&wf, client(zoo.base_url())).unwrap();
     let space = runner.space();
     let largest = (0..space.structures.len())
         .max_by_key(|&i| n_calls(&space.structures[i].expr))
@@ -161,8 +144,7 @@ async fn largest_structure_on_14b_beats_one_small_generator() {
         "gsm8k x {N_ITEMS}: largest structure on qwen3-14b@1000 {acc_big:.2}, single generator on qwen3-0.6b@10 {acc_small:.2}"
     );
 
-    zoo.stop.send(()).unwrap();
-    zoo.task.await.unwrap().unwrap();
+    zoo.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -222,7 +204,7 @@ async fn an_item_without_the_gold_field_is_refused_before_any_call() {
 async fn code_retries_run_the_fixer_until_the_attempts_are_spent() {
     let zoo = start_zoo().await;
     let wf = example("code");
-    let runner = Runner::new(&wf, client(&zoo.base)).unwrap();
+    let runner = Runner::new(&wf, client(zoo.base_url())).unwrap();
     let space = runner.space();
     // Three generators, the vote, and three rounds of reflection.
     let largest = (0..space.structures.len())
@@ -277,6 +259,5 @@ async fn code_retries_run_the_fixer_until_the_attempts_are_spent() {
     assert_eq!(answer, &r.calls[6].parsed);
     assert!(!r.score.unwrap().correct);
 
-    zoo.stop.send(()).unwrap();
-    zoo.task.await.unwrap().unwrap();
+    zoo.shutdown().await.unwrap();
 }

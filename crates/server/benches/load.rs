@@ -25,9 +25,9 @@ use std::time::Instant;
 use flowcompile_artifact::Artifact;
 use flowcompile_client::{Client, Providers};
 use flowcompile_ir::Workflow;
-use flowcompile_server::{
-    serve_workflows, serve_zoo, ServedWorkflow, WorkflowServeOptions, ZooServeOptions,
-};
+use flowcompile_server::{serve_workflows, ServedWorkflow, WorkflowServeOptions};
+use flowcompile_testsupport::{Loopback, ZooServer};
+use flowcompile_zoo::http::ZooServeOptions;
 use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -113,31 +113,24 @@ async fn measure(wf: &'static Workflow, data: &str, problems: &[String], artifac
             vec![TaskSet::from_jsonl("gsm8k_validate.jsonl", data).unwrap()],
         )
         .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let zoo_url = format!("http://{}/v1", listener.local_addr().unwrap());
-        tokio::spawn(serve_zoo(
-            listener,
-            Arc::new(zoo),
-            ZooServeOptions::default(),
-            std::future::pending(),
-        ));
+        let zoo_server = ZooServer::start(Arc::new(zoo), ZooServeOptions::default()).await;
+        let zoo_url = zoo_server.base_url();
         let providers = Providers::from_toml_str(
             &format!("[models.\"qwen3-8b\"]\nbase_url = \"{zoo_url}\"\nmodel = \"zoo-8b\"\nbudget = \"max_tokens\"\nmax_tokens = 64\nconcurrency = 1024\n"),
             "providers.toml",
         )
         .unwrap();
         let served = ServedWorkflow::new(wf, artifact, Client::new(providers).unwrap()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://{}/v1/chat/completions",
-            listener.local_addr().unwrap()
-        );
-        tokio::spawn(serve_workflows(
-            listener,
-            vec![served],
-            WorkflowServeOptions::default(),
-            std::future::pending(),
-        ));
+        let server = Loopback::serve(move |listener, shutdown| {
+            serve_workflows(
+                listener,
+                vec![served],
+                WorkflowServeOptions::default(),
+                shutdown.wait(),
+            )
+        })
+        .await;
+        let url = format!("{}/v1/chat/completions", server.origin());
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(CONCURRENCY)
             .build()

@@ -10,12 +10,13 @@ use flowcompile_artifact::Artifact;
 use flowcompile_client::{Client, Providers};
 use flowcompile_ir::Workflow;
 use flowcompile_server::{
-    serve_workflows, serve_zoo, ServeError, ServedWorkflow, WorkflowServeOptions, ZooServeOptions,
-    POINT_HEADER, PREDICTED_ACCURACY_HEADER,
+    serve_workflows, ServeError, ServedWorkflow, WorkflowServeOptions, POINT_HEADER,
+    PREDICTED_ACCURACY_HEADER,
 };
+use flowcompile_testsupport::{Loopback, ZooServer};
+use flowcompile_zoo::http::ZooServeOptions;
 use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -108,28 +109,19 @@ fn providers(base_url: &str) -> Providers {
     Providers::from_toml_str(&toml, "providers.toml").unwrap()
 }
 
-async fn start_zoo(time_scale: f64) -> String {
+async fn start_zoo(time_scale: f64) -> ZooServer {
     let tasks = TaskSet::from_jsonl("gsm8k_validate.jsonl", &gsm8k()).unwrap();
     let zoo = Zoo::new(ZooConfig::default(), vec![tasks]).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let opts = ZooServeOptions {
         time_scale,
         ..ZooServeOptions::default()
     };
-    tokio::spawn(serve_zoo(
-        listener,
-        Arc::new(zoo),
-        opts,
-        std::future::pending(),
-    ));
-    url
+    ZooServer::start(Arc::new(zoo), opts).await
 }
 
 struct Server {
     base: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: Loopback,
     http: reqwest::Client,
 }
 
@@ -138,16 +130,13 @@ impl Server {
         let wf = math();
         let client = Client::new(providers(models_url)).unwrap();
         let served = ServedWorkflow::new(wf, artifact(wf), client).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(serve_workflows(listener, vec![served], opts, async {
-            let _ = rx.await;
-        }));
+        let server = Loopback::serve(move |listener, shutdown| {
+            serve_workflows(listener, vec![served], opts, shutdown.wait())
+        })
+        .await;
         Server {
-            base,
-            stop: Some(tx),
-            task,
+            base: server.origin().to_owned(),
+            server,
             http: reqwest::Client::new(),
         }
     }
@@ -169,9 +158,8 @@ impl Server {
             .unwrap()
     }
 
-    async fn shutdown(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.task.await.unwrap().unwrap();
+    async fn shutdown(self) {
+        self.server.shutdown().await.unwrap();
     }
 }
 
@@ -202,7 +190,7 @@ async fn error_of(resp: reqwest::Response, status: u16) -> Value {
 #[tokio::test]
 async fn presets_suffixes_fields_and_headers_choose_the_point() {
     let zoo = start_zoo(0.0).await;
-    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    let server = Server::start(zoo.base_url(), WorkflowServeOptions::default()).await;
     let problem = first_problem();
 
     let fast = server.chat(&ask("math@fast", &problem)).await;
@@ -317,7 +305,7 @@ async fn presets_suffixes_fields_and_headers_choose_the_point() {
 #[tokio::test]
 async fn the_same_input_gets_the_same_answer() {
     let zoo = start_zoo(0.0).await;
-    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    let server = Server::start(zoo.base_url(), WorkflowServeOptions::default()).await;
     let problem = first_problem();
     let mut answers = Vec::new();
     for _ in 0..2 {
@@ -336,7 +324,7 @@ async fn the_same_input_gets_the_same_answer() {
 #[tokio::test]
 async fn streams_role_content_final_usage_and_done() {
     let zoo = start_zoo(0.0).await;
-    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    let server = Server::start(zoo.base_url(), WorkflowServeOptions::default()).await;
     let mut body = ask("math@fast", &first_problem());
     body["stream"] = json!(true);
     body["stream_options"] = json!({"include_usage": true});
@@ -384,7 +372,7 @@ async fn client_mistakes_get_openai_errors_and_never_500() {
         body_limit_bytes: 4096,
         ..WorkflowServeOptions::default()
     };
-    let server = Server::start(&zoo, opts).await;
+    let server = Server::start(zoo.base_url(), opts).await;
     let user = |extra: Value| {
         let mut b =
             json!({"model": "math", "messages": [{"role": "user", "content": "What is 2 + 2?"}]});
@@ -546,7 +534,7 @@ async fn the_token_guards_the_api_but_not_health_or_metrics() {
         ..WorkflowServeOptions::default()
     };
     assert!(!format!("{opts:?}").contains(secret));
-    let server = Server::start(&zoo, opts).await;
+    let server = Server::start(zoo.base_url(), opts).await;
     let body = ask("math@fast", "What is 2 + 2?");
     let missing = error_of(server.chat(&body).await, 401).await;
     assert_eq!(missing["error"]["code"], "invalid_api_key");
@@ -576,7 +564,7 @@ async fn the_token_guards_the_api_but_not_health_or_metrics() {
 #[tokio::test]
 async fn metrics_count_requests_latencies_and_upstream_errors() {
     let zoo = start_zoo(0.0).await;
-    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    let server = Server::start(zoo.base_url(), WorkflowServeOptions::default()).await;
     for _ in 0..3 {
         assert_eq!(
             server
@@ -635,7 +623,7 @@ async fn a_slow_run_times_out_with_504() {
         request_timeout: Duration::from_millis(100),
         ..WorkflowServeOptions::default()
     };
-    let server = Server::start(&zoo, opts).await;
+    let server = Server::start(zoo.base_url(), opts).await;
     let body = error_of(server.chat(&ask("math@fast", "What is 3 + 4?")).await, 504).await;
     assert_eq!(body["error"]["code"], "timeout");
     assert!(body["error"]["message"].as_str().unwrap().contains("0.1 s"));
@@ -645,7 +633,7 @@ async fn a_slow_run_times_out_with_504() {
 #[tokio::test]
 async fn shutdown_finishes_the_requests_in_flight() {
     let zoo = start_zoo(5.0).await;
-    let server = Server::start(&zoo, WorkflowServeOptions::default()).await;
+    let server = Server::start(zoo.base_url(), WorkflowServeOptions::default()).await;
     let http = server.http.clone();
     let url = format!("{}/v1/chat/completions", server.base);
     let in_flight = tokio::spawn(async move {

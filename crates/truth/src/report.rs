@@ -246,7 +246,7 @@ impl Table<'_> {
         TruthReport {
             format: FORMAT.into(),
             workflow: self.wf.name.clone(),
-            models_label: Some("zoo (synthetic)".into()),
+            models_label: Some(flowcompile_zoo::LABEL.into()),
             data: data.into(),
             n_configs: self.configs.len(),
             n_items,

@@ -5,14 +5,17 @@
 //! - in process, fast ([`Zoo::respond`] with a [`ZooRequest`], returning a [`ZooReply`]): millions of
 //!   calls per second for exhaustive ground truth;
 //! - at the text level ([`Zoo::chat`], [`Zoo::complete`] with [`GenOptions`], returning a [`TextReply`]):
-//!   what the `flowcompile-server` crate serves over the OpenAI-compatible HTTP API, with Qwen3-style
+//!   what the `http` module (feature `http`) serves over the OpenAI-compatible HTTP API, with Qwen3-style
 //!   `<think>` blocks so that client-side budget forcing works for real;
 //! - per OpenAI request ([`Zoo::serve_chat`], [`Zoo::serve_completion`], [`Zoo::serve_embeddings`]):
 //!   the request checks and option mapping that the HTTP server and the client's in-process transport
 //!   share, so both give the same replies for the same request body.
 //!
-//! The crate is pure: no I/O, no clock, no environment. Every reply is a function of the config, the
-//! tasks and the request, and everything made from it says "zoo (synthetic)" ([`SYSTEM_FINGERPRINT`]).
+//! With the `http` feature, module `http` serves a zoo over the OpenAI-compatible HTTP API (axum,
+//! tokio; `flowcompile zoo serve`). Without it, the default, the crate is pure: no I/O, no clock, no
+//! environment. Every reply is a function of the config, the
+//! tasks and the request, and everything made from it says "zoo (synthetic)" ([`LABEL`], sent as every reply's
+//! [`SYSTEM_FINGERPRINT`]).
 //!
 //! # Behaviour model
 //! - **Difficulty.** Task d (logits) = dataset offset + `level_step` x (level - 3) + `spread` x z, z a
@@ -63,6 +66,8 @@ mod api;
 mod config;
 mod embed;
 mod hash;
+#[cfg(feature = "http")]
+pub mod http;
 mod index;
 mod tasks;
 mod text;
@@ -75,5 +80,5 @@ pub use config::{
 };
 pub use embed::EMBED_DIMS;
 pub use tasks::{Task, TaskError, TaskSet};
-pub use text::{FinishReason, GenOptions, TextReply, FORCING_PHRASE, SYSTEM_FINGERPRINT};
+pub use text::{FinishReason, GenOptions, TextReply, FORCING_PHRASE, LABEL, SYSTEM_FINGERPRINT};
 pub use zoo::{ModelId, TaskId, Zoo, ZooError, ZooReply, ZooRequest};

@@ -30,8 +30,12 @@ fn python_literal(answer: &str) -> String {
     }
 }
 
-/// The `system_fingerprint` of every zoo reply: everything made from the zoo says so.
-pub const SYSTEM_FINGERPRINT: &str = "zoo (synthetic)";
+/// What the zoo's models are called wherever their results go (artifacts' and reports' models
+/// label, served replies): everything made from the zoo says it is synthetic.
+pub const LABEL: &str = "zoo (synthetic)";
+
+/// The `system_fingerprint` of every zoo reply: the zoo's [`LABEL`].
+pub const SYSTEM_FINGERPRINT: &str = LABEL;
 
 const ASSISTANT_MARKER: &str = "<|im_start|>assistant";
 const FILL_TAG: u64 = 0x6669_6c6c;

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use flowcompile_server::flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
-use flowcompile_server::{serve_zoo, ZooServeOptions};
+use flowcompile_zoo::http::{serve_zoo, ZooServeOptions};
+use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 
 use crate::cli::ZooServeArgs;
 use crate::exit::Failure;

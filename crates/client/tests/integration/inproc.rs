@@ -24,8 +24,8 @@ fn comparable(out: &CallOutcome) -> impl PartialEq + std::fmt::Debug + '_ {
 #[tokio::test]
 async fn every_budget_mode_matches_the_http_zoo() {
     let server = start_zoo(0.0).await;
-    let http = Client::new(providers(&server.base_url)).unwrap();
-    let local = Client::with_zoo(providers(&server.base_url), server.zoo.clone());
+    let http = Client::new(providers(server.base_url())).unwrap();
+    let local = Client::with_zoo(providers(server.base_url()), server.zoo().clone());
     assert!(local.is_in_process() && !http.is_in_process());
     let mut n_forced = 0;
     for model in [
@@ -69,7 +69,7 @@ async fn refusals_match_the_http_zoo() {
     let server = start_zoo(0.0).await;
     let toml = format!(
         "[models.ghost]\nbase_url = \"{}\"\nmodel = \"zoo-99b\"\nmax_retries = 0\n[models.m]\nbase_url = \"{}\"\nmodel = \"{MODEL}\"\nmax_retries = 0\n",
-        server.base_url, server.base_url
+        server.base_url(), server.base_url()
     );
     let providers = || Providers::from_toml_str_with_env(&toml, "p.toml", &|_| None).unwrap();
     let http = Client::new(providers()).unwrap();

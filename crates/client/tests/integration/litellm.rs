@@ -2,13 +2,13 @@
 //! front of the zoo. Runs when `FLOWCOMPILE_LITELLM` names the `litellm` executable (`.ci/run` installs
 //! it into a virtualenv and sets it); otherwise the test says how to run it and returns.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flowcompile_client::{CallRequest, Client, Providers};
 use flowcompile_openai::ChatMessage;
-use flowcompile_server::{serve_zoo, ZooServeOptions};
+use flowcompile_testsupport::{free_port, ZooServer};
+use flowcompile_zoo::http::ZooServeOptions;
 use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 
 const QUESTION: &str = "Tom has 17 apples and buys 25 more. How many apples does he have now?";
@@ -20,14 +20,6 @@ impl Drop for Proxy {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn ask(base_url: &str, budget: &str) -> flowcompile_client::CallOutcome {
@@ -56,14 +48,8 @@ async fn the_client_works_through_litellms_proxy() {
     )
     .unwrap();
     let zoo = std::sync::Arc::new(Zoo::new(ZooConfig::default(), vec![tasks]).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let zoo_url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(serve_zoo(
-        listener,
-        zoo,
-        ZooServeOptions::default(),
-        std::future::pending(),
-    ));
+    let server = ZooServer::start(zoo, ZooServeOptions::default()).await;
+    let zoo_url = server.base_url();
 
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("litellm.yaml");
@@ -101,7 +87,7 @@ async fn the_client_works_through_litellms_proxy() {
     }
 
     for budget in ["budget = \"max_tokens\"", "budget = \"reasoning_effort\""] {
-        let direct = ask(&zoo_url, budget).await;
+        let direct = ask(zoo_url, budget).await;
         let proxied = ask(&proxy_url, budget).await;
         assert!(!proxied.text.is_empty(), "{budget}: {proxied:?}");
         assert_eq!(

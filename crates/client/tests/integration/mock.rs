@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::Router;
 use flowcompile_client::{Client, Providers, RetryPolicy};
+use flowcompile_testsupport::Loopback;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -94,7 +94,7 @@ pub struct MockState {
 
 /// A running mock server.
 pub struct Mock {
-    pub addr: SocketAddr,
+    server: Loopback,
     state: Arc<MockState>,
 }
 
@@ -107,14 +107,12 @@ impl Mock {
             ..Default::default()
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Mock { addr, state }
+        let server = Loopback::router(app).await;
+        Mock { server, state }
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        self.server.base_url()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {

@@ -1,4 +1,4 @@
-//! Round trips against the real zoo server (crates/server) on 127.0.0.1.
+//! Round trips against the real zoo server (`flowcompile_zoo::http`) on 127.0.0.1.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -7,18 +7,14 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use flowcompile_client::{CallOutcome, CallRequest, Client, Providers};
 use flowcompile_openai::ChatMessage;
-use flowcompile_server::{serve_zoo, zoo_router, ZooServeOptions};
+use flowcompile_testsupport::{Loopback, ZooServer};
+use flowcompile_zoo::http::{zoo_router, ZooServeOptions};
 use flowcompile_zoo::{Role, TaskSet, Zoo, ZooConfig, ZooRequest};
 
 const TASKS: &str = r#"{"id": "t1", "question": "Tom has 17 apples and buys 25 more. How many apples does he have now?", "answer": "42"}
 {"id": "t2", "question": "A train travels 60 miles per hour for 3 hours. How far does it go?", "answer": "180"}
 "#;
 pub(crate) const MODEL: &str = "zoo-0.6b";
-
-pub(crate) struct ZooServer {
-    pub(crate) base_url: String,
-    pub(crate) zoo: Arc<Zoo>,
-}
 
 pub(crate) fn new_zoo() -> Arc<Zoo> {
     let tasks = TaskSet::from_jsonl("gsm8k_test.jsonl", TASKS).unwrap();
@@ -32,18 +28,9 @@ fn options(time_scale: f64) -> ZooServeOptions {
     }
 }
 
-/// Starts `serve_zoo` on 127.0.0.1:0 with `time_scale` (it stops with the test's runtime).
+/// Starts the zoo server on 127.0.0.1:0 with `time_scale` (it stops when dropped).
 pub(crate) async fn start_zoo(time_scale: f64) -> ZooServer {
-    let zoo = new_zoo();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(serve_zoo(
-        listener,
-        zoo.clone(),
-        options(time_scale),
-        std::future::pending(),
-    ));
-    ZooServer { base_url, zoo }
+    ZooServer::start(new_zoo(), options(time_scale)).await
 }
 
 /// Providers with one workflow model name per budget mode, all on `MODEL`.
@@ -118,7 +105,7 @@ fn check_common(out: &CallOutcome) {
 #[tokio::test]
 async fn every_budget_mode_round_trips() {
     let server = start_zoo(0.0).await;
-    let client = client(&server.base_url);
+    let client = client(server.base_url());
     let call = |model: &'static str, budget: u32| {
         let client = client.clone();
         async move {
@@ -193,9 +180,9 @@ async fn every_budget_mode_round_trips() {
 #[tokio::test]
 async fn forcing_answers_with_the_effective_budget() {
     let server = start_zoo(0.0).await;
-    let client = client(&server.base_url);
-    let model = server.zoo.model_id(MODEL).unwrap();
-    let task = server.zoo.find_task(&question(1)[1].text()).unwrap();
+    let client = client(server.base_url());
+    let model = server.zoo().model_id(MODEL).unwrap();
+    let task = server.zoo().find_task(&question(1)[1].text()).unwrap();
     let budget = 60;
     let mut n_differ = 0;
     for seed in 0..8 {
@@ -214,11 +201,11 @@ async fn forcing_answers_with_the_effective_budget() {
             budget_tokens: effective,
             sample: seed,
         };
-        let expected = server.zoo.respond(&request).unwrap();
+        let expected = server.zoo().respond(&request).unwrap();
         assert_eq!(expected.thinking_tokens, effective);
         assert_eq!(boxed(&out.text), expected.answer, "seed {seed}");
         let other = server
-            .zoo
+            .zoo()
             .respond(&ZooRequest {
                 budget_tokens: effective + 1,
                 ..request
@@ -235,7 +222,7 @@ async fn forcing_answers_with_the_effective_budget() {
 #[tokio::test]
 async fn streaming_records_time_to_first_token() {
     let server = start_zoo(1.0).await;
-    let client = client(&server.base_url);
+    let client = client(server.base_url());
     for model in ["off", "off-raw"] {
         let out = client
             .call(CallRequest::new(model, question(0), 0).stream(true))
@@ -280,9 +267,8 @@ async fn concurrency_limit_holds_against_the_zoo() {
         }
     });
     let app = zoo_router(new_zoo(), options(1.5)).layer(counting);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = Loopback::router(app).await;
+    let base_url = server.base_url();
 
     let toml = format!(
         "[models.m]\nbase_url = \"{base_url}\"\nmodel = \"{MODEL}\"\nbudget = \"none\"\nconcurrency = 2\n"
@@ -309,7 +295,7 @@ async fn concurrency_limit_holds_against_the_zoo() {
 #[tokio::test]
 async fn embeddings_are_unit_vectors() {
     let server = start_zoo(0.0).await;
-    let client = client(&server.base_url);
+    let client = client(server.base_url());
     let texts = vec![
         "how many apples".to_string(),
         "how far does the train go".to_string(),

@@ -1,4 +1,29 @@
-//! The zoo endpoints: the OpenAI-compatible API in front of a [`Zoo`].
+//! The zoo's HTTP server (feature `http`): the OpenAI-compatible API in front of a [`Zoo`].
+//!
+//! [`serve_zoo`] serves a zoo on a listener until a shutdown future resolves:
+//! `POST /v1/chat/completions` and `POST /v1/completions` (plain or streamed as server-sent events),
+//! `GET /v1/models`, `POST /v1/embeddings` and `GET /health`, as the OpenAI API defines them (the
+//! zoo's own additions: the [`AGENT_HEADER`] request header naming the agent, whose role the zoo's
+//! config gives, and the modelled latency in the [`LATENCY_HEADER`] response header). [`zoo_router`]
+//! gives the same endpoints as an [`axum::Router`] to mount elsewhere; [`ZooServeOptions`] sets the
+//! latency time scale and the request body limit. The request logic is the zoo's ([`Zoo::serve_chat`]
+//! and friends); this module adds HTTP, SSE pacing and the time-scaled sleep. Client mistakes get a
+//! 4xx status and the OpenAI error body ([`flowcompile_openai::ApiError`]).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use flowcompile_zoo::http::{serve_zoo, ZooServeOptions};
+//! use flowcompile_zoo::{Zoo, ZooConfig};
+//! # async fn run() -> std::io::Result<()> {
+//! let zoo = Arc::new(Zoo::new(ZooConfig::default(), vec![]).expect("valid default config"));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! println!("zoo at http://{}/v1", listener.local_addr()?);
+//! serve_zoo(listener, zoo, ZooServeOptions::default(), async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await
+//! # }
+//! ```
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,11 +44,12 @@ use flowcompile_openai::{
     ChatCompletionResponse, ChatDelta, CompletionChoice, CompletionChunk, CompletionRequest,
     CompletionResponse, EmbeddingRequest, EmbeddingResponse, Model, ModelList, Usage, STREAM_DONE,
 };
-use flowcompile_zoo::{RequestError, Served, TextReply, Zoo, ZooError, SYSTEM_FINGERPRINT};
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::error::{parse_json, unknown_path, wrong_method, ApiError};
+use flowcompile_openai::{parse_json, unknown_path, wrong_method, ApiError};
+
+use crate::{RequestError, Served, TextReply, Zoo, ZooError, SYSTEM_FINGERPRINT};
 
 /// Request header naming the calling agent; the zoo maps it to a role (real servers ignore it).
 pub const AGENT_HEADER: &str = "x-flowcompile-agent";
@@ -447,7 +473,7 @@ fn sse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowcompile_zoo::{FinishReason, Role};
+    use crate::{FinishReason, Role};
 
     fn reply(text: &str, finish: FinishReason) -> TextReply {
         TextReply {

@@ -7,10 +7,10 @@ use flowcompile_openai::{
     ChatCompletionChunk, ChatCompletionResponse, CompletionChunk, CompletionResponse,
     EmbeddingResponse, ErrorResponse, ModelList,
 };
-use flowcompile_server::{serve_zoo, ZooServeOptions, AGENT_HEADER, LATENCY_HEADER};
+use flowcompile_testsupport::ZooServer;
+use flowcompile_zoo::http::{serve_zoo, ZooServeOptions, AGENT_HEADER, LATENCY_HEADER};
 use flowcompile_zoo::{GenOptions, Role, TaskSet, Zoo, ZooConfig, ZooRequest, FORCING_PHRASE};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 const Q: &str = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?";
 
@@ -22,25 +22,17 @@ fn zoo() -> Arc<Zoo> {
 
 struct Server {
     base: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: ZooServer,
     zoo: Arc<Zoo>,
 }
 
 impl Server {
     async fn start(opts: ZooServeOptions) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = oneshot::channel();
-        let zoo = zoo();
-        let task = tokio::spawn(serve_zoo(listener, zoo.clone(), opts, async {
-            let _ = rx.await;
-        }));
+        let server = ZooServer::start(zoo(), opts).await;
         Server {
-            base,
-            stop: Some(tx),
-            task,
-            zoo,
+            base: server.origin().to_owned(),
+            zoo: server.zoo().clone(),
+            server,
         }
     }
 
@@ -54,9 +46,8 @@ impl Server {
         req.send().await.unwrap()
     }
 
-    async fn shutdown(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.task.await.unwrap().unwrap();
+    async fn shutdown(self) {
+        self.server.shutdown().await.unwrap();
     }
 }
 
