@@ -5,7 +5,7 @@ use flowcompile_artifact::{Point, PointSetting, PointStructure, Predicted};
 use flowcompile_ir::{DesignSpace, SlotId, Tool, Workflow};
 use flowcompile_proxy::{ExecutionModel, Metrics};
 use flowcompile_search::{pareto, Frontier, Problem};
-use flowcompile_select::{select_scaled, Request};
+use flowcompile_select::{select_scaled, Candidate, Request};
 
 use crate::error::RouteError;
 use crate::file::RouterFile;
@@ -86,6 +86,21 @@ pub struct Router {
     knobs: Vec<Vec<(String, u32)>>,
     /// Per agent, its settings (model, budget).
     settings: Vec<Vec<(String, u32)>>,
+}
+
+/// A point of a query's frontier as a selection candidate, named `q{index}` in errors.
+struct QueryPoint<'a>(&'a Metrics);
+
+impl Candidate for QueryPoint<'_> {
+    fn accuracy(&self) -> f64 {
+        self.0.accuracy
+    }
+    fn latency_s(&self) -> f64 {
+        self.0.latency_s
+    }
+    fn id(&self, index: usize) -> String {
+        format!("q{index}")
+    }
 }
 
 fn normalise(v: &mut [f32]) {
@@ -388,32 +403,19 @@ impl Router {
         })
     }
 
-    /// Routes one query: its frontier, then the point `request` picks on it, as
-    /// [`flowcompile_select::select`] picks from an artifact (by limits, or by preference with
+    /// Routes one query: its frontier, then the point `request` picks among the frontier's metrics,
+    /// as [`flowcompile_select::select`] picks from an artifact (by limits, or by preference with
     /// latency normalised by [`Router::lat_max`], the static frontier's scale, so that a preference
     /// weighs speed the same for every query).
     pub fn route(&self, query: &[f32], request: &Request) -> Result<Routed, RouteError> {
         let q = self.frontier(query)?;
-        let points: Vec<Point> = q
+        let candidates: Vec<QueryPoint> = q
             .frontier
             .points
             .iter()
-            .enumerate()
-            .map(|(i, p)| Point {
-                id: format!("q{i}"),
-                structure: PointStructure {
-                    index: p.structure as u32,
-                    knobs: Default::default(),
-                },
-                settings: Default::default(),
-                predicted: Predicted {
-                    accuracy: p.metrics.accuracy,
-                    latency_s: p.metrics.latency_s,
-                },
-                origin: None,
-            })
+            .map(|p| QueryPoint(&p.metrics))
             .collect();
-        let index = select_scaled(&points, request, self.lat_max)?;
+        let index = select_scaled(&candidates, request, self.lat_max)?;
         let p = &q.frontier.points[index];
         let point = Point {
             id: "knn".into(),
@@ -448,7 +450,7 @@ impl Router {
             settings: p.settings.clone(),
             predicted: p.metrics,
             index,
-            frontier_len: points.len(),
+            frontier_len: candidates.len(),
             neighbours: q.neighbours,
             fallbacks: q.fallbacks,
             cells: q.cells,

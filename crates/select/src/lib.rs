@@ -1,40 +1,46 @@
-//! Choosing one point of a compiled artifact's frontier, by preference or by constraints.
+//! Choosing one point of a compiled frontier, by preference or by constraints.
 //!
-//! [`select`] takes the [`Point`]s of a [`flowcompile_artifact::Artifact`] (sorted by predicted
-//! latency) and a [`Request`], and returns the index of the chosen point:
+//! [`select`] takes candidates — anything exposing a predicted accuracy and latency
+//! ([`Candidate`]: a [`flowcompile_artifact::Point`] of an artifact, sorted by predicted latency, or
+//! an `(accuracy, latency_s)` pair such as a router's re-composed metrics) — and a [`Request`], and
+//! returns the index of the chosen one:
 //!
-//! - a [`Preference`] b in [0, 1] maximises `b * accuracy + (1 - b) * (1 - latency / max latency)`;
-//!   presets `low` 0.01, `medium` 0.5, `high` 0.9, `xhigh` 0.999; ties go to the earliest point;
+//! - a [`Preference`] b in [0, 1] maximises `b * accuracy + (1 - b) * (1 - latency / max latency)`,
+//!   ties to the earliest point; b = 0 is the minimum-latency point (ties to the more accurate) and
+//!   b = 1 the most accurate (ties to the faster). The presets ([`PRESETS`], shared by the CLI and
+//!   the server): `fast` (also `low`) 0, the fastest point; `medium` 0.5; `high` 0.9; `xhigh` 1, the
+//!   most accurate point;
 //! - `min_accuracy` alone picks the lowest accuracy that meets it (the fastest good-enough point),
 //!   `max_latency_s` alone the highest latency under it (the most accurate fast-enough point), both
 //!   the most accurate point meeting both; with a preference as well, the preference decides among
 //!   the points meeting the constraints.
 //!
-//! When no point qualifies, [`NoFeasible`] carries the nearest points so the caller can say why.
+//! [`Request::new`] checks a request as every front end must (preference and accuracy floor in
+//! [0, 1], latency ceiling finite and >= 0) and gives a [`RequestError`] naming the parameter. When
+//! no point qualifies, [`NoFeasible`] carries the nearest points so the caller can say why.
 //!
 //! ```
-//! use flowcompile_artifact::{Point, PointStructure, Predicted};
 //! use flowcompile_select::*;
 //!
-//! let point = |i: usize, accuracy: f64, latency_s: f64| Point {
-//!     id: format!("p{i}"),
-//!     structure: PointStructure { index: 0, knobs: Default::default() },
-//!     settings: Default::default(),
-//!     predicted: Predicted { accuracy, latency_s },
-//!     origin: None,
+//! // (accuracy, latency_s) per point, fastest first.
+//! let points = [(0.5, 1.0), (0.8, 4.0), (0.9, 20.0)];
+//! let pick = |prefer: &str| -> Result<usize, Box<dyn std::error::Error>> {
+//!     let request = Request::new(Some(Preference::parse(prefer)?.value()), None, None)?;
+//!     Ok(select(&points, &request)?)
 //! };
-//! let points = [point(0, 0.5, 1.0), point(1, 0.8, 4.0), point(2, 0.9, 20.0)];
-//! let high = Request { preference: Some(Preference::parse("high")?.value()), ..Request::default() };
-//! assert_eq!(select(&points, &high)?, 2);
-//! let fast_enough = Request { preference: None, min_accuracy: Some(0.7), max_latency_s: None };
+//! assert_eq!(pick("fast")?, 0);
+//! assert_eq!(pick("high")?, 2);
+//! assert_eq!(pick("xhigh")?, 2);
+//! let fast_enough = Request::new(None, Some(0.7), None)?;
 //! assert_eq!(select(&points, &fast_enough)?, 1);
-//! let impossible = Request { preference: None, min_accuracy: Some(0.95), max_latency_s: Some(2.0) };
+//! assert!(Request::new(None, None, Some(-1.0)).is_err());
+//! let impossible = Request::new(None, Some(0.95), Some(2.0))?;
 //! let err = select(&points, &impossible).unwrap_err();
 //! assert_eq!(
 //!     err.to_string(),
 //!     "no point has accuracy >= 0.95 and latency <= 2s; nearest: \
-//!      p2 (accuracy 0.9, latency 20s: the most accurate), \
-//!      p0 (accuracy 0.5, latency 1s: the fastest, the most accurate with latency <= 2s)"
+//!      #2 (accuracy 0.9, latency 20s: the most accurate), \
+//!      #0 (accuracy 0.5, latency 1s: the fastest, the most accurate with latency <= 2s)"
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -48,23 +54,27 @@ use flowcompile_artifact::Point;
 #[derive(Copy, Clone, Debug, PartialEq, PartialOrd)]
 pub struct Preference(f64);
 
+/// The named presets, in increasing weight on accuracy: the one table the CLI's `--prefer` and the
+/// server's model suffixes (`math@fast`) read; [`ALIASES`] gives other names for some of them.
+pub const PRESETS: [(&str, Preference); 4] = [
+    ("fast", Preference::FAST),
+    ("medium", Preference::MEDIUM),
+    ("high", Preference::HIGH),
+    ("xhigh", Preference::XHIGH),
+];
+
+/// Other names of presets, as (alias, preset name): `low` is the `fast` preset.
+pub const ALIASES: [(&str, &str); 1] = [("low", "fast")];
+
 impl Preference {
-    /// Almost all weight on speed.
-    pub const LOW: Preference = Preference(0.01);
+    /// All weight on speed: the minimum-latency point, ties to the more accurate.
+    pub const FAST: Preference = Preference(0.0);
     /// Equal weight on accuracy and speed.
     pub const MEDIUM: Preference = Preference(0.5);
     /// Mostly accuracy.
     pub const HIGH: Preference = Preference(0.9);
-    /// Almost all weight on accuracy.
-    pub const XHIGH: Preference = Preference(0.999);
-
-    /// The presets by name, in increasing weight on accuracy.
-    pub const PRESETS: [(&'static str, Preference); 4] = [
-        ("low", Preference::LOW),
-        ("medium", Preference::MEDIUM),
-        ("high", Preference::HIGH),
-        ("xhigh", Preference::XHIGH),
-    ];
+    /// All weight on accuracy: the most accurate point, ties to the faster.
+    pub const XHIGH: Preference = Preference(1.0);
 
     /// A preference of weight `b`, which must be a number in [0, 1].
     pub fn new(b: f64) -> Result<Preference, PreferenceError> {
@@ -77,16 +87,26 @@ impl Preference {
         }
     }
 
-    /// Reads a preset name (`low`, `medium`, `high`, `xhigh`, any case) or a number in [0, 1].
-    pub fn parse(text: &str) -> Result<Preference, PreferenceError> {
-        let t = text.trim();
-        if let Some((_, p)) = Preference::PRESETS
+    /// The preset or alias called `name` (any case, surrounding spaces ignored).
+    pub fn preset(name: &str) -> Option<Preference> {
+        let name = name.trim();
+        let name = ALIASES
             .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(t))
-        {
-            return Ok(*p);
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+            .map_or(name, |(_, preset)| preset);
+        PRESETS
+            .iter()
+            .find(|(preset, _)| preset.eq_ignore_ascii_case(name))
+            .map(|(_, p)| *p)
+    }
+
+    /// Reads a preset name or alias ([`PRESETS`], [`ALIASES`], any case) or a number in [0, 1].
+    pub fn parse(text: &str) -> Result<Preference, PreferenceError> {
+        if let Some(p) = Preference::preset(text) {
+            return Ok(p);
         }
-        t.parse::<f64>()
+        text.trim()
+            .parse::<f64>()
             .ok()
             .and_then(|b| Preference::new(b).ok())
             .ok_or_else(|| PreferenceError { input: text.into() })
@@ -98,9 +118,38 @@ impl Preference {
     }
 }
 
+/// The presets as a user reads them, from [`PRESETS`] and [`ALIASES`]: `fast or low (the fastest
+/// point), medium (0.5), high (0.9), xhigh (the most accurate point)`.
+pub fn presets_text() -> String {
+    PRESETS
+        .iter()
+        .map(|(name, p)| {
+            let mut names = vec![*name];
+            names.extend(
+                ALIASES
+                    .iter()
+                    .filter(|(_, preset)| preset == name)
+                    .map(|(alias, _)| *alias),
+            );
+            let what = if *p == Preference::FAST {
+                "the fastest point".to_string()
+            } else if *p == Preference::XHIGH {
+                "the most accurate point".to_string()
+            } else {
+                p.value().to_string()
+            };
+            format!("{} ({what})", names.join(" or "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A preference that is neither a preset nor a number in [0, 1].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid preference '{input}': expected low (0.01), medium (0.5), high (0.9), xhigh (0.999) or a number from 0 to 1")]
+#[error(
+    "invalid preference '{input}': expected {} or a number from 0 to 1",
+    presets_text()
+)]
 #[non_exhaustive]
 pub struct PreferenceError {
     /// The text given.
@@ -129,13 +178,136 @@ impl Default for Request {
     }
 }
 
+/// A request parameter out of its range, as [`Request::validate`] finds it.
+#[derive(Copy, Clone, Debug, PartialEq, thiserror::Error)]
+#[error("`{}` must be {}, got {value}", self.param.name(), self.param.expected())]
+#[non_exhaustive]
+pub struct RequestError {
+    /// The parameter.
+    pub param: Param,
+    /// The value given.
+    pub value: f64,
+}
+
+/// A parameter of a [`Request`], for errors that name it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Param {
+    /// The preference weight.
+    Preference,
+    /// The accuracy floor.
+    MinAccuracy,
+    /// The latency ceiling.
+    MaxLatency,
+}
+
+impl Param {
+    /// The parameter's name on the wire (`preference`, `min_accuracy`, `max_latency_s`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Param::Preference => "preference",
+            Param::MinAccuracy => "min_accuracy",
+            Param::MaxLatency => "max_latency_s",
+        }
+    }
+
+    /// What the parameter accepts, as a phrase (`a number from 0 to 1`).
+    pub fn expected(self) -> &'static str {
+        match self {
+            Param::Preference | Param::MinAccuracy => "a number from 0 to 1",
+            Param::MaxLatency => "a finite number of seconds >= 0",
+        }
+    }
+}
+
 impl Request {
-    fn feasible(&self, p: &Point) -> bool {
-        let (acc, lat) = (p.predicted.accuracy, p.predicted.latency_s);
+    /// A checked request; with neither a preference nor a limit, the `medium` preference (what
+    /// [`select`] would use anyway, made explicit so callers can report it).
+    pub fn new(
+        preference: Option<f64>,
+        min_accuracy: Option<f64>,
+        max_latency_s: Option<f64>,
+    ) -> Result<Request, RequestError> {
+        let nothing = preference.is_none() && min_accuracy.is_none() && max_latency_s.is_none();
+        let request = Request {
+            preference: if nothing {
+                Some(Preference::MEDIUM.value())
+            } else {
+                preference
+            },
+            min_accuracy,
+            max_latency_s,
+        };
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Checks every given parameter: preference and accuracy floor in [0, 1], latency ceiling
+    /// finite and >= 0 (0 is allowed: it asks for points of zero predicted latency).
+    pub fn validate(&self) -> Result<(), RequestError> {
+        let unit = |v: f64| (0.0..=1.0).contains(&v);
+        let checks = [
+            (
+                Param::Preference,
+                self.preference,
+                unit(self.preference.unwrap_or(0.0)),
+            ),
+            (
+                Param::MinAccuracy,
+                self.min_accuracy,
+                unit(self.min_accuracy.unwrap_or(0.0)),
+            ),
+            (
+                Param::MaxLatency,
+                self.max_latency_s,
+                self.max_latency_s.is_none_or(|v| v.is_finite() && v >= 0.0),
+            ),
+        ];
+        match checks.into_iter().find(|&(_, _, ok)| !ok) {
+            Some((param, Some(value), _)) => Err(RequestError { param, value }),
+            _ => Ok(()),
+        }
+    }
+
+    fn feasible(&self, acc: f64, lat: f64) -> bool {
         acc.is_finite()
             && lat.is_finite()
             && self.min_accuracy.is_none_or(|m| acc >= m)
             && self.max_latency_s.is_none_or(|m| lat <= m)
+    }
+}
+
+/// Something to choose among: a predicted accuracy and latency, and a name for errors.
+pub trait Candidate {
+    /// Predicted accuracy in [0, 1].
+    fn accuracy(&self) -> f64;
+    /// Predicted latency, seconds.
+    fn latency_s(&self) -> f64;
+    /// How errors name the candidate at `index` ([`NearPoint::id`]); `#index` unless it has an id.
+    fn id(&self, index: usize) -> String {
+        format!("#{index}")
+    }
+}
+
+/// An artifact point, named by its id.
+impl Candidate for Point {
+    fn accuracy(&self) -> f64 {
+        self.predicted.accuracy
+    }
+    fn latency_s(&self) -> f64 {
+        self.predicted.latency_s
+    }
+    fn id(&self, _: usize) -> String {
+        self.id.clone()
+    }
+}
+
+/// A bare `(accuracy, latency_s)` pair.
+impl Candidate for (f64, f64) {
+    fn accuracy(&self) -> f64 {
+        self.0
+    }
+    fn latency_s(&self) -> f64 {
+        self.1
     }
 }
 
@@ -245,28 +417,34 @@ pub fn utility(b: f64, accuracy: f64, latency_s: f64, lat_max: f64) -> f64 {
     b * accuracy + (1.0 - b) * speed
 }
 
-/// The first index (in the points' order) whose key is strictly greatest among the candidates.
-fn argmax(candidates: impl Iterator<Item = usize>, key: impl Fn(usize) -> f64) -> Option<usize> {
-    let mut best: Option<(usize, f64)> = None;
+/// The first index (in the candidates' order) whose key is strictly greatest, comparing the first
+/// component, then the second.
+fn argmax(
+    candidates: impl Iterator<Item = usize>,
+    key: impl Fn(usize) -> (f64, f64),
+) -> Option<usize> {
+    let mut best: Option<(usize, (f64, f64))> = None;
     for i in candidates {
         let k = key(i);
-        if best.is_none_or(|(_, b)| k > b) {
+        if best.is_none_or(|(_, b)| k.0 > b.0 || (k.0 == b.0 && k.1 > b.1)) {
             best = Some((i, k));
         }
     }
     best.map(|(i, _)| i)
 }
 
-/// Chooses a point for `req` and returns its index into `points` (an artifact's points, in order).
+/// Chooses a candidate for `req` and returns its index into `points` (an artifact's points, in
+/// order, or any [`Candidate`]s).
 ///
 /// With a preference, the feasible point of highest utility (normalising latency by the largest
-/// latency of all points); else with constraints, the extreme feasible point they call for; with
-/// neither, the `medium` preference. Ties go to the earliest point. Points with non-finite
-/// predictions are never chosen.
-pub fn select(points: &[Point], req: &Request) -> Result<usize, NoFeasible> {
+/// latency of all points), ties to the earliest; at b = 0 the fastest feasible point (ties to the more
+/// accurate), at b = 1 the most accurate (ties to the faster); else with constraints, the extreme
+/// feasible point they call for; with neither, the `medium` preference. Points with non-finite
+/// predictions are never chosen. The request is not checked here ([`Request::validate`]).
+pub fn select<C: Candidate>(points: &[C], req: &Request) -> Result<usize, NoFeasible> {
     let lat_max = points
         .iter()
-        .map(|p| p.predicted.latency_s)
+        .map(Candidate::latency_s)
         .filter(|l| l.is_finite())
         .fold(0.0, f64::max);
     select_scaled(points, req, lat_max)
@@ -275,42 +453,49 @@ pub fn select(points: &[Point], req: &Request) -> Result<usize, NoFeasible> {
 /// [`select`] with the latency scale of the utility given: a per-query frontier (the KNN router's)
 /// is scored on the deployment's fixed scale, so one preference means the same trade-off for every
 /// query.
-pub fn select_scaled(points: &[Point], req: &Request, lat_max: f64) -> Result<usize, NoFeasible> {
-    let acc = |i: usize| points[i].predicted.accuracy;
-    let lat = |i: usize| points[i].predicted.latency_s;
-    let feasible = || (0..points.len()).filter(|&i| req.feasible(&points[i]));
+pub fn select_scaled<C: Candidate>(
+    points: &[C],
+    req: &Request,
+    lat_max: f64,
+) -> Result<usize, NoFeasible> {
+    let acc = |i: usize| points[i].accuracy();
+    let lat = |i: usize| points[i].latency_s();
+    let feasible = || (0..points.len()).filter(|&i| req.feasible(acc(i), lat(i)));
     let chosen = match (req.preference, req.min_accuracy, req.max_latency_s) {
-        (None, Some(_), None) => argmax(feasible(), |i| -acc(i)),
-        (None, None, Some(_)) => argmax(feasible(), lat),
-        (None, Some(_), Some(_)) => argmax(feasible(), acc),
+        (None, Some(_), None) => argmax(feasible(), |i| (-acc(i), 0.0)),
+        (None, None, Some(_)) => argmax(feasible(), |i| (lat(i), 0.0)),
+        (None, Some(_), Some(_)) => argmax(feasible(), |i| (acc(i), 0.0)),
         (b, _, _) => {
             let b = b.unwrap_or(Preference::MEDIUM.value());
-            argmax(feasible(), |i| utility(b, acc(i), lat(i), lat_max))
+            if b == Preference::FAST.value() {
+                argmax(feasible(), |i| (-lat(i), acc(i)))
+            } else if b == Preference::XHIGH.value() {
+                argmax(feasible(), |i| (acc(i), -lat(i)))
+            } else {
+                argmax(feasible(), |i| (utility(b, acc(i), lat(i), lat_max), 0.0))
+            }
         }
     };
     chosen.ok_or_else(|| no_feasible(points, req))
 }
 
-fn no_feasible(points: &[Point], req: &Request) -> NoFeasible {
-    let finite = || {
-        (0..points.len()).filter(|&i| {
-            let p = &points[i].predicted;
-            p.accuracy.is_finite() && p.latency_s.is_finite()
-        })
-    };
-    let acc = |i: usize| points[i].predicted.accuracy;
-    let lat = |i: usize| points[i].predicted.latency_s;
+fn no_feasible<C: Candidate>(points: &[C], req: &Request) -> NoFeasible {
+    let acc = |i: usize| points[i].accuracy();
+    let lat = |i: usize| points[i].latency_s();
+    let finite = || (0..points.len()).filter(|&i| acc(i).is_finite() && lat(i).is_finite());
+    let most_accurate = |i: usize| (acc(i), 0.0);
+    let fastest = |i: usize| (-lat(i), 0.0);
     let mut picks = vec![
-        (argmax(finite(), acc), Nearness::MostAccurate),
-        (argmax(finite(), |i| -lat(i)), Nearness::Fastest),
+        (argmax(finite(), most_accurate), Nearness::MostAccurate),
+        (argmax(finite(), fastest), Nearness::Fastest),
     ];
     if let (Some(min_acc), Some(max_lat)) = (req.min_accuracy, req.max_latency_s) {
         picks.push((
-            argmax(finite().filter(|&i| lat(i) <= max_lat), acc),
+            argmax(finite().filter(|&i| lat(i) <= max_lat), most_accurate),
             Nearness::MostAccurateUnderLatency,
         ));
         picks.push((
-            argmax(finite().filter(|&i| acc(i) >= min_acc), |i| -lat(i)),
+            argmax(finite().filter(|&i| acc(i) >= min_acc), fastest),
             Nearness::FastestOverAccuracy,
         ));
     }
@@ -321,7 +506,7 @@ fn no_feasible(points: &[Point], req: &Request) -> NoFeasible {
             Some(n) => n.reasons.push(reason),
             None => nearest.push(NearPoint {
                 index,
-                id: points[index].id.clone(),
+                id: points[index].id(index),
                 accuracy: acc(index),
                 latency_s: lat(index),
                 reasons: vec![reason],
@@ -390,8 +575,10 @@ mod tests {
 
     #[test]
     fn presets_and_numbers_parse() {
-        assert_eq!(Preference::parse("low").unwrap(), Preference::LOW);
-        assert_eq!(Preference::parse(" XHigh ").unwrap().value(), 0.999);
+        assert_eq!(Preference::parse("fast").unwrap(), Preference::FAST);
+        assert_eq!(Preference::parse("low").unwrap(), Preference::FAST);
+        assert_eq!(Preference::parse(" LOW ").unwrap().value(), 0.0);
+        assert_eq!(Preference::parse(" XHigh ").unwrap().value(), 1.0);
         assert_eq!(Preference::parse("0.7").unwrap().value(), 0.7);
         assert_eq!(Preference::parse("0").unwrap().value(), 0.0);
         assert_eq!(Preference::parse("1").unwrap().value(), 1.0);
@@ -399,11 +586,31 @@ mod tests {
     }
 
     #[test]
+    fn preset_names_come_from_one_table() {
+        for (name, p) in PRESETS {
+            assert_eq!(Preference::preset(name), Some(p));
+            assert_eq!(Preference::parse(&name.to_uppercase()).unwrap(), p);
+            assert!(presets_text().contains(name), "{name}");
+        }
+        for (alias, preset) in ALIASES {
+            assert!(PRESETS.iter().any(|(name, _)| *name == preset), "{alias}");
+            assert_eq!(Preference::preset(alias), Preference::preset(preset));
+        }
+        assert_eq!(Preference::preset("fastest"), None);
+        let values: Vec<f64> = PRESETS.iter().map(|(_, p)| p.value()).collect();
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+        assert_eq!(
+            presets_text(),
+            "fast or low (the fastest point), medium (0.5), high (0.9), xhigh (the most accurate point)"
+        );
+    }
+
+    #[test]
     fn bad_preferences_say_what_is_accepted() {
         let want = |input: &str| {
             format!(
-                "invalid preference '{input}': expected low (0.01), medium (0.5), high (0.9), \
-                 xhigh (0.999) or a number from 0 to 1"
+                "invalid preference '{input}': expected fast or low (the fastest point), medium (0.5), \
+                 high (0.9), xhigh (the most accurate point) or a number from 0 to 1"
             )
         };
         for bad in ["1.5", "-0.1", "NaN", "inf", "max", ""] {
@@ -416,10 +623,82 @@ mod tests {
     #[test]
     fn the_preference_trades_accuracy_for_speed() {
         let f = frontier();
-        check(&f, req(Some(Preference::LOW.value()), None, None), 0);
+        check(&f, req(Some(Preference::FAST.value()), None, None), 0);
         check(&f, Request::default(), 1);
         check(&f, req(Some(Preference::XHIGH.value()), None, None), 4);
         check(&f, req(None, None, None), 1);
+    }
+
+    #[test]
+    fn fast_picks_the_minimum_latency_point() {
+        // As on the math example: a weight of 0.01 on accuracy prefers a slower point (0.194 s)
+        // to the fastest (0.137 s); `fast` takes the fastest.
+        let p = points(&[(0.3, 0.137), (0.9, 0.194), (0.95, 10.0)]);
+        check(&p, req(Some(0.01), None, None), 1);
+        let fast = Request::new(Some(Preference::parse("fast").unwrap().value()), None, None);
+        check(&p, fast.unwrap(), 0);
+        check(&p, req(Some(Preference::FAST.value()), Some(0.92), None), 2);
+    }
+
+    #[test]
+    fn the_extreme_presets_break_ties_on_the_other_metric() {
+        let same_latency = [(0.4, 1.0), (0.6, 1.0), (0.9, 3.0)];
+        assert_eq!(select(&same_latency, &req(Some(0.0), None, None)), Ok(1));
+        let same_accuracy = [(0.8, 5.0), (0.8, 2.0), (0.3, 1.0)];
+        assert_eq!(select(&same_accuracy, &req(Some(1.0), None, None)), Ok(1));
+        let xhigh = points(&[(0.4, 1.0), (0.9, 2.0), (0.9005, 50.0)]);
+        check(&xhigh, req(Some(0.999), None, None), 1);
+        check(&xhigh, req(Some(Preference::XHIGH.value()), None, None), 2);
+    }
+
+    #[test]
+    fn requests_are_checked_once_for_every_front_end() {
+        assert_eq!(Request::new(None, None, None).unwrap(), Request::default());
+        let zero = Request::new(None, None, Some(0.0)).unwrap();
+        assert_eq!(zero.max_latency_s, Some(0.0));
+        assert_eq!(zero.preference, None);
+        check_none(
+            &frontier(),
+            zero,
+            "no point has latency <= 0s; nearest: p4 (accuracy 0.85, latency 16s: the most accurate), \
+             p0 (accuracy 0.4, latency 1s: the fastest)",
+        );
+        check(&points(&[(0.3, 0.0), (0.6, 1.0)]), zero, 0);
+        assert!(Request::new(Some(1.0), Some(0.0), Some(1e9)).is_ok());
+        let bad = |r: Request| r.validate().unwrap_err();
+        let e = bad(req(None, Some(1.5), None));
+        assert_eq!((e.param, e.value), (Param::MinAccuracy, 1.5));
+        assert_eq!(
+            e.to_string(),
+            "`min_accuracy` must be a number from 0 to 1, got 1.5"
+        );
+        assert_eq!(
+            bad(req(None, None, Some(-1.0))).to_string(),
+            "`max_latency_s` must be a finite number of seconds >= 0, got -1"
+        );
+        assert_eq!(
+            bad(req(None, None, Some(f64::INFINITY))).param,
+            Param::MaxLatency
+        );
+        assert_eq!(
+            bad(req(None, Some(f64::NAN), None)).param,
+            Param::MinAccuracy
+        );
+        assert_eq!(bad(req(Some(2.0), None, None)).param, Param::Preference);
+        assert_eq!(Param::MaxLatency.name(), "max_latency_s");
+    }
+
+    #[test]
+    fn metric_pairs_are_candidates_named_by_index() {
+        let pairs = [(0.4, 1.0), (0.8, 3.0)];
+        assert_eq!(select(&pairs, &Request::default()), Ok(0));
+        assert_eq!(select(&pairs, &req(Some(0.9), None, None)), Ok(1));
+        let err = select(&pairs, &req(None, Some(0.9), None)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no point has accuracy >= 0.9; nearest: #1 (accuracy 0.8, latency 3s: the most accurate), \
+             #0 (accuracy 0.4, latency 1s: the fastest)"
+        );
     }
 
     #[test]
@@ -496,7 +775,7 @@ mod tests {
 
     #[test]
     fn no_points_is_no_feasible_point() {
-        let err = select(&[], &Request::default()).unwrap_err();
+        let err = select::<Point>(&[], &Request::default()).unwrap_err();
         assert!(err.nearest.is_empty());
         assert_eq!(err.to_string(), "there are no points to choose from");
     }
