@@ -322,6 +322,29 @@ fn latency_values() -> impl TypedValueParser<Value = LatencyModel> {
     .try_map(|s| s.parse::<LatencyModel>())
 }
 
+/// A `--prefer` value: a preset of `flowcompile_select::PRESETS` (or an alias) or a number in [0, 1].
+fn preference_value(text: &str) -> Result<f64, String> {
+    flowcompile_select::Preference::parse(text)
+        .map(flowcompile_select::Preference::value)
+        .map_err(|e| e.to_string())
+}
+
+/// A number from 0 to 1 (an accuracy).
+fn unit_value(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected a number from 0 to 1, got '{text}'")),
+    }
+}
+
+/// A finite number of seconds >= 0.
+fn seconds_value(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected a number of seconds >= 0, got '{text}'")),
+    }
+}
+
 /// Measurement effort presets (`--effort`).
 #[derive(Copy, Clone, Debug, ValueEnum)]
 pub enum Effort {
@@ -509,15 +532,16 @@ pub struct ShowArgs {
 pub struct SelectArgs {
     /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
     pub artifact: PathBuf,
-    /// Trade-off b in [0, 1] or a preset (low 0.01, medium 0.5, high 0.9, xhigh 0.999): maximises
-    /// b*accuracy + (1-b)*(1 - latency/max latency). Default medium when no limit is given.
-    #[arg(long)]
-    pub prefer: Option<String>,
-    /// Only points at least this accurate; alone, picks the fastest of them.
-    #[arg(long)]
+    /// Trade-off b in [0, 1] or a preset (fast or low: the fastest point, medium 0.5, high 0.9,
+    /// xhigh: the most accurate point): maximises b*accuracy + (1-b)*(1 - latency/max latency).
+    /// Default medium when no limit is given.
+    #[arg(long, value_parser = preference_value)]
+    pub prefer: Option<f64>,
+    /// Only points at least this accurate (0 to 1); alone, picks the fastest of them.
+    #[arg(long, value_parser = unit_value)]
     pub min_accuracy: Option<f64>,
-    /// Only points at most this slow (seconds); alone, picks the most accurate of them.
-    #[arg(long)]
+    /// Only points at most this slow (seconds, >= 0); alone, picks the most accurate of them.
+    #[arg(long, value_parser = seconds_value)]
     pub max_latency: Option<f64>,
     /// Print the chosen point as JSON.
     #[arg(long)]

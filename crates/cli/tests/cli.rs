@@ -218,14 +218,30 @@ fn schemas_are_printed_as_json() {
 }
 
 #[test]
-fn unknown_preference_is_a_clear_error() {
+fn bad_selection_flags_are_usage_errors_and_fast_is_the_fastest_point() {
     let dir = tempfile::tempdir().unwrap();
     let a = compile_hotpotqa(dir.path()).display().to_string();
-    let (_, stderr) = check(&run(dir.path(), &["select", &a, "--prefer", "fastest"]), 3);
+    // A flag value out of its range is a usage error (2) naming what is accepted.
+    let (_, stderr) = check(&run(dir.path(), &["select", &a, "--prefer", "fastest"]), 2);
     assert!(
-        stderr.contains("low") && stderr.contains("xhigh"),
+        stderr.contains("fast or low") && stderr.contains("xhigh"),
         "{stderr}"
     );
+    check(&run(dir.path(), &["select", &a, "--prefer", "2"]), 2);
+    check(
+        &run(dir.path(), &["select", &a, "--min-accuracy", "1.01"]),
+        2,
+    );
+    check(&run(dir.path(), &["select", &a, "--max-latency", "-1"]), 2);
+    // `fast` (and `low`) pick the minimum-latency point, p0 (points are sorted by latency).
+    for preset in ["fast", "low"] {
+        let (stdout, _) = check(
+            &run(dir.path(), &["select", &a, "--prefer", preset, "--json"]),
+            0,
+        );
+        let p: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(p["id"], "p0", "{preset}");
+    }
 }
 
 #[test]

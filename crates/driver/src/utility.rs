@@ -467,10 +467,10 @@ mod tests {
             Preferences::Uniform { seed: 7 }
         );
         assert_eq!(
-            parse_preferences("0.1, high,low").unwrap(),
-            Preferences::List(vec![0.1, 0.9, 0.01])
+            parse_preferences("0.1, high,low,fast").unwrap(),
+            Preferences::List(vec![0.1, 0.9, 0.0, 0.0])
         );
-        for bad in ["uniform:x", "1.5", "0.1,,0.2", "fast"] {
+        for bad in ["uniform:x", "1.5", "0.1,,0.2", "fastest"] {
             assert!(parse_preferences(bad).is_err(), "{bad}");
         }
         let ids: Vec<String> = (0..4).map(|i| format!("q{i}")).collect();

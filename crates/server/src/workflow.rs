@@ -55,14 +55,9 @@ pub const MIN_ACCURACY_HEADER: &str = "x-flowcompile-min-accuracy";
 /// Request header alternative to the `max_latency_s` body field.
 pub const MAX_LATENCY_HEADER: &str = "x-flowcompile-max-latency-s";
 
-/// The named presets of a workflow's model name (`math@fast`, ...), with their preference weight;
-/// `low` is accepted as an alias of `fast`.
-pub const PRESETS: [(&str, Preference); 4] = [
-    ("fast", Preference::LOW),
-    ("medium", Preference::MEDIUM),
-    ("high", Preference::HIGH),
-    ("xhigh", Preference::XHIGH),
-];
+/// The named presets of a workflow's model name (`math@fast`, ...): the one table `select` has,
+/// which the CLI's `--prefer` reads too (`low` is an alias of `fast`).
+pub use flowcompile_select::PRESETS;
 
 /// Why a compiled workflow cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -880,12 +875,9 @@ fn preference_param(
 }
 
 fn parse_preference(text: &str, param: &str) -> Result<f64, ApiError> {
-    if text.trim().eq_ignore_ascii_case("fast") {
-        return Ok(Preference::LOW.value());
-    }
     Preference::parse(text)
         .map(Preference::value)
-        .map_err(|e| ApiError::bad_request(format!("{e} (or fast = low)"), Some(param)))
+        .map_err(|e| ApiError::bad_request(e.to_string(), Some(param)))
 }
 
 /// Chooses the point: by the model suffix (preset, number or point id), by `preference`,
@@ -899,22 +891,9 @@ fn choose(
     let preference = preference_param(extra, headers)?;
     let min_accuracy = number_param(extra, headers, "min_accuracy", MIN_ACCURACY_HEADER)?;
     let max_latency_s = number_param(extra, headers, "max_latency_s", MAX_LATENCY_HEADER)?;
-    if let Some(m) = min_accuracy {
-        if !(0.0..=1.0).contains(&m) {
-            return Err(ApiError::bad_request(
-                format!("`min_accuracy` must be a number from 0 to 1, got {m}"),
-                Some("min_accuracy"),
-            ));
-        }
-    }
-    if let Some(m) = max_latency_s {
-        if !(m.is_finite() && m > 0.0) {
-            return Err(ApiError::bad_request(
-                format!("`max_latency_s` must be a number of seconds above 0, got {m}"),
-                Some("max_latency_s"),
-            ));
-        }
-    }
+    // The limits are checked as the CLI checks them, by the one validation of `select`.
+    Choice::new(None, min_accuracy, max_latency_s)
+        .map_err(|e| ApiError::bad_request(e.to_string(), Some(e.param.name())))?;
     let suffix_preference = match suffix {
         None => None,
         Some(s) => {
@@ -934,11 +913,7 @@ fn choose(
                 };
                 return Ok((i, selection));
             }
-            let is_preset = PRESETS.iter().any(|(p, _)| p.eq_ignore_ascii_case(s))
-                || Preference::PRESETS
-                    .iter()
-                    .any(|(p, _)| p.eq_ignore_ascii_case(s));
-            if !is_preset && s.trim().parse::<f64>().is_err() {
+            if Preference::preset(s).is_none() && s.trim().parse::<f64>().is_err() {
                 return Err(ApiError::not_found(
                     format!(
                         "model `{}@{s}` does not exist: after `@` give fast, medium, high, xhigh, a preference from 0 to 1, or a point id ({}..{})",
@@ -967,14 +942,8 @@ fn choose(
         (None, Some(p)) => Some(parse_preference(&p, "preference")?),
         (None, None) => None,
     };
-    let mut request = Choice {
-        preference,
-        min_accuracy,
-        max_latency_s,
-    };
-    if request.preference.is_none() && min_accuracy.is_none() && max_latency_s.is_none() {
-        request.preference = Some(Preference::MEDIUM.value());
-    }
+    let request = Choice::new(preference, min_accuracy, max_latency_s)
+        .map_err(|e| ApiError::bad_request(e.to_string(), Some(e.param.name())))?;
     let index = select(&served.points, &request).map_err(|e| {
         error(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -207,7 +207,8 @@ async fn presets_suffixes_fields_and_headers_choose_the_point() {
     assert_eq!(info["point"], "p0");
     assert_eq!(info["workflow"], "math");
     assert_eq!(info["settings"]["detailed_solver"]["model"], "qwen3-0.6b");
-    assert_eq!(info["selected_by"]["preference"], 0.01);
+    // `fast` is the preset of weight 0: the minimum-latency point.
+    assert_eq!(info["selected_by"]["preference"], 0.0);
     assert_eq!(info["models_label"], "zoo (synthetic)");
     assert_eq!(info["measured"]["calls"], 1);
     assert!(info["measured"]["latency_s"].as_f64().unwrap() > 0.0);
@@ -422,7 +423,7 @@ async fn client_mistakes_get_openai_errors_and_never_500() {
         (
             user(json!({"max_latency_s": -1})),
             400,
-            "`max_latency_s` must be a number of seconds above 0",
+            "`max_latency_s` must be a finite number of seconds >= 0, got -1",
         ),
         (
             user(json!({"min_accuracy": 0.95, "max_latency_s": 2})),
