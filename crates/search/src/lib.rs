@@ -41,6 +41,7 @@
 
 mod brute;
 mod frontier;
+mod pairs;
 mod plan;
 
 use flowcompile_ir::{DesignSpace, SlotId, Tool};
@@ -128,12 +129,16 @@ impl<'a> Problem<'a> {
         self.ranked[slot.0 as usize][rank as usize]
     }
 
-    /// The frontier point of `structure` whose slots, in `order`, have these setting ranks.
-    fn point(&self, structure: usize, order: &[SlotId], ranks: &[u32], metrics: Metrics) -> Point {
-        let mut settings: Vec<(SlotId, u32)> = order
-            .iter()
-            .zip(ranks)
-            .map(|(&slot, &rank)| (slot, self.rank_to_setting(slot, rank)))
+    /// The frontier point of `structure` whose slots have these setting ranks.
+    fn point(
+        &self,
+        structure: usize,
+        ranks: impl IntoIterator<Item = (SlotId, u32)>,
+        metrics: Metrics,
+    ) -> Point {
+        let mut settings: Vec<(SlotId, u32)> = ranks
+            .into_iter()
+            .map(|(slot, rank)| (slot, self.rank_to_setting(slot, rank)))
             .collect();
         settings.sort();
         Point {
