@@ -305,6 +305,15 @@ fn a_product_of_knobs_equals_brute_force() {
                     .collect()
             })
             .collect();
-        check(&T::Seq(stages.clone()), 4, share, parallel, &profiles, 0.5, 8).unwrap();
+        check(
+            &T::Seq(stages.clone()),
+            4,
+            share,
+            parallel,
+            &profiles,
+            0.5,
+            8,
+        )
+        .unwrap();
     }
 }
