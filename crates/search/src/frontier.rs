@@ -527,16 +527,25 @@ pub(crate) mod tests {
         }
     }
 
-    /// A front of random points with `n_tags` tags, values on a grid of `1 / grain`.
-    pub(crate) fn front_of(rng: &mut Rng, n: usize, n_tags: usize, grain: f64) -> Front {
+    /// A front of random points with `n_tags` tags, values on a grid of `1 / grain`; each tag's
+    /// points are `shift` better (more accurate and faster) than the previous tag's.
+    pub(crate) fn front_of(
+        rng: &mut Rng,
+        n: usize,
+        n_tags: usize,
+        grain: f64,
+        shift: f64,
+    ) -> Front {
         let candidates = (0..n as u32)
             .map(|i| {
+                let tag = (rng.next() * n_tags as f64) as u32;
                 let a = rng.next();
                 let m = Metrics {
-                    accuracy: (a * grain).round() / grain,
-                    latency_s: ((a + 0.02 * rng.next()) * grain).round() / grain,
+                    accuracy: ((a + shift * tag as f64) * grain).round() / grain,
+                    latency_s: ((a + 0.02 * rng.next() - shift * tag as f64 + 1.0) * grain).round()
+                        / grain,
                 };
-                (m, (rng.next() * n_tags as f64) as u32, i)
+                (m, tag, i)
             })
             .collect();
         Front::build(pareto_filter(candidates, n_tags), |_, _| {})
