@@ -1,15 +1,19 @@
 //! Search speed on the paper's example spaces and a synthetic 30-agent graph.
 //!
 //! Run with `cargo bench -p flowcompile-search`. Prints, per space, the median time of the exact
-//! search over many runs, the brute-force enumeration of the same space measured in this run where it
-//! is feasible, and the ratio to the research prototype's numpy enumeration as the issue measured it
-//! on this kind of machine (12 ms hotpotqa, 23 ms code, 268 ms math, 0.84 s hotpotqa unpruned).
+//! search over many runs and, measured in the same run on the same inputs: our brute-force
+//! enumeration where it is feasible, and the research prototype's method in numpy
+//! (`benches/numpy_enumerate.py`: per-agent pruning, then every configuration enumerated with
+//! vectorised composition, then the Pareto set, whose size it checks against ours) when `python3`
+//! can import numpy; the numpy columns are skipped, with the reason, when it cannot.
 
+use std::fmt::Write as _;
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use flowcompile_ir::{Agent, AgentId, DesignSpace, NodeKind, Setting, Workflow};
+use flowcompile_ir::{Agent, AgentId, DesignSpace, Expr, NodeKind, Setting, Tool, Workflow};
 use flowcompile_profile::{parse_profiles, resolve, Format, LatencyModel};
 use flowcompile_proxy::{ExecutionModel, Metrics};
 use flowcompile_search::{brute_force, pareto, Problem};
@@ -116,6 +120,158 @@ fn ms(d: Duration) -> String {
     format!("{:.4} ms", d.as_secs_f64() * 1e3)
 }
 
+/// An expression as the numpy harness reads it: nested JSON lists.
+fn expr_json(e: &Expr, tools: &[Tool], out: &mut String) {
+    let list = |name: &str, items: &[Expr], out: &mut String| {
+        write!(out, "[\"{name}\", [").unwrap();
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            expr_json(item, tools, out);
+        }
+        out.push_str("]]");
+    };
+    match e {
+        Expr::Call { slot, .. } => write!(out, "[\"call\", {}]", slot.0).unwrap(),
+        Expr::Tool(t) => write!(out, "[\"tool\", {:?}]", tools[t.0 as usize].latency_s).unwrap(),
+        Expr::Seq(v) => list("seq", v, out),
+        Expr::AllOf(v) => list("all_of", v, out),
+        Expr::AnyOf(v) => list("any_of", v, out),
+        Expr::Cond(arms) => {
+            out.push_str("[\"cond\", [");
+            for (i, (w, arm)) in arms.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write!(out, "[{w:?}, ").unwrap();
+                expr_json(arm, tools, out);
+                out.push(']');
+            }
+            out.push_str("]]");
+        }
+        Expr::Retry {
+            body,
+            fixer,
+            attempts,
+        } => {
+            out.push_str("[\"retry\", ");
+            expr_json(body, tools, out);
+            out.push_str(", ");
+            expr_json(fixer, tools, out);
+            write!(out, ", {attempts}]").unwrap();
+        }
+    }
+}
+
+/// One space for the numpy harness: slots' metrics, structures, our frontier's size.
+struct ForNumpy<'a> {
+    name: &'a str,
+    space: &'a DesignSpace,
+    tools: &'a [Tool],
+    metrics: &'a [Vec<Metrics>],
+    frontier: usize,
+    unpruned: bool,
+}
+
+fn spaces_json(spaces: &[ForNumpy]) -> String {
+    let mut out = String::from("[");
+    for (i, s) in spaces.iter().enumerate() {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        write!(out, "{{\"name\": \"{}\", \"exec\": \"sequential\", \"frontier\": {}, \"unpruned\": {}, \"slots\": [", s.name, s.frontier, s.unpruned).unwrap();
+        for (k, ms) in s.metrics.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            for (j, m) in ms.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                write!(out, "[{:?}, {:?}]", m.accuracy, m.latency_s).unwrap();
+            }
+            out.push(']');
+        }
+        out.push_str("], \"structures\": [");
+        for (k, st) in s.space.structures.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            expr_json(&st.expr, s.tools, &mut out);
+        }
+        out.push_str("]}");
+    }
+    out.push(']');
+    out
+}
+
+/// The numpy harness's times per space (pruned, and unpruned where asked), or why it did not run.
+type NumpyTimes = Vec<(String, f64, Option<f64>)>;
+
+fn run_numpy(spaces: &[ForNumpy]) -> Result<NumpyTimes, String> {
+    let probe = Command::new("python3")
+        .args(["-c", "import numpy"])
+        .output()
+        .map_err(|e| format!("python3 could not be run ({e})"))?;
+    if !probe.status.success() {
+        let err = String::from_utf8_lossy(&probe.stderr);
+        let last = err.lines().last().unwrap_or("").trim().to_string();
+        return Err(format!("python3 cannot import numpy ({last})"));
+    }
+    let path = std::env::temp_dir().join(format!(
+        "flowcompile-search-bench-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, spaces_json(spaces))
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/numpy_enumerate.py");
+    let run = Command::new("python3").arg(&script).arg(&path).output();
+    let _ = std::fs::remove_file(&path);
+    let run = run.map_err(|e| format!("python3 could not be run ({e})"))?;
+    if !run.status.success() {
+        panic!(
+            "the numpy harness failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&run.stdout);
+    let mut times = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [name, pruned_ms, pruned_n, full_ms, full_n] = f[..] else {
+            panic!("unexpected numpy harness output: {line}");
+        };
+        let want = spaces
+            .iter()
+            .find(|s| s.name == name)
+            .expect("a space we sent")
+            .frontier;
+        assert_eq!(
+            pruned_n.parse::<usize>().unwrap(),
+            want,
+            "{name}: numpy frontier size"
+        );
+        if full_n != "-" {
+            assert_eq!(
+                full_n.parse::<usize>().unwrap(),
+                want,
+                "{name}: numpy frontier size, unpruned"
+            );
+        }
+        times.push((
+            name.to_string(),
+            pruned_ms.parse::<f64>().unwrap(),
+            full_ms.parse::<f64>().ok(),
+        ));
+    }
+    Ok(times)
+}
+
+/// Spaces whose unpruned enumeration numpy also times (up to this many configurations).
+const NUMPY_UNPRUNED_MAX: f64 = 5e6;
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -125,25 +281,15 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    println!(
-        "{:<18} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}",
-        "space",
-        "configs",
-        "pruned",
-        "frontier",
-        "exact search",
-        "brute force",
-        "vs brute",
-        "vs numpy"
-    );
-    let spaces = [
-        ("hotpotqa", Some(12.0)),
-        ("code", Some(23.0)),
-        ("math", Some(268.0)),
-        ("synthetic30-fixed", None),
-        ("synthetic30-knobs", None),
+    let names = [
+        "hotpotqa",
+        "code",
+        "math",
+        "synthetic30-fixed",
+        "synthetic30-knobs",
     ];
-    for (name, numpy_ms) in spaces {
+    let mut rows = Vec::new();
+    for name in names {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
@@ -169,28 +315,77 @@ fn main() {
             })
         });
         let pruned = space.n_configs_with(&frontier.kept_per_slot);
-        println!(
-            "{:<18} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}",
+        rows.push((name, wf, space, metrics, frontier, fast, brute, pruned));
+    }
+    let for_numpy: Vec<ForNumpy> = rows
+        .iter()
+        .filter(|r| !r.0.starts_with("synthetic"))
+        .map(|(name, wf, space, metrics, frontier, ..)| ForNumpy {
             name,
-            n_configs.to_string(),
+            space,
+            tools: &wf.tools,
+            metrics,
+            frontier: frontier.points.len(),
+            unpruned: space.n_configs().as_f64() <= NUMPY_UNPRUNED_MAX,
+        })
+        .collect();
+    let numpy = if for_numpy.is_empty() {
+        Ok(Vec::new())
+    } else {
+        run_numpy(&for_numpy)
+    };
+    println!(
+        "{:<18} {:>14} {:>10} {:>10} {:>14} {:>16} {:>10} {:>14} {:>10}",
+        "space",
+        "configs",
+        "pruned",
+        "frontier",
+        "exact search",
+        "brute force",
+        "vs brute",
+        "numpy",
+        "vs numpy"
+    );
+    let mut unpruned_lines = Vec::new();
+    for (name, _, space, _, frontier, fast, brute, pruned) in &rows {
+        let ratio = |other_s: f64| format!("{:.0}x", other_s / fast.as_secs_f64());
+        let np = numpy
+            .as_ref()
+            .ok()
+            .and_then(|t| t.iter().find(|(n, ..)| n == name));
+        match np {
+            Some((_, _, Some(full_ms))) => unpruned_lines.push(format!(
+                "{name}: numpy without the per-agent pruning ({} configurations): {full_ms:.4} ms, {} vs the exact search",
+                space.n_configs(),
+                ratio(full_ms / 1e3)
+            )),
+            Some((_, _, None)) => unpruned_lines.push(format!(
+                "{name}: numpy without the per-agent pruning not run ({} configurations)",
+                space.n_configs()
+            )),
+            None => {}
+        }
+        println!(
+            "{:<18} {:>14} {:>10} {:>10} {:>14} {:>16} {:>10} {:>14} {:>10}",
+            name,
+            space.n_configs().to_string(),
             pruned.to_string(),
             frontier.points.len(),
-            ms(fast),
+            ms(*fast),
             brute.map(ms).unwrap_or_else(|| "infeasible".into()),
             brute
-                .map(|b| format!("{:.0}x", b.as_secs_f64() / fast.as_secs_f64()))
+                .map(|b| ratio(b.as_secs_f64()))
                 .unwrap_or_else(|| "-".into()),
-            numpy_ms
-                .map(|n| format!("{:.0}x", n / 1e3 / fast.as_secs_f64()))
+            np.map(|(_, p, _)| format!("{p:.4} ms"))
+                .unwrap_or_else(|| "-".into()),
+            np.map(|(_, p, _)| ratio(p / 1e3))
                 .unwrap_or_else(|| "-".into()),
         );
-        if name == "hotpotqa" {
-            println!(
-                "{:<12} whole unpruned space: exact search {} vs numpy 840 ms: {:.0}x",
-                "",
-                ms(fast),
-                0.84 / fast.as_secs_f64()
-            );
-        }
+    }
+    for line in unpruned_lines {
+        println!("{line}");
+    }
+    if let Err(why) = numpy {
+        println!("numpy columns skipped: {why}");
     }
 }

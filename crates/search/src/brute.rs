@@ -252,7 +252,7 @@ pub fn brute_force(problem: &Problem) -> Vec<Point> {
             let plan = Plan::new(&problem.space.structures[structure].expr, problem.tools);
             let mut order = Vec::new();
             plan.slot_order(&mut order);
-            problem.point(structure, &order, &ranks, metrics)
+            problem.point(structure, order.into_iter().zip(ranks), metrics)
         })
         .collect()
 }

@@ -1,16 +1,31 @@
 //! Design-space exploration: the exact Pareto set of workflow configurations under the proxy.
 //!
 //! [`pareto`] returns exactly what [`brute_force`] returns (every configuration evaluated, then
-//! filtered), bit for bit, without enumerating the space:
+//! filtered, structure by structure), bit for bit, without enumerating the space:
 //! 1. **Per-slot pruning.** Each slot's settings are ranked best first (higher accuracy, then lower
 //!    latency, then file order); a setting weakly dominated by an earlier one is dropped. The proxy is
 //!    monotone, so swapping in the dominating setting never makes a configuration worse.
-//! 2. **Partial frontiers.** Each structure is solved bottom-up: a node's frontier is built from its
-//!    children's frontiers with the proxy's own [`flowcompile_proxy::fold`] operations, in the order
+//! 2. **Partial frontiers.** A node's frontier is built from its children's frontiers with the
+//!    proxy's own [`flowcompile_proxy::fold`] operations, in the order
 //!    [`flowcompile_proxy::evaluate`] applies them, and filtered. A slot called from several places
 //!    (an agent whose call sites share a setting) is enumerated at the lowest node containing all its
 //!    calls, so subtrees stay independent.
-//! 3. **Merge.** The structures' frontiers are merged into one.
+//! 3. **All structures in one build.** The structures' plans form one graph in which a subtree that
+//!    several structures contain (with the same bound slots) is one node, solved once. Alternatives
+//!    that everything after them treats alike are solved as one front whose points carry a tag, the
+//!    alternative's rank in structure order: the structures themselves at the root; within a fold
+//!    over children `c_1..c_n`, the state after `c_1..c_k` of all structures that agree on
+//!    `c_(k+1)..c_n`, built once from the shared state after `c_1..c_(k-1)` and the alternatives for
+//!    `c_k` together. Six stages in sequence, each with one optional step, are 64 structures but six
+//!    fold steps over two alternatives each. In such a front a point is dropped only for one of the
+//!    same or a smaller tag that is at least as good: a point dominated only by a larger tag is kept,
+//!    because rounded arithmetic may make both equal later, and then the smaller structure index wins.
+//! 4. **Pair filtering.** A fold step pairs every point of the state with every point of the child.
+//!    Along one tag the points of a front form an antichain, so a run of consecutive points bounds a
+//!    block of pairs (the step of the run's best accuracy with its best latency, the proxy being
+//!    monotone); a block is skipped when a pair of a coarser grid (every fourth point of each
+//!    antichain, filtered the same way, recursively), of a tag not larger, is strictly more accurate
+//!    than the bound and not slower. The pairs skipped are ones the filter would drop.
 //!
 //! **Tie rule.** A configuration is on the frontier when no other is at least as accurate and at least
 //! as fast with one strictly better. Among configurations with exactly the same predicted (accuracy,
@@ -19,7 +34,9 @@
 //! pre-order (at each node its predicted value, higher accuracy then lower latency first, then the
 //! best-first rank of each slot the node joins); the first difference decides. Preferring better
 //! sub-results is what makes pruning exact: a partial configuration weakly dominated by another is
-//! never preferred to it, whatever completes both, so every partial frontier is a plain Pareto set.
+//! never preferred to it, whatever completes both, so within one structure every partial frontier is
+//! a plain Pareto set (across structures, see 3). Exactness rests on the proxy's monotonicity, which
+//! holds for what profiles give (accuracy in [0, 1], latency >= 0).
 //!
 //! ```
 //! use flowcompile_ir::*;
@@ -41,6 +58,7 @@
 
 mod brute;
 mod frontier;
+mod pairs;
 mod plan;
 
 use flowcompile_ir::{DesignSpace, SlotId, Tool};
@@ -128,12 +146,16 @@ impl<'a> Problem<'a> {
         self.ranked[slot.0 as usize][rank as usize]
     }
 
-    /// The frontier point of `structure` whose slots, in `order`, have these setting ranks.
-    fn point(&self, structure: usize, order: &[SlotId], ranks: &[u32], metrics: Metrics) -> Point {
-        let mut settings: Vec<(SlotId, u32)> = order
-            .iter()
-            .zip(ranks)
-            .map(|(&slot, &rank)| (slot, self.rank_to_setting(slot, rank)))
+    /// The frontier point of `structure` whose slots have these setting ranks.
+    fn point(
+        &self,
+        structure: usize,
+        ranks: impl IntoIterator<Item = (SlotId, u32)>,
+        metrics: Metrics,
+    ) -> Point {
+        let mut settings: Vec<(SlotId, u32)> = ranks
+            .into_iter()
+            .map(|(slot, rank)| (slot, self.rank_to_setting(slot, rank)))
             .collect();
         settings.sort();
         Point {
