@@ -226,9 +226,10 @@ fn own_processes(uid: u32) -> u64 {
     };
     let mut n = 0;
     for entry in entries.flatten() {
-        let is_pid = entry.file_name().to_str().is_some_and(|s| {
-            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-        });
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
         if is_pid && entry.metadata().is_ok_and(|m| m.uid() == uid) {
             n += 1;
         }
@@ -303,10 +304,7 @@ pub(super) async fn run(program: &str, stdin: &str, timeout: Duration) -> Python
         error: Some(error),
     };
     let host = host().await;
-    let dir = match tempfile::Builder::new()
-        .prefix("flowcompile-py-")
-        .tempdir()
-    {
+    let dir = match tempfile::Builder::new().prefix("flowcompile-py-").tempdir() {
         Ok(d) => d,
         Err(e) => return failed(format!("cannot create a work directory: {e}")),
     };
