@@ -1,22 +1,25 @@
 //! Deterministic tools: answer extraction, Python execution, tests, final pick, paragraph selection.
 //!
-//! Python programs run as `python3 -c <program>` in a subprocess with a [`PYTHON_TIMEOUT`] and are
-//! killed when it expires. At most one program per core runs at once (the others wait their turn
-//! before their clock starts), so a burst of programs from concurrent runs does not turn CPU
-//! contention into timeouts. They are not sandboxed: no network or file-system isolation is enforced,
-//! so run only model output you would run yourself, or run the executor inside a container.
+//! Python programs run as `python3 -I -c <program>` in a confined subprocess ([`sandbox`]: empty
+//! environment, fresh temporary directory, CPU, memory, file-size and process limits, its own process
+//! group, and where `unshare` allows it no network, its own PID namespace and a read-only file
+//! system) with a [`PYTHON_TIMEOUT`], and are killed with everything they started when it expires. At
+//! most one program per core runs at once (the others wait their turn before their clock starts), so
+//! a burst of programs from concurrent runs does not turn CPU contention into timeouts. The
+//! confinement is not a security boundary (see [`sandbox`]): run untrusted model output inside a
+//! container as well.
 
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
 use crate::parse::last_boxed;
 use crate::score::last_number_str;
+
+pub mod sandbox;
 
 /// Longest a Python program may run.
 pub const PYTHON_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,7 +37,8 @@ pub fn extract_answer(text: &str) -> String {
 pub struct PythonRun {
     /// Standard output, trimmed.
     pub stdout: String,
-    /// `None` on success, else the error text (last line of stderr, or the timeout).
+    /// `None` on success, else the error text: the exit status or signal (with the limit it points
+    /// to) and the last line of stderr, the timeout, or why the program could not start.
     pub error: Option<String>,
 }
 
@@ -46,55 +50,16 @@ fn python_slots() -> &'static Semaphore {
     })
 }
 
-/// Runs `program` with `python3 -c`, feeding `stdin`, killed after [`PYTHON_TIMEOUT`] (counted from
-/// its start, once a slot is free).
+/// Runs `program` confined ([`sandbox`]) with `python3 -I -c`, feeding `stdin`, killed with every
+/// process it started after [`PYTHON_TIMEOUT`] (counted from its start, once a slot is free).
 pub async fn run_python(program: &str, stdin: &str) -> PythonRun {
-    let failed = |error: String| PythonRun {
-        stdout: String::new(),
-        error: Some(error),
-    };
     let Ok(_slot) = python_slots().acquire().await else {
-        return failed("python slots closed".into());
+        return PythonRun {
+            stdout: String::new(),
+            error: Some("python slots closed".into()),
+        };
     };
-    let child = tokio::process::Command::new("python3")
-        .arg("-c")
-        .arg(program)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => return failed(format!("cannot start python3: {e}")),
-    };
-    if let Some(mut input) = child.stdin.take() {
-        // A program that exits without reading its input closes the pipe; that is not an error.
-        let _ = input.write_all(stdin.as_bytes()).await;
-    }
-    match tokio::time::timeout(PYTHON_TIMEOUT, child.wait_with_output()).await {
-        Err(_) => failed(format!(
-            "timed out after {} s",
-            PYTHON_TIMEOUT.as_secs_f64()
-        )),
-        Ok(Err(e)) => failed(format!("python3 failed: {e}")),
-        Ok(Ok(out)) => {
-            let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if out.status.success() {
-                PythonRun {
-                    stdout,
-                    error: None,
-                }
-            } else {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let last = stderr.trim().lines().last().unwrap_or("").to_string();
-                PythonRun {
-                    stdout,
-                    error: Some(format!("{} ({last})", out.status)),
-                }
-            }
-        }
-    }
+    sandbox::run(program, stdin, PYTHON_TIMEOUT).await
 }
 
 /// One stdin -> stdout test case.
