@@ -5,7 +5,8 @@
 //! enumeration where it is feasible, and the research prototype's method in numpy
 //! (`benches/numpy_enumerate.py`: per-agent pruning, then every configuration enumerated with
 //! vectorised composition, then the Pareto set, whose size it checks against ours) when `python3`
-//! can import numpy; the numpy columns are skipped, with the reason, when it cannot.
+//! can import numpy; the numpy columns are skipped, with the reason, when it cannot, and for spaces
+//! too large to enumerate (the synthetic graphs), with their size.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -13,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use flowcompile_ir::{Agent, AgentId, DesignSpace, Expr, NodeKind, Setting, Tool, Workflow};
+use flowcompile_ir::{
+    Agent, AgentId, ConfigCount, DesignSpace, Expr, NodeKind, Setting, Tool, Workflow,
+};
 use flowcompile_profile::{parse_profiles, resolve, Format, LatencyModel};
 use flowcompile_proxy::{ExecutionModel, Metrics};
 use flowcompile_search::{brute_force, pareto, Problem};
@@ -116,6 +119,15 @@ fn time(budget: Duration, mut f: impl FnMut()) -> Duration {
     samples[runs / 2]
 }
 
+/// A count as the table prints it: exact with thousands separators up to 1e15, else `~1.234e44`.
+fn count(n: ConfigCount) -> String {
+    if n.as_f64() > 1e15 {
+        format!("~{:.3e}", n.as_f64())
+    } else {
+        n.to_string()
+    }
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.4} ms", d.as_secs_f64() * 1e3)
 }
@@ -170,6 +182,7 @@ struct ForNumpy<'a> {
     space: &'a DesignSpace,
     tools: &'a [Tool],
     metrics: &'a [Vec<Metrics>],
+    exec: ExecutionModel,
     frontier: usize,
     unpruned: bool,
 }
@@ -180,7 +193,16 @@ fn spaces_json(spaces: &[ForNumpy]) -> String {
         if i > 0 {
             out.push_str(",\n");
         }
-        write!(out, "{{\"name\": \"{}\", \"exec\": \"sequential\", \"frontier\": {}, \"unpruned\": {}, \"slots\": [", s.name, s.frontier, s.unpruned).unwrap();
+        let exec = match s.exec {
+            ExecutionModel::Parallel => "parallel",
+            ExecutionModel::Sequential => "sequential",
+        };
+        write!(
+            out,
+            "{{\"name\": \"{}\", \"exec\": \"{exec}\", \"frontier\": {}, \"unpruned\": {}, \"slots\": [",
+            s.name, s.frontier, s.unpruned
+        )
+        .unwrap();
         for (k, ms) in s.metrics.iter().enumerate() {
             if k > 0 {
                 out.push(',');
@@ -271,6 +293,13 @@ fn run_numpy(spaces: &[ForNumpy]) -> Result<NumpyTimes, String> {
 
 /// Spaces whose unpruned enumeration numpy also times (up to this many configurations).
 const NUMPY_UNPRUNED_MAX: f64 = 5e6;
+/// Spaces numpy enumerates at all (up to this many configurations after pruning): it holds every
+/// configuration's predictions in memory.
+const NUMPY_PRUNED_MAX: f64 = 1e8;
+/// Spaces our brute force enumerates (up to this many configurations).
+const BRUTE_MAX: f64 = 2e6;
+/// The execution model of every space in the bench.
+const EXEC: ExecutionModel = ExecutionModel::Sequential;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -298,13 +327,13 @@ fn main() {
             "synthetic30-knobs" => synthetic30(true),
             _ => example(name),
         };
-        let problem = Problem::new(&space, &wf.tools, &metrics, ExecutionModel::Sequential);
+        let problem = Problem::new(&space, &wf.tools, &metrics, EXEC);
         let frontier = pareto(&problem);
         let fast = time(Duration::from_secs(2), || {
             black_box(pareto(black_box(&problem)));
         });
         let n_configs = space.n_configs();
-        let brute = (n_configs.as_f64() <= 2e6).then(|| {
+        let brute = (n_configs.as_f64() <= BRUTE_MAX).then(|| {
             let slow = brute_force(&problem);
             assert_eq!(
                 slow, frontier.points,
@@ -319,12 +348,13 @@ fn main() {
     }
     let for_numpy: Vec<ForNumpy> = rows
         .iter()
-        .filter(|r| !r.0.starts_with("synthetic"))
+        .filter(|r| r.7.as_f64() <= NUMPY_PRUNED_MAX)
         .map(|(name, wf, space, metrics, frontier, ..)| ForNumpy {
             name,
             space,
             tools: &wf.tools,
             metrics,
+            exec: EXEC,
             frontier: frontier.points.len(),
             unpruned: space.n_configs().as_f64() <= NUMPY_UNPRUNED_MAX,
         })
@@ -363,13 +393,17 @@ fn main() {
                 "{name}: numpy without the per-agent pruning not run ({} configurations)",
                 space.n_configs()
             )),
+            None if numpy.is_ok() => unpruned_lines.push(format!(
+                "{name}: numpy not run ({} configurations after pruning, over {NUMPY_PRUNED_MAX:e})",
+                count(*pruned)
+            )),
             None => {}
         }
         println!(
             "{:<18} {:>14} {:>10} {:>10} {:>14} {:>16} {:>10} {:>14} {:>10}",
             name,
-            space.n_configs().to_string(),
-            pruned.to_string(),
+            count(space.n_configs()),
+            count(*pruned),
             frontier.points.len(),
             ms(*fast),
             brute.map(ms).unwrap_or_else(|| "infeasible".into()),
