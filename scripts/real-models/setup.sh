@@ -55,13 +55,26 @@ step_done() {
   step_start=$now
 }
 
-mkdir -p "$home/wheels" "$home/downloads" "$home/models"
+# llama.cpp is built for a portable x86-64 baseline (AVX2, FMA, F16C), not -march=native: a native
+# build on an AVX-512 machine crashed in ggml's CPU kernels (general protection fault on the first
+# completion), and a cached wheel should run on whichever machine later reads the cache. The wheel
+# directory and the venv's stamp carry the build's name, so changing the flags rebuilds (pip's own
+# wheel cache is bypassed: its key ignores CMAKE_ARGS).
+build_name="portable-avx2"
+cmake_args="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF"
+if [ "$(uname -m)" != x86_64 ]; then
+  build_name="default-$(uname -m)"
+  cmake_args=""
+fi
+wheels="$home/wheels-$build_name"
+mkdir -p "$wheels" "$home/downloads" "$home/models"
 command -v "$python" >/dev/null || die "'$python' not found: install Python 3.9+ with venv (or set PYTHON)"
 
 # 1. The venv with llama-cpp-python[server].
 venv="$home/venv"
 installed() {
-  [ -x "$venv/bin/python" ] && "$venv/bin/python" - "$LLAMA_CPP_VERSION" <<'EOF' 2>/dev/null
+  [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.flowcompile-build" 2>/dev/null)" = "$build_name" ] \
+    && "$venv/bin/python" - "$LLAMA_CPP_VERSION" <<'EOF' 2>/dev/null
 import sys
 import llama_cpp, uvicorn, fastapi, sse_starlette, starlette_context, pydantic_settings  # noqa: F401
 sys.exit(0 if llama_cpp.__version__ == sys.argv[1] else 1)
@@ -73,20 +86,23 @@ else
   if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv" || die "cannot create a venv at $venv with '$python' (on Debian: apt-get install python3-venv)"
   fi
-  if ! ls "$home/wheels"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
+  if ! ls "$wheels"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
     say "building llama-cpp-python $LLAMA_CPP_VERSION from source (compiles llama.cpp: about 7-15 min on 2 cores)"
     say "build log: $home/build.log"
-    if ! nice -n 10 "$venv/bin/pip" wheel --progress-bar off -w "$home/wheels" \
+    if ! CMAKE_ARGS="$cmake_args" nice -n 10 "$venv/bin/pip" wheel --no-cache-dir --progress-bar off -w "$wheels" \
         "llama-cpp-python[server]==$LLAMA_CPP_VERSION" >"$home/build.log" 2>&1; then
       tail -20 "$home/build.log" >&2
       die "building llama-cpp-python failed (log: $home/build.log); it needs PyPI (network) the first time and a C/C++ compiler (apt-get install build-essential)"
     fi
-    step_done "built the llama-cpp-python wheel into $home/wheels"
+    step_done "built the llama-cpp-python wheel ($build_name) into $wheels"
   fi
-  if ! "$venv/bin/pip" install --progress-bar off -q --no-index --find-links "$home/wheels" \
+  if ! "$venv/bin/pip" install --progress-bar off -q --force-reinstall --no-deps --no-index --find-links "$wheels" \
+      "llama-cpp-python==$LLAMA_CPP_VERSION" \
+    || ! "$venv/bin/pip" install --progress-bar off -q --no-index --find-links "$wheels" \
       "llama-cpp-python[server]==$LLAMA_CPP_VERSION"; then
-    die "installing llama-cpp-python from the cached wheels in $home/wheels failed; remove that directory and rerun to rebuild them"
+    die "installing llama-cpp-python from the cached wheels in $wheels failed; remove that directory and rerun to rebuild them"
   fi
+  echo "$build_name" >"$venv/.flowcompile-build"
   installed || die "llama-cpp-python $LLAMA_CPP_VERSION does not import in $venv after installing; remove $venv and rerun"
   step_done "installed llama-cpp-python $LLAMA_CPP_VERSION into $venv"
 fi

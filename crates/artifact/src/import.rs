@@ -8,11 +8,12 @@ use serde_json::{Map, Value};
 use flowcompile_ir::{ExecutionModel, LatencyModel};
 
 use crate::error::ArtifactError;
-use crate::json::{kind_of, parse_json, V2_MARKER_KEYS};
+use crate::json::{parse_json, V2_MARKER_KEYS};
 use crate::model::{
     Artifact, ArtifactFormat, Origin, Point, PointSetting, PointStructure, Predicted, Provenance,
     ProxyModel, FORMAT_PROTOTYPE_V2,
 };
+use flowcompile_ir::json::kind_of;
 
 /// Keys under which a prototype config may hold its per-agent settings.
 const SETTINGS_KEYS: [&str; 3] = ["agents", "agent_configs", "config"];

@@ -1,5 +1,6 @@
 //! Artifact bytes in and out: JSON text, validation, digests and the JSON Schema.
 
+use flowcompile_ir::json::kind_of;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -232,18 +233,6 @@ pub(crate) fn parse_json(text: &str, source: &str) -> Result<Map<String, Value>,
             file: source.into(),
             found: kind_of(&other),
         }),
-    }
-}
-
-/// A JSON value's kind, for messages.
-pub(crate) fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -7,6 +7,7 @@
 use flowcompile_testsupport::free_port;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
@@ -19,10 +20,17 @@ fn hotpotqa() -> String {
     path("examples/data/hotpotqa_validate.jsonl")
 }
 
-/// The server's base URL, or `None` after saying why the test does not run.
-fn llama_url() -> Option<String> {
+/// The tests take turns: llama-cpp-python's server swaps its two models in and out of one process, and
+/// requests for both from tests running side by side crashed it (a segfault in ggml).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The server's base URL and this test's turn at it, or `None` after saying why the test does not run.
+fn llama_url() -> Option<(String, MutexGuard<'static, ()>)> {
     match std::env::var("FLOWCOMPILE_LLAMA_URL") {
-        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_string()),
+        Ok(url) if !url.is_empty() => {
+            let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+            Some((url.trim_end_matches('/').to_string(), turn))
+        }
         _ => {
             eprintln!(
                 "not run: set FLOWCOMPILE_LLAMA_URL to a llama.cpp server with smollm2 and gemma3 \
@@ -52,7 +60,9 @@ fn flowcompile(dir: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn run_answers_through_both_real_models() {
-    let Some(url) = llama_url() else { return };
+    let Some((url, _turn)) = llama_url() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let providers = providers(dir.path(), &url);
     let wf = path("examples/hotpotqa-small/workflow.toml");
@@ -101,7 +111,9 @@ fn run_answers_through_both_real_models() {
 
 #[test]
 fn eval_runs_five_items_on_each_real_model() {
-    let Some(url) = llama_url() else { return };
+    let Some((url, _turn)) = llama_url() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let providers = providers(dir.path(), &url);
     let wf = path("examples/hotpotqa-small/workflow.toml");
@@ -144,7 +156,9 @@ fn eval_runs_five_items_on_each_real_model() {
 
 #[test]
 fn a_prompt_longer_than_the_context_fails_its_item_not_the_others() {
-    let Some(url) = llama_url() else { return };
+    let Some((url, _turn)) = llama_url() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let providers = providers(dir.path(), &url);
     let first = std::fs::read_to_string(hotpotqa())

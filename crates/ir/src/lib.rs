@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod config;
+pub mod json;
 mod model;
 mod restrict;
 mod structure;

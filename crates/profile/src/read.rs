@@ -1,5 +1,6 @@
 //! Reading CSV and JSONL text into records of raw values keyed by column, with located errors.
 
+use flowcompile_ir::json::kind_of;
 use serde_json::Value;
 
 use crate::error::ProfileError;
@@ -274,18 +275,6 @@ fn read_jsonl(
         records.push(Record { line, values });
     }
     records
-}
-
-/// A JSON value's kind, for messages.
-pub(crate) fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

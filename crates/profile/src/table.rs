@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{ProfileError, ProfileErrors};
-use crate::read::{kind_of, read_records, Format, Raw, Record};
+use crate::read::{read_records, Format, Raw, Record};
+use flowcompile_ir::json::kind_of;
 
 /// Columns of a profiles file, in the order the writers emit them.
 pub const PROFILE_COLUMNS: [&str; 8] = [

@@ -12,7 +12,7 @@
 //! [`flowcompile_client::Client`] with the agent's name and a seed distinct per item, site and sample.
 //!
 //! Replies go through the agent's output parser ([`parse_output`]); tools ([`tools`]) extract answers,
-//! run Python (not sandboxed, see [`tools`]), run tests, pick the final solution and select paragraphs.
+//! run Python (confined: a cleared environment, a temporary directory, resource limits and, where the kernel allows, new namespaces; see [`tools`]), run tests, pick the final solution and select paragraphs.
 //! The final answer is scored ([`score`], [`score_text`]) and the [`RunResult`] carries the trace:
 //! every [`CallRecord`] and [`ToolRecord`], wall and modelled latency, tokens. A failed call fails the
 //! item with a [`RunError`], never an empty answer.

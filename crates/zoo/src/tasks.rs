@@ -1,5 +1,6 @@
 //! Task sets: benchmark items (question, gold answer, optional level and context) read from JSONL text.
 
+use flowcompile_ir::json::kind_of;
 use serde_json::Value;
 
 /// One benchmark item the zoo can recognise and grade.
@@ -67,7 +68,7 @@ impl TaskSet {
 fn parse_task(value: &Value, fallback_id: &str) -> Result<Task, String> {
     let obj = value
         .as_object()
-        .ok_or_else(|| format!("expected a JSON object, found {}", kind(value)))?;
+        .ok_or_else(|| format!("expected a JSON object, found {}", kind_of(value)))?;
     let question = match obj.get("question").or_else(|| obj.get("problem")) {
         Some(Value::String(s))
             if s.split(|c: char| !c.is_alphanumeric())
@@ -79,7 +80,7 @@ fn parse_task(value: &Value, fallback_id: &str) -> Result<Task, String> {
         Some(other) => {
             return Err(format!(
                 "expected field `question` or `problem` to be a string, found {}",
-                kind(other)
+                kind_of(other)
             ))
         }
         None => return Err("expected a string field `question` or `problem`".into()),
@@ -91,7 +92,7 @@ fn parse_task(value: &Value, fallback_id: &str) -> Result<Task, String> {
         Some(other) => {
             return Err(format!(
                 "expected field `answer` to be a string or number, found {}",
-                kind(other)
+                kind_of(other)
             ))
         }
         None => return Err("expected a string field `answer`".into()),
@@ -148,7 +149,7 @@ fn parse_context(v: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
     let expected = "expected field `context` to be a list of [title, [sentences...]] pairs";
     let items = v
         .as_array()
-        .ok_or_else(|| format!("{expected}, found {}", kind(v)))?;
+        .ok_or_else(|| format!("{expected}, found {}", kind_of(v)))?;
     items
         .iter()
         .enumerate()
@@ -166,17 +167,6 @@ fn parse_context(v: &Value) -> Result<Vec<(String, Vec<String>)>, String> {
             }
         })
         .collect()
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
