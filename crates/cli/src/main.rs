@@ -13,6 +13,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     observe::set_quiet(args.quiet);
+    observe::init_logging();
     match commands::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => exit::report(failure),

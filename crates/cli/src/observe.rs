@@ -20,6 +20,18 @@ pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
+/// Sends the library crates' `tracing` events to stderr: `RUST_LOG` filters them (as
+/// `RUST_LOG=flowcompile_client=debug`); by default warnings, and `serve`'s one line per request.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flowcompile_server=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
 /// How often a progress line is logged when stderr is not a terminal.
 const LOG_EVERY: Duration = Duration::from_secs(5);
 

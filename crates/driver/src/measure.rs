@@ -253,7 +253,7 @@ pub fn measure(
     runtime.block_on(async {
         let models = Models::open(&args.models, Some((&data_name, &data_text)))?;
         let providers = models.providers.clone();
-        let runner = Runner::new(wf, models.client()?).map_err(|e| Error::Input(e.into()))?;
+        let runner = Runner::new(wf.clone(), models.client()?).map_err(|e| Error::Input(e.into()))?;
         let (reference, reference_text, reference_models) = config::reference(
             wf,
             runner.space(),

@@ -64,7 +64,7 @@ pub fn pending<'a>(store: &Store, jobs: Vec<Job<'a>>) -> Result<Vec<Job<'a>>> {
 /// (one transaction per item, so an interrupted run keeps what finished), as the progress of
 /// `stage`, calling `on_result` with each result; failed runs are counted in the status.
 pub async fn run_jobs(
-    runner: &Runner<'_>,
+    runner: &Runner,
     store: &Store,
     jobs: &[Job<'_>],
     concurrency: usize,
@@ -176,7 +176,8 @@ pub fn eval(args: &EvalOptions, observer: &dyn Observer) -> Result<Evaluated> {
     let runtime = crate::models::runtime()?;
     runtime.block_on(async {
         let models = Models::open(&args.models, Some((&data.name, &data.zoo_tasks)))?;
-        let runner = Runner::new(wf, models.client()?).map_err(|e| Error::Input(e.into()))?;
+        let runner =
+            Runner::new(wf.clone(), models.client()?).map_err(|e| Error::Input(e.into()))?;
         let (config, what) = crate::config::choose(&args.choice, wf, runner.space())?;
         let run_key = run_key(&wf_file, &config, runner.space(), &data.name, &models);
         let jobs = data
@@ -299,7 +300,8 @@ pub fn run_one(
             .map_err(|e| Error::Input(anyhow!("{e}")))?;
         let (config, what) = crate::config::choose(choice, &wf, &space)?;
         models.check_config(&config, &space)?;
-        let runner = Runner::new(&wf, models.client()?).map_err(|e| Error::Input(e.into()))?;
+        let runner =
+            Runner::new(wf.clone(), models.client()?).map_err(|e| Error::Input(e.into()))?;
         let result = runner.run(&config, &item).await;
         Ok(RanOne {
             workflow: wf.name.clone(),

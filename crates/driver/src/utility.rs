@@ -226,7 +226,7 @@ pub fn expected_utility(args: &UtilityOptions, observer: &dyn Observer) -> Resul
     runtime.block_on(async {
         let models = Models::open(&args.models, Some((&data.name, &data.zoo_tasks)))?;
         let embedder = models.embed_client(&router_file.embed_model)?;
-        let runner = Runner::new(wf, models.client()?).map_err(|e| Error::Input(e.into()))?;
+        let runner = Runner::new(wf.clone(), models.client()?).map_err(|e| Error::Input(e.into()))?;
         let space = runner.space();
         let texts: Vec<String> = data
             .items

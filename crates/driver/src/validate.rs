@@ -98,7 +98,8 @@ pub fn test(args: &TestOptions, observer: &dyn Observer) -> Result<Tested> {
             .iter()
             .map(|c| runs::run_key(&wf_file, c, &space, &data.name, &models))
             .collect();
-        let runner = Runner::new(wf, models.client()?).map_err(|e| Error::Input(e.into()))?;
+        let runner =
+            Runner::new(wf.clone(), models.client()?).map_err(|e| Error::Input(e.into()))?;
         let jobs = configs
             .iter()
             .zip(&run_keys)

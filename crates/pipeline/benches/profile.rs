@@ -66,7 +66,7 @@ fn main() {
                 "providers.toml",
             )
             .unwrap();
-            let runner = Runner::new(&wf, Client::new(providers.clone()).unwrap()).unwrap();
+            let runner = Runner::new(wf.clone(), Client::new(providers.clone()).unwrap()).unwrap();
             let space = runner.space();
             let reference = Config::uniform(
                 space,

@@ -80,7 +80,7 @@ struct ItemTrace {
     calls: Value,
 }
 
-impl Pipeline<'_> {
+impl Pipeline {
     /// The store key of `agent`'s examples under induction `key`.
     pub fn examples_key(key: &str, agent: &str) -> String {
         format!("{key}/{agent}")
@@ -158,7 +158,7 @@ impl Pipeline<'_> {
         }
         let mut agents = Vec::new();
         let mut missing = Vec::new();
-        for agent in &self.wf.agents {
+        for agent in &self.wf().agents {
             let examples = store.induced(&Self::examples_key(key, &agent.name))?.len();
             let (n, rejected) = counts.get(&agent.name).copied().unwrap_or_default();
             if examples == 0 {
@@ -204,11 +204,11 @@ impl Pipeline<'_> {
         let Some(judge) = opts.judge.as_deref().filter(|_| passed) else {
             return vec![None; run.calls.len()];
         };
-        let question = judge_question(item, &self.wf.task.fields);
+        let question = judge_question(item, &self.wf().task.fields);
         let mut verdicts = Vec::with_capacity(run.calls.len());
         for call in &run.calls {
             let program = self
-                .wf
+                .wf()
                 .agents
                 .iter()
                 .find(|a| a.name == call.agent)

@@ -42,26 +42,29 @@ pub use progress::{Progress, Silent};
 pub use score::AgentScorer;
 
 /// A workflow, the runner that calls its models, and the store its measurements go to.
-pub struct Pipeline<'w> {
-    wf: &'w Workflow,
-    runner: Runner<'w>,
+pub struct Pipeline {
+    runner: Runner,
     store_path: PathBuf,
 }
 
-impl<'w> Pipeline<'w> {
+impl Pipeline {
     /// A pipeline for `runner`'s workflow recording into the store at `store_path` (created and
     /// migrated on first use).
-    pub fn new(runner: Runner<'w>, store_path: impl AsRef<Path>) -> Pipeline<'w> {
+    pub fn new(runner: Runner, store_path: impl AsRef<Path>) -> Pipeline {
         Pipeline {
-            wf: runner.workflow(),
             runner,
             store_path: store_path.as_ref().to_path_buf(),
         }
     }
 
     /// The runner, for end-to-end runs of the same workflow.
-    pub fn runner(&self) -> &Runner<'w> {
+    pub fn runner(&self) -> &Runner {
         &self.runner
+    }
+
+    /// The workflow being measured.
+    fn wf(&self) -> &Workflow {
+        self.runner.workflow()
     }
 }
 

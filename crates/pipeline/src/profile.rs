@@ -234,7 +234,7 @@ struct Plan {
     done: Vec<HashSet<(usize, u32)>>,
 }
 
-impl Pipeline<'_> {
+impl Pipeline {
     /// Profiles every agent of the workflow on the examples induced under `induction_key`.
     ///
     /// Calls the store has finished are reused; failed ones are tried again. Calls are written as
@@ -248,7 +248,7 @@ impl Pipeline<'_> {
         let store = Store::open(&self.store_path)?;
         let providers = self.runner.client().providers();
         let mut plans = Vec::new();
-        for agent in &self.wf.agents {
+        for agent in &self.wf().agents {
             let key = prompt_key(agent, induction_key, providers);
             let mut rows = store.induced(&Self::examples_key(induction_key, &agent.name))?;
             if rows.is_empty() {
@@ -299,7 +299,7 @@ impl Pipeline<'_> {
 
         let total: usize = plans
             .iter()
-            .zip(&self.wf.agents)
+            .zip(&self.wf().agents)
             .map(|(p, a)| p.calls.len() * a.settings.len())
             .sum();
         let mut reused = vec![0usize; plans.len()];
@@ -313,7 +313,7 @@ impl Pipeline<'_> {
         if opts.adaptive.is_some() {
             let store = Store::open(&self.store_path)?;
             let mut st = lock(&stats);
-            for (i, (p, agent)) in plans.iter().zip(&self.wf.agents).enumerate() {
+            for (i, (p, agent)) in plans.iter().zip(&self.wf().agents).enumerate() {
                 let index: HashMap<(&str, u32), usize> = agent
                     .settings
                     .iter()
@@ -335,9 +335,9 @@ impl Pipeline<'_> {
         progress.begin("profile", (total - reused.iter().sum::<usize>()) as u64);
         let writer = Writer::start(&self.store_path)?;
         let writer_failed = AtomicBool::new(false);
-        let scorer = AgentScorer::new(self.wf.task.scorer, &self.wf.task.answer);
+        let scorer = AgentScorer::new(self.wf().task.scorer, &self.wf().task.answer);
         let mut active: Vec<Vec<bool>> = self
-            .wf
+            .wf()
             .agents
             .iter()
             .map(|a| vec![true; a.settings.len()])
@@ -383,7 +383,7 @@ impl Pipeline<'_> {
                 let plans = &plans;
                 let scorer = &scorer;
                 async move {
-                    let agent = &self.wf.agents[job.agent];
+                    let agent = &self.wf().agents[job.agent];
                     let setting: &Setting = &agent.settings[job.setting];
                     let (input_id, inputs, reference) = &plans[job.agent].examples[job.example];
                     let record = self
@@ -412,7 +412,7 @@ impl Pipeline<'_> {
                         break;
                     }
                 };
-                let agent = &self.wf.agents[job.agent];
+                let agent = &self.wf().agents[job.agent];
                 let latency = record.modelled_latency_s.unwrap_or(record.latency_s);
                 run_now[job.agent] += 1;
                 if record.error.is_some() {
@@ -495,7 +495,7 @@ impl Pipeline<'_> {
         let mut unprofiled = Vec::new();
         let mut fits: HashMap<String, Fit> = HashMap::new();
         let mut agents = Vec::new();
-        for (i, (p, agent)) in plans.iter().zip(&self.wf.agents).enumerate() {
+        for (i, (p, agent)) in plans.iter().zip(&self.wf().agents).enumerate() {
             let allowed: HashSet<(usize, u32)> = p.calls.iter().copied().collect();
             let ids: HashMap<&str, usize> = p
                 .examples

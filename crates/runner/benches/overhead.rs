@@ -44,7 +44,7 @@ fn main() {
             "providers.toml",
         )
         .unwrap();
-        let runner = Runner::new(&wf, Client::new(providers).unwrap()).unwrap();
+        let runner = Runner::new(wf.clone(), Client::new(providers).unwrap()).unwrap();
         let space = runner.space();
         let names = |i: usize| -> Vec<&str> { space.structures[i].slots.iter().map(|s| space.slots[s.0 as usize].name.as_str()).collect() };
         let structure = (0..space.structures.len())

@@ -25,7 +25,7 @@ fn client() -> Client {
 #[tokio::test]
 async fn unscored_runs_need_no_gold_answer() {
     let wf = extract_only();
-    let runner = Runner::new(&wf, client()).unwrap();
+    let runner = Runner::new(wf.clone(), client()).unwrap();
     let config = Config::new(runner.space(), 0, []).unwrap();
     let item = json!({"id": "q", "problem": "What is 6 * 7?"});
 

@@ -63,7 +63,7 @@ fn n_calls(e: &Expr) -> usize {
 }
 
 /// Runs `config` on every item; returns (accuracy, calls per item).
-async fn accuracy(runner: &Runner<'_>, config: &Config, items: &[Value]) -> (f64, Vec<usize>) {
+async fn accuracy(runner: &Runner, config: &Config, items: &[Value]) -> (f64, Vec<usize>) {
     let runs = futures::future::join_all(items.iter().map(|it| runner.run(config, it))).await;
     let mut correct = 0;
     let mut calls = Vec::new();
@@ -88,7 +88,7 @@ async fn accuracy(runner: &Runner<'_>, config: &Config, items: &[Value]) -> (f64
 async fn largest_structure_on_14b_beats_one_small_generator() {
     let zoo = start_zoo().await;
     let wf = workflow();
-    let runner = Runner::new(&wf, client(zoo.base_url())).unwrap();
+    let runner = Runner::new(wf.clone(), client(zoo.base_url())).unwrap();
     let space = runner.space();
     let largest = (0..space.structures.len())
         .max_by_key(|&i| n_calls(&space.structures[i].expr))
@@ -150,7 +150,7 @@ async fn largest_structure_on_14b_beats_one_small_generator() {
 #[tokio::test]
 async fn an_undefined_template_variable_names_the_agent_and_variable() {
     let wf = workflow();
-    let runner = Runner::new(&wf, client("http://127.0.0.1:9/v1")).unwrap();
+    let runner = Runner::new(wf.clone(), client("http://127.0.0.1:9/v1")).unwrap();
     let config = Config::uniform(runner.space(), 0, &Setting::new("qwen3-0.6b", 10)).unwrap();
     let item = serde_json::json!({"question": "What is 6 times 7?", "answer": "42"});
     let r = runner.run(&config, &item).await;
@@ -171,7 +171,7 @@ async fn an_undefined_template_variable_names_the_agent_and_variable() {
 async fn a_failed_call_fails_the_item_and_is_traced() {
     let wf = workflow();
     // Nothing listens on the discard port: the connection is refused and not retried.
-    let runner = Runner::new(&wf, client("http://127.0.0.1:9/v1")).unwrap();
+    let runner = Runner::new(wf.clone(), client("http://127.0.0.1:9/v1")).unwrap();
     let config = Config::uniform(runner.space(), 0, &Setting::new("qwen3-0.6b", 10)).unwrap();
     let item = serde_json::json!({"problem": "What is 6 times 7?", "answer": "42"});
     let r = runner.run(&config, &item).await;
@@ -188,7 +188,7 @@ async fn a_failed_call_fails_the_item_and_is_traced() {
 #[tokio::test]
 async fn an_item_without_the_gold_field_is_refused_before_any_call() {
     let wf = workflow();
-    let runner = Runner::new(&wf, client("http://127.0.0.1:9/v1")).unwrap();
+    let runner = Runner::new(wf.clone(), client("http://127.0.0.1:9/v1")).unwrap();
     let config = Config::uniform(runner.space(), 0, &Setting::new("qwen3-0.6b", 10)).unwrap();
     let r = runner
         .run(&config, &serde_json::json!({"problem": "1 + 1?"}))
@@ -204,7 +204,7 @@ async fn an_item_without_the_gold_field_is_refused_before_any_call() {
 async fn code_retries_run_the_fixer_until_the_attempts_are_spent() {
     let zoo = start_zoo().await;
     let wf = example("code");
-    let runner = Runner::new(&wf, client(zoo.base_url())).unwrap();
+    let runner = Runner::new(wf.clone(), client(zoo.base_url())).unwrap();
     let space = runner.space();
     // Three generators, the vote, and three rounds of reflection.
     let largest = (0..space.structures.len())

@@ -48,7 +48,7 @@ fn main() {
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let spec = std::fs::read_to_string(root.join("examples/math/workflow.toml")).unwrap();
-    let wf: &'static _ = Box::leak(Box::new(flowcompile_spec::parse(&spec, "math").unwrap()));
+    let wf = flowcompile_spec::parse(&spec, "math").unwrap();
     let data = std::fs::read_to_string(root.join("examples/data/gsm8k_validate.jsonl")).unwrap();
     let problems: Vec<String> = data
         .lines()
@@ -101,12 +101,12 @@ fn main() {
                 "current-thread"
             }
         );
-        runtime.block_on(measure(wf, &data, &problems, artifact.clone()));
+        runtime.block_on(measure(&wf, &data, &problems, artifact.clone()));
     }
 }
 
 /// Starts the zoo and the server on the current runtime, then measures the overhead and the load.
-async fn measure(wf: &'static Workflow, data: &str, problems: &[String], artifact: Artifact) {
+async fn measure(wf: &Workflow, data: &str, problems: &[String], artifact: Artifact) {
     {
         let zoo = Zoo::new(
             ZooConfig::default(),
@@ -120,7 +120,8 @@ async fn measure(wf: &'static Workflow, data: &str, problems: &[String], artifac
             "providers.toml",
         )
         .unwrap();
-        let served = ServedWorkflow::new(wf, artifact, Client::new(providers).unwrap()).unwrap();
+        let served =
+            ServedWorkflow::new(wf.clone(), artifact, Client::new(providers).unwrap()).unwrap();
         let server = Loopback::serve(move |listener, shutdown| {
             serve_workflows(
                 listener,

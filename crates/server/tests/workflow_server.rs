@@ -22,10 +22,10 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The math example workflow, alive for the whole test process as a served workflow must be.
-fn math() -> &'static Workflow {
+/// The math example workflow.
+fn math() -> Workflow {
     let text = std::fs::read_to_string(root().join("examples/math/workflow.toml")).unwrap();
-    Box::leak(Box::new(flowcompile_spec::parse(&text, "math").unwrap()))
+    flowcompile_spec::parse(&text, "math").unwrap()
 }
 
 fn gsm8k() -> String {
@@ -129,7 +129,7 @@ impl Server {
     async fn start(models_url: &str, opts: WorkflowServeOptions) -> Server {
         let wf = math();
         let client = Client::new(providers(models_url)).unwrap();
-        let served = ServedWorkflow::new(wf, artifact(wf), client).unwrap();
+        let served = ServedWorkflow::new(wf.clone(), artifact(&wf), client).unwrap();
         let server = Loopback::serve(move |listener, shutdown| {
             serve_workflows(listener, vec![served], opts, shutdown.wait())
         })
@@ -663,45 +663,94 @@ async fn shutdown_finishes_the_requests_in_flight() {
 async fn artifacts_that_do_not_fit_are_refused_at_startup() {
     let wf = math();
     let client = || Client::new(providers("http://127.0.0.1:9/v1")).unwrap();
-    let mut other = artifact(wf);
+    let mut other = artifact(&wf);
     other.workflow = "hotpotqa".into();
-    let e = ServedWorkflow::new(wf, other, client()).unwrap_err();
+    let e = ServedWorkflow::new(wf.clone(), other, client()).unwrap_err();
     assert_eq!(
         e.to_string(),
         "the artifact was compiled for workflow `hotpotqa`, not `math`"
     );
-    let mut unknown_slot = artifact(wf);
+    let mut unknown_slot = artifact(&wf);
     let s = unknown_slot.points[0].settings["detailed_solver"].clone();
     unknown_slot.points[0].settings.insert("critic".into(), s);
-    let e = ServedWorkflow::new(wf, unknown_slot, client()).unwrap_err();
+    let e = ServedWorkflow::new(wf.clone(), unknown_slot, client()).unwrap_err();
     assert_eq!(
         e.to_string(),
         "workflow `math`, point p0: unknown slot `critic`"
     );
-    let mut unknown_model = artifact(wf);
+    let mut unknown_model = artifact(&wf);
     unknown_model.points[1].settings["generate_solver"].model = "gpt-9".into();
-    let e = ServedWorkflow::new(wf, unknown_model, client()).unwrap_err();
+    let e = ServedWorkflow::new(wf.clone(), unknown_model, client()).unwrap_err();
     assert!(
         e.to_string().starts_with(
             "workflow `math`, point p1: model `gpt-9` (slot `generate_solver`) has no endpoint"
         ),
         "{e}"
     );
-    let mut empty = artifact(wf);
+    let mut empty = artifact(&wf);
     empty.points.clear();
     assert!(matches!(
-        ServedWorkflow::new(wf, empty, client()),
+        ServedWorkflow::new(wf.clone(), empty, client()),
         Err(ServeError::NoPoints { .. })
     ));
-    let served = ServedWorkflow::new(wf, artifact(wf), client()).unwrap();
+    let served = ServedWorkflow::new(wf.clone(), artifact(&wf), client()).unwrap();
     assert!(matches!(
         served.with_name("math@2"),
         Err(ServeError::BadName { .. })
     ));
-    let a = ServedWorkflow::new(wf, artifact(wf), client()).unwrap();
-    let b = ServedWorkflow::new(wf, artifact(wf), client()).unwrap();
+    let a = ServedWorkflow::new(wf.clone(), artifact(&wf), client()).unwrap();
+    let b = ServedWorkflow::new(wf.clone(), artifact(&wf), client()).unwrap();
     assert!(matches!(
         flowcompile_server::workflow_router(vec![a, b], WorkflowServeOptions::default()),
         Err(ServeError::DuplicateName { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_failed_model_call_tells_the_caller_neither_the_upstream_url_nor_its_reply() {
+    let upstream = Loopback::router(axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|| async {
+            (
+                axum::http::StatusCode::BAD_REQUEST,
+                "internal note: key sk-upstream-secret rejected by billing",
+            )
+        }),
+    ))
+    .await;
+    let server = Server::start(&upstream.base_url(), WorkflowServeOptions::default()).await;
+    let failed = error_of(server.chat(&ask("math@fast", "What is 3 + 4?")).await, 502).await;
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert_eq!(failed["error"]["code"], "upstream_error");
+    assert!(message.contains("agent `"), "{message}");
+    assert!(!message.contains("sk-upstream-secret"), "{message}");
+    assert!(!message.contains(upstream.origin()), "{message}");
+    assert!(!message.contains("127.0.0.1"), "{message}");
+    server.shutdown().await;
+    upstream.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_huge_bad_header_value_is_not_echoed_back_whole() {
+    let zoo = start_zoo(0.0).await;
+    let server = Server::start(zoo.base_url(), WorkflowServeOptions::default()).await;
+    let huge = "9".repeat(30_000) + &"x".repeat(30_000);
+    let resp = server
+        .http
+        .post(format!("{}/v1/chat/completions", server.base))
+        .header("x-flowcompile-min-accuracy", &huge)
+        .json(&ask("math", "What is 3 + 4?"))
+        .send()
+        .await
+        .unwrap();
+    let body = error_of(resp, 400).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.len() < 400, "{} bytes", message.len());
+    assert!(message.contains("(60000 bytes)"), "{message}");
+    let resp = server
+        .chat(&json!({"model": huge, "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    let body = error_of(resp, 404).await;
+    assert!(body["error"]["message"].as_str().unwrap().len() < 400);
+    server.shutdown().await;
 }

@@ -76,7 +76,7 @@ pub async fn measure_all(
         let (table, next, stop, progress) =
             (table.clone(), next.clone(), stop.clone(), progress.clone());
         tokio::spawn(async move {
-            let runner = Runner::new(&wf, client).map_err(|e| {
+            let runner = Runner::new(wf.clone(), client).map_err(|e| {
                 (
                     0,
                     TruthError::Workflow {
@@ -139,7 +139,7 @@ pub async fn measure_all(
 
 /// Runs `config` on every item (up to `in_flight` at once) and aggregates in item order.
 async fn measure_one(
-    runner: &Runner<'_>,
+    runner: &Runner,
     config: &Config,
     items: &[Value],
     in_flight: usize,

@@ -93,8 +93,6 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         let client = models.client()?;
         let mut served = Vec::new();
         for (wf, artifact, art_path, router) in loaded {
-            // A server's workflows live as long as the process: the runner borrows them.
-            let wf = Box::leak(Box::new(wf));
             let execution = artifact.proxy.execution;
             let mut s = ServedWorkflow::new(wf, artifact, client.clone()).map_err(|e| {
                 Failure::Input(anyhow!("{}: {e}", art_path.display()))
@@ -111,11 +109,11 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
                 }
                 let model = file.embed_model.clone();
                 let embedder = models.embed_client(&model)?;
-                let router = Router::new(wf, file, &path.display().to_string())
+                let router = Router::new(s.workflow(), file, &path.display().to_string())
                     .map_err(|e| Failure::Input(e.into()))?;
                 eprintln!(
                     "{}: KNN routing over {} validation queries (k = {}, embeddings from '{model}')",
-                    wf.name,
+                    s.workflow().name,
                     router.n_items(),
                     router.k()
                 );

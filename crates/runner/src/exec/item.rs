@@ -19,14 +19,14 @@ const PARAGRAPHS_KEPT: usize = 2;
 type Trace = (Vec<CallRecord>, Vec<ToolRecord>);
 
 /// One run of one item: shared by the concurrent branches.
-pub(super) struct ItemRun<'r, 'w> {
-    pub(super) runner: &'r Runner<'w>,
+pub(super) struct ItemRun<'r> {
+    pub(super) runner: &'r Runner,
     pub(super) config: &'r Config,
     pub(super) item_id: String,
     pub(super) trace: Mutex<Trace>,
 }
 
-impl ItemRun<'_, '_> {
+impl ItemRun<'_> {
     /// Runs the item; with `scored`, also returns its gold answer (required then).
     pub(super) async fn execute(
         &self,

@@ -1,6 +1,6 @@
 //! The executor: runs one configuration of a workflow on one dataset item and records a trace.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use flowcompile_client::{CallRequest, Client, ClientError};
@@ -21,8 +21,8 @@ use item::ItemRun;
 pub use record::{CallRecord, RunError, RunResult, ToolRecord};
 
 /// Runs configurations of one workflow through a model client.
-pub struct Runner<'w> {
-    wf: &'w Workflow,
+pub struct Runner {
+    wf: Arc<Workflow>,
     space: DesignSpace,
     client: Client,
 }
@@ -91,9 +91,11 @@ fn seed(item_id: &str, site: usize, sample: u64, salt: &str) -> u64 {
     xxh3_64(format!("{item_id}\u{0}{site}\u{0}{sample}\u{0}{salt}").as_bytes())
 }
 
-impl<'w> Runner<'w> {
-    /// A runner of `wf` calling models through `client`; builds the design space.
-    pub fn new(wf: &'w Workflow, client: Client) -> Result<Runner<'w>, RunError> {
+impl Runner {
+    /// A runner of `wf` calling models through `client`; builds the design space. The runner
+    /// shares the workflow (an `Arc`), so a server can hold it for as long as it serves.
+    pub fn new(wf: impl Into<Arc<Workflow>>, client: Client) -> Result<Runner, RunError> {
+        let wf = wf.into();
         let space = wf.design_space().map_err(|source| RunError::Space {
             workflow: wf.name.clone(),
             source,
@@ -102,8 +104,8 @@ impl<'w> Runner<'w> {
     }
 
     /// The workflow this runner runs.
-    pub fn workflow(&self) -> &'w Workflow {
-        self.wf
+    pub fn workflow(&self) -> &Workflow {
+        &self.wf
     }
 
     /// The model client calls go through.
@@ -172,7 +174,7 @@ impl<'w> Runner<'w> {
     }
 }
 
-impl Runner<'_> {
+impl Runner {
     /// Calls `agent` alone on `inputs` (template variables, as in [`CallRecord::inputs`]) under
     /// `setting`: what profiling does with each induced example. `key` names the example (seeds
     /// derive from it and `sample`). A failed model call comes back as a record with `error` set; a
@@ -417,7 +419,7 @@ mod tests {
             ]
         };
         wf.root = wf.add_node("c", NodeKind::Cond(branches(0.5)));
-        let runner = Runner::new(&wf, offline_client()).unwrap();
+        let runner = Runner::new(wf.clone(), offline_client()).unwrap();
         let config = Config::new(runner.space(), 0, []).unwrap();
         let mut picked = std::collections::HashMap::new();
         for i in 0..40 {
@@ -434,7 +436,7 @@ mod tests {
             "{picked:?}"
         );
         wf.nodes[wf.root.0 as usize].kind = NodeKind::Cond(branches(1.0));
-        let runner = Runner::new(&wf, offline_client()).unwrap();
+        let runner = Runner::new(wf.clone(), offline_client()).unwrap();
         for i in 0..10 {
             let r = runner
                 .run(&config, &serde_json::json!({"id": i, "answer": ""}))
