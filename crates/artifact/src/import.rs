@@ -164,6 +164,7 @@ pub fn import_v2(text: &str, source: &str) -> Result<Artifact, ArtifactError> {
         proxy: ProxyModel {
             execution: ExecutionModel::Sequential,
             latency: LatencyModel::Tokens,
+            dependence: 0.0,
         },
         space: None,
         points,

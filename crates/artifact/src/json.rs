@@ -307,6 +307,7 @@ mod tests {
             proxy: ProxyModel {
                 execution: ExecutionModel::Parallel,
                 latency: LatencyModel::Measured,
+                dependence: 0.0,
             },
             space: Some(SpaceSummary {
                 n_structures: 6,

@@ -70,13 +70,22 @@ pub struct Provenance {
 }
 
 /// The proxy's execution and latency model.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyModel {
     /// How parallel branches' latencies compose.
     pub execution: ExecutionModel,
     /// Where agent latencies came from.
     pub latency: LatencyModel,
+    /// How any-of candidates' failures co-occur, from 0 (independent: the paper's proxy, and what
+    /// artifacts without the field mean) to 1 (comonotone); see `flowcompile_proxy::Dependence`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub dependence: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// Size of the design space before and after dominance pruning.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use flowcompile_ir::{ExecutionModel, LatencyModel};
+use flowcompile_proxy::ProxyKind;
 
 use crate::exit;
 
@@ -314,6 +315,19 @@ fn execution_values() -> impl TypedValueParser<Value = ExecutionModel> {
     .try_map(|s| s.parse::<ExecutionModel>())
 }
 
+/// The `--proxy` values, with their help.
+fn proxy_values() -> impl TypedValueParser<Value = ProxyKind> {
+    PossibleValuesParser::new([
+        PossibleValue::new("dependent")
+            .help("any-of candidates fail together as measured per validation item (needs --data)"),
+        PossibleValue::new("independent").help("the paper's proxy: candidates fail independently"),
+    ])
+    .map(|s| match s.as_str() {
+        "independent" => ProxyKind::Independent,
+        _ => ProxyKind::Dependent,
+    })
+}
+
 /// The `--latency` values, with their help, parsed into the one latency-model enum.
 fn latency_values() -> impl TypedValueParser<Value = LatencyModel> {
     PossibleValuesParser::new(
@@ -413,6 +427,11 @@ pub struct CompileArgs {
     /// Where per-agent latency comes from.
     #[arg(long, value_parser = latency_values(), default_value = "measured")]
     pub latency: LatencyModel,
+    /// How any-of candidates (solvers before a vote) compose: with the dependence of their failures
+    /// measured on the validation items, or independently as in the paper. Profile files hold
+    /// averages only, so with --profiles both are the independent proxy.
+    #[arg(long, value_parser = proxy_values(), default_value = "dependent")]
+    pub proxy: ProxyKind,
     /// Artifact to write (default: .flowcompile/<workflow name>.artifact.json).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,

@@ -494,3 +494,75 @@ fn a_judge_keeps_only_the_calls_it_rates_correct() {
     }
     assert!(rejected > 0, "a weak judge rejects some calls: {judged}");
 }
+
+/// The default proxy measures how the answer agents' failures co-occur and records it; the paper's
+/// proxy (`--proxy independent`) records none, and predicts the top of the frontier higher. Answer
+/// agents are profiled on the same items, scored against the gold answer, on every item the
+/// reference ran (not only the ones it solved).
+#[test]
+fn the_dependent_proxy_measures_co_failures_on_shared_gold_labelled_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 40);
+    let compile = |proxy: &str, out: &str| {
+        let o = run(
+            dir.path(),
+            &[
+                "compile",
+                &wf,
+                "--data",
+                &data,
+                "--zoo",
+                "--store",
+                "s.sqlite",
+                "--calls-per-setting",
+                "20",
+                "--proxy",
+                proxy,
+                "-o",
+                out,
+            ],
+        );
+        check(&o, 0);
+        serde_json::from_str::<Value>(&std::fs::read_to_string(dir.path().join(out)).unwrap())
+            .unwrap()
+    };
+    let dependent = compile("dependent", "dep.json");
+    let independent = compile("independent", "ind.json");
+    let r = dependent["proxy"]["dependence"].as_f64().unwrap();
+    assert!(r > 0.0 && r <= 1.0, "{}", dependent["proxy"]);
+    assert!(independent["proxy"].get("dependence").is_none());
+    let top = |a: &Value| {
+        a["points"].as_array().unwrap().last().unwrap()["predicted"]["accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(top(&dependent) < top(&independent));
+
+    let db = rusqlite::Connection::open(dir.path().join("s.sqlite")).unwrap();
+    let items = |agent: &str| -> std::collections::BTreeSet<String> {
+        let mut q = db
+            .prepare("SELECT DISTINCT input_id FROM calls WHERE agent = ?1")
+            .unwrap();
+        let ids = q.query_map([agent], |r| r.get::<_, String>(0)).unwrap();
+        ids.map(|id| id.unwrap().rsplit_once('#').unwrap().0.to_owned())
+            .collect()
+    };
+    assert_eq!(items("detailed_solver"), items("generate_solver"));
+    // The voter samples among the items the reference passed, by the same item order.
+    let shared = items("detailed_solver")
+        .intersection(&items("sc_ensemble"))
+        .count();
+    assert!(shared >= 15, "{shared}");
+    // Solvers are labelled with the gold answer on every item; the voter only where the reference
+    // passed. The zoo's reference fails some of 40 GSM8K items, so the solvers have more examples.
+    let examples = |agent: &str| -> i64 {
+        db.query_row(
+            "SELECT COUNT(*) FROM induced WHERE agent LIKE '%/' || ?1",
+            [agent],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(examples("detailed_solver"), 40);
+    assert!(examples("sc_ensemble") < 40, "{}", examples("sc_ensemble"));
+}

@@ -276,7 +276,9 @@ fn serve_routes_requests_that_name_no_point(d: &Path, wf: &str, test: &str) {
         assert_eq!(info["point"], "knn", "{reply}");
         let routed = &info["selected_by"]["routed"];
         assert_eq!(routed["k"], 5, "{reply}");
-        assert_eq!(routed["neighbours"].as_array().unwrap().len(), 5, "{reply}");
+        // Every agent profiles the same items, 4 of them (--calls-per-setting 4): 4 neighbours are
+        // all there are for k = 5.
+        assert_eq!(routed["neighbours"].as_array().unwrap().len(), 4, "{reply}");
         assert!(info["predicted"]["accuracy"].as_f64().unwrap() > 0.0);
         assert!(reply["choices"][0]["message"]["content"].is_string());
     }

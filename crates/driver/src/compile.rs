@@ -10,8 +10,9 @@ use flowcompile_artifact::{
     SpaceSummary,
 };
 use flowcompile_ir::{DesignSpace, ExecutionModel, LatencyModel, Workflow};
-use flowcompile_pipeline::PipelineError;
+use flowcompile_pipeline::{item_profiles, PipelineError};
 use flowcompile_profile::{resolve, ProfileTable, ThroughputRow};
+use flowcompile_proxy::{Dependence, ProxyKind};
 use flowcompile_search::{pareto, Frontier, Problem};
 
 use crate::load::{self, Restriction};
@@ -52,6 +53,9 @@ pub struct CompileOptions {
     pub execution: ExecutionModel,
     /// Where per-agent latency comes from.
     pub latency: LatencyModel,
+    /// How any-of candidates compose: with their measured dependence (the default) or as the
+    /// paper's independent proxy.
+    pub proxy: ProxyKind,
     /// The artifact to write (default `<workflow name>.artifact.json`).
     pub output: Option<PathBuf>,
     /// The label of the models behind the profiles, stored in the artifact.
@@ -104,6 +108,9 @@ struct Profiles {
     /// Bytes the profiles digest is taken of (the files, or the measured profiles as CSV).
     digest_input: Vec<u8>,
     measured: Option<Measured>,
+    /// The candidates' dependence measured per validation item (`None` from profile files, which
+    /// hold averages only, or when no two answer agents share items).
+    dependence: Option<Dependence>,
 }
 
 /// Runs the passes: load, restrict, profiles (read or measured), resolve, search, write.
@@ -160,8 +167,23 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
         .collect();
     timings.resolve_s = started.elapsed().as_secs_f64();
 
+    let dependence = match (opts.proxy, profiles.dependence) {
+        (ProxyKind::Independent, _) => Dependence::INDEPENDENT,
+        (ProxyKind::Dependent, Some(d)) => {
+            observer.note(&format!(
+                "note: any-of candidates fail together with dependence {:.2} (0 independent, 1 always together), measured per validation item",
+                d.any_of
+            ));
+            d
+        }
+        (ProxyKind::Dependent, None) => {
+            observer.note("note: no per-item measurements of answer agents (profile files hold averages only): any-of candidates compose as independent, as --proxy independent does");
+            Dependence::INDEPENDENT
+        }
+    };
     let started = Instant::now();
-    let problem = Problem::new(&space, &wf.tools, &metrics, opts.execution);
+    let problem =
+        Problem::new(&space, &wf.tools, &metrics, opts.execution).with_dependence(dependence);
     let frontier = pareto(&problem);
     timings.search_s = started.elapsed().as_secs_f64();
 
@@ -179,7 +201,11 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
         &file.text,
         &profiles.digest_input,
         models_label.clone(),
-        opts,
+        ProxyModel {
+            execution: opts.execution,
+            latency: opts.latency,
+            dependence: dependence.any_of,
+        },
     );
     let output = opts
         .output
@@ -216,6 +242,7 @@ fn from_files(
         throughput: files.throughput,
         digest_input: files.digest_input,
         measured: None,
+        dependence: None,
     })
 }
 
@@ -272,8 +299,23 @@ fn from_measurement(
         table,
         throughput,
         digest_input,
+        dependence: measured_dependence(wf, options, report)?,
         measured: Some(m),
     })
+}
+
+/// The dependence of the answer agents' failures, from the profiling calls in the store, grouped
+/// by validation item.
+fn measured_dependence(
+    wf: &Workflow,
+    options: &MeasureOptions,
+    report: &flowcompile_pipeline::ProfileReport,
+) -> Result<Option<Dependence>> {
+    let keys: Vec<String> = report.agents.iter().map(|a| a.prompt_key.clone()).collect();
+    let store =
+        flowcompile_store::Store::open(&options.store).map_err(|e| Error::Other(e.into()))?;
+    let per_item = item_profiles(&store, wf, &keys).map_err(|e| Error::Other(e.into()))?;
+    Ok(crate::dependence::estimate(wf, &per_item))
 }
 
 /// The artifact of a search: its points sorted and numbered, provenance and space summary.
@@ -284,7 +326,7 @@ fn artifact(
     spec_text: &str,
     digest_input: &[u8],
     models_label: Option<String>,
-    opts: &CompileOptions,
+    proxy: ProxyModel,
 ) -> Artifact {
     let points = frontier
         .points
@@ -308,10 +350,7 @@ fn artifact(
             models_label,
             imported_from: None,
         },
-        proxy: ProxyModel {
-            execution: opts.execution,
-            latency: opts.latency,
-        },
+        proxy,
         space: Some(SpaceSummary {
             n_structures: space.structures.len() as u64,
             n_configs: SpaceSummary::count_text(space.n_configs()),

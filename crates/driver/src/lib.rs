@@ -35,6 +35,7 @@
 //!     },
 //!     execution: Default::default(),
 //!     latency: Default::default(),
+//!     proxy: Default::default(),
 //!     output: Some("math.artifact.json".into()),
 //!     models_label: None,
 //! };
@@ -45,6 +46,7 @@
 
 pub mod compile;
 pub mod config;
+mod dependence;
 mod error;
 pub mod load;
 pub mod measure;

@@ -252,7 +252,8 @@ pub fn expected_utility(args: &UtilityOptions, observer: &dyn Observer) -> Resul
             n_unused_rows: 0,
             unknown_agents: Vec::new(),
         };
-        let baselines = uniform_baselines(wf, space, &global, exec_model);
+        let dep = flowcompile_proxy::Dependence::new(artifact.proxy.dependence);
+        let baselines = uniform_baselines(wf, space, &global, exec_model, dep);
         if baselines.is_empty() {
             return Err(Error::Input(anyhow!(
                 "{}: no (model, budget) setting is allowed for every agent of the largest structure, so there is no uniform configuration",

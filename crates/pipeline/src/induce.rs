@@ -1,11 +1,16 @@
 //! Data induction: run the reference configuration on a labelled split, keep the calls of passing
 //! runs (optionally those a judge rates correct) as each agent's pseudo ground truth.
+//!
+//! Agents whose output is an answer (see [`answers_to_gold`]) are the exception: their calls are
+//! kept from every completed run, passing or not, with the item's gold answer as the reference, so
+//! that profiling measures them on the task's whole distribution rather than on the items the
+//! reference configuration happened to solve, and against the truth rather than the reference.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 use flowcompile_client::CallRequest;
-use flowcompile_ir::OutputParser;
+use flowcompile_ir::{NodeKind, OutputParser, Scorer, Workflow};
 use flowcompile_openai::ChatMessage;
 use flowcompile_runner::{item_id, CallRecord, Config, RunResult};
 use flowcompile_store::{EvalRow, InducedRow, Store};
@@ -108,12 +113,12 @@ impl Pipeline {
         let mut results = futures::stream::iter(todo.iter().map(|item| async move {
             let run = self.runner.run(&opts.reference, item).await;
             let verdicts = self.judge_calls(&run, item, opts).await;
-            (run, verdicts)
+            (run, verdicts, *item)
         }))
         .buffer_unordered(opts.concurrency.max(1));
         let mut first_error = None;
-        while let Some((run, verdicts)) = results.next().await {
-            self.record_item(&lock(&store), &run, verdicts, key, &run_key, opts)?;
+        while let Some((run, verdicts, item)) = results.next().await {
+            self.record_item(&lock(&store), item, &run, verdicts, key, opts)?;
             if let (Err(e), None) = (&run.answer, &first_error) {
                 first_error = Some(e.to_string());
             }
@@ -234,33 +239,53 @@ impl Pipeline {
         verdicts
     }
 
+    /// Whether the agent named `name` is scored against the gold answer ([`answers_to_gold`]).
+    fn gold_scored(&self, name: &str) -> bool {
+        let wf = self.wf();
+        wf.agents
+            .iter()
+            .position(|a| a.name == name)
+            .is_some_and(|i| answers_to_gold(wf, i))
+    }
+
     /// Stores one item's induced examples, then its result (so a crash in between re-runs it).
     fn record_item(
         &self,
         store: &Store,
+        item: &Value,
         run: &RunResult,
         verdicts: Vec<Option<bool>>,
         key: &str,
-        run_key: &str,
         opts: &InduceOptions,
     ) -> Result<(), PipelineError> {
         let score = run.score.map_or(0.0, |s| s.value);
         let passed = run.answer.is_ok() && score >= opts.min_score;
         let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let mut rows = Vec::new();
-        if passed {
-            for (call, verdict) in run.calls.iter().zip(verdicts) {
-                if call.error.is_some() {
-                    continue;
-                }
-                let c = counts.entry(call.agent.clone()).or_default();
-                c.0 += 1;
-                if verdict == Some(false) {
-                    c.1 += 1;
-                    continue;
-                }
-                rows.push(induced_row(key, &run.item_id, call));
+        let gold = item
+            .get(&self.wf().task.answer)
+            .filter(|_| run.answer.is_ok())
+            .map(gold_text);
+        for (call, verdict) in run.calls.iter().zip(verdicts) {
+            if call.error.is_some() {
+                continue;
             }
+            if let (Some(gold), true) = (&gold, self.gold_scored(&call.agent)) {
+                let mut row = induced_row(key, &run.item_id, call);
+                row.reference_output = gold.clone();
+                rows.push(row);
+                continue;
+            }
+            if !passed {
+                continue;
+            }
+            let c = counts.entry(call.agent.clone()).or_default();
+            c.0 += 1;
+            if verdict == Some(false) {
+                c.1 += 1;
+                continue;
+            }
+            rows.push(induced_row(key, &run.item_id, call));
         }
         store.record_induced(&rows)?;
         let trace = ItemTrace {
@@ -268,7 +293,7 @@ impl Pipeline {
             calls: serde_json::to_value(&run.calls).unwrap_or(Value::Null),
         };
         store.record_eval(&EvalRow {
-            run_key: run_key.to_string(),
+            run_key: format!("induce/{key}"),
             item_id: run.item_id.clone(),
             answer: run.answer.as_ref().map(Clone::clone).unwrap_or_default(),
             score,
@@ -283,6 +308,32 @@ impl Pipeline {
             created_at_unix_s: unix_now(),
         })?;
         Ok(())
+    }
+}
+
+/// Whether `wf.agents[agent]`'s output is an answer to the task, scored against the gold answer:
+/// its parser extracts an answer (`boxed` or a tag; not raw text or a program), the task's scorer
+/// compares answers (not a test suite), and it is not a vote's ensemble, whose accuracy is that of
+/// picking among candidates and so stays measured on the runs that passed.
+pub fn answers_to_gold(wf: &Workflow, agent: usize) -> bool {
+    let answer_parser = matches!(
+        wf.agents[agent].output,
+        OutputParser::Boxed | OutputParser::Tag(_)
+    );
+    let votes = wf.nodes.iter().any(|n| match n.kind {
+        NodeKind::Vote { ensemble, .. } => {
+            matches!(wf.node(ensemble).kind, NodeKind::Agent(a) if a.0 as usize == agent)
+        }
+        _ => false,
+    });
+    answer_parser && wf.task.scorer != Scorer::Tests && !votes
+}
+
+/// The gold answer as reference text: a string as it is, anything else as JSON.
+fn gold_text(gold: &Value) -> String {
+    match gold {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

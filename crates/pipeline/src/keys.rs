@@ -117,7 +117,7 @@ pub fn induction_key(
     }
     fingerprints.sort();
     let mut parts = vec![
-        "induction-key-v1",
+        "induction-key-v2",
         wf.name.as_str(),
         data.as_str(),
         reference,

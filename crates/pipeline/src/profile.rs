@@ -19,7 +19,7 @@ use crate::keys::prompt_key;
 use crate::progress::Progress;
 use crate::score::AgentScorer;
 use crate::writer::Writer;
-use crate::{lock, Pipeline};
+use crate::{lock, ItemProfiles, Pipeline};
 
 /// How to profile.
 #[derive(Clone, Debug)]
@@ -257,7 +257,7 @@ impl Pipeline {
                     judged: false,
                 });
             }
-            rows.sort_by_key(|r| (xxh3_64(r.input_id.as_bytes()), r.input_id.clone()));
+            sample_by_item(&mut rows);
             rows.truncate(opts.calls_per_setting.max(1));
             let examples = rows
                 .into_iter()
@@ -591,6 +591,27 @@ impl Pipeline {
             throughput_notes,
         })
     }
+}
+
+/// Orders examples for sampling so that every agent samples the same validation items: by the
+/// item's hash, one example per item first (an agent called twice per item, such as a repeated
+/// solver, takes its second call of an item only after the first calls of all items). Agents'
+/// profiles then share items, which is what measuring how their errors co-occur needs.
+fn sample_by_item(rows: &mut Vec<InducedRow>) {
+    rows.sort_by(|a, b| a.input_id.cmp(&b.input_id));
+    let mut calls_of_item: HashMap<String, u32> = HashMap::new();
+    let mut keyed: Vec<((u32, u64, String), InducedRow)> = rows
+        .drain(..)
+        .map(|r| {
+            let item = ItemProfiles::item_of(&r.input_id).to_string();
+            let round = calls_of_item.entry(item.clone()).or_default();
+            let key = (*round, xxh3_64(item.as_bytes()), r.input_id.clone());
+            *round += 1;
+            (key, r)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.extend(keyed.into_iter().map(|(_, r)| r));
 }
 
 #[cfg(test)]

@@ -4,10 +4,15 @@
 //! | construct | accuracy | latency ([`ExecutionModel::Parallel`]) | latency ([`ExecutionModel::Sequential`]) |
 //! |---|---|---|---|
 //! | sequence | prod p | sum t | sum t |
-//! | any-of | 1 - prod(1 - p) | max t | sum t |
+//! | any-of | 1 - F, F = fold of (1 - p) by f(a, b) = (1 - r) a b + r min(a, b) | max t | sum t |
 //! | all-of | prod p | max t | sum t |
 //! | conditional | sum w p | sum w t | sum w t |
 //! | retry, k attempts | 1 - (1 - p0) r^k, r = 1 - pf | t0 + (1 - p0)(1 + r + ... + r^(k-1)) tf | same |
+//!
+//! `r` is the [`Dependence`] of candidates' failures: 0 is the paper's independent composition
+//! (F = prod(1 - p)), 1 the comonotone one (candidates fail on the same items: F = min(1 - p)). It is
+//! estimated from measured calls (how often two answer agents fail on the same validation item,
+//! against what independence and comonotonicity would give); see [`Dependence::estimate`].
 //!
 //! Every rule is monotone: a better (more accurate or faster) sub-agent never makes the workflow worse.
 //! The search relies on this to prune, and on the [`fold`] primitives being the only arithmetic: the
@@ -17,7 +22,7 @@
 //! ```
 //! use flowcompile_ir::{AgentId, Expr, SlotId};
 //! use flowcompile_profile::Metrics;
-//! use flowcompile_proxy::{evaluate, ExecutionModel};
+//! use flowcompile_proxy::{evaluate, Dependence, ExecutionModel};
 //! let call = |s| Expr::Call { slot: SlotId(s), agent: AgentId(s) };
 //! let two_solvers_then_vote = Expr::Seq(vec![Expr::AnyOf(vec![call(0), call(1)]), call(2)]);
 //! let profile = [
@@ -25,7 +30,7 @@
 //!     Metrics { accuracy: 0.5, latency_s: 3.0 },
 //!     Metrics { accuracy: 0.9, latency_s: 1.0 },
 //! ];
-//! let m = evaluate(&two_solvers_then_vote, &|s: SlotId| profile[s.0 as usize], &[], ExecutionModel::Parallel);
+//! let m = evaluate(&two_solvers_then_vote, &|s: SlotId| profile[s.0 as usize], &[], ExecutionModel::Parallel, Dependence::INDEPENDENT);
 //! assert_eq!(m.accuracy, 0.75 * 0.9);
 //! assert_eq!(m.latency_s, 3.0 + 1.0);
 //! ```
@@ -35,10 +40,75 @@ pub use flowcompile_ir::ExecutionModel;
 use flowcompile_ir::{Expr, SlotId, Tool};
 pub use flowcompile_profile::Metrics;
 
+/// How strongly the failures of any-of candidates co-occur, in [0, 1]: 0 independent (the paper's
+/// proxy), 1 comonotone (whenever a weaker candidate fails the stronger ones fail too).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dependence {
+    /// The mixing weight `r` of the any-of rule.
+    pub any_of: f64,
+}
+
+impl Dependence {
+    /// Independent failures: the paper's composition.
+    pub const INDEPENDENT: Dependence = Dependence { any_of: 0.0 };
+
+    /// A dependence of `r`, clamped into [0, 1] (NaN is independence).
+    pub fn new(r: f64) -> Dependence {
+        Dependence {
+            any_of: if r.is_nan() { 0.0 } else { r.clamp(0.0, 1.0) },
+        }
+    }
+
+    /// Estimates `r` from pairs of failure-rate columns measured on the same items: for each pair
+    /// `(a, b)` (per item, the fraction of calls that failed), the excess of the measured joint
+    /// failure `mean(a b)` over independence `mean(a) mean(b)`, divided by the largest excess
+    /// possible, `min(mean(a), mean(b)) - mean(a) mean(b)`; pairs are pooled by summing both
+    /// (a ratio of sums, so pairs with more room weigh more). `None` when no pair has room (every
+    /// candidate always right or always wrong), so the caller can say why it fell back.
+    pub fn estimate<A: AsRef<[f64]>>(
+        pairs: impl IntoIterator<Item = (A, A)>,
+    ) -> Option<Dependence> {
+        let (mut excess, mut room) = (0.0, 0.0);
+        for (a, b) in pairs {
+            let (a, b) = (a.as_ref(), b.as_ref());
+            let n = a.len().min(b.len());
+            if n == 0 {
+                continue;
+            }
+            let mean = |x: &[f64]| x[..n].iter().sum::<f64>() / n as f64;
+            let (fa, fb) = (mean(a), mean(b));
+            let joint = a[..n].iter().zip(&b[..n]).map(|(x, y)| x * y).sum::<f64>() / n as f64;
+            excess += joint - fa * fb;
+            room += fa.min(fb) - fa * fb;
+        }
+        (room > 1e-12).then(|| Dependence::new(excess / room))
+    }
+}
+
+/// Which composition the proxy uses for any-of candidates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// Candidates' failures co-occur as measured ([`Dependence::estimate`]); the default.
+    #[default]
+    Dependent,
+    /// The paper's proxy: candidates fail independently.
+    Independent,
+}
+
+impl ProxyKind {
+    /// The flag value: `dependent` or `independent`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyKind::Dependent => "dependent",
+            ProxyKind::Independent => "independent",
+        }
+    }
+}
+
 /// The composition primitives. Partial states keep "larger accuracy is better, smaller latency is
 /// better" so that dominance can be checked on them directly.
 pub mod fold {
-    use super::{ExecutionModel, Metrics};
+    use super::{Dependence, ExecutionModel, Metrics};
 
     /// What an empty sequence or a switched-off step contributes.
     pub const IDENTITY: Metrics = Metrics {
@@ -77,10 +147,18 @@ pub mod fold {
         }
     }
 
-    /// Any-of, one more candidate.
-    pub fn any_of_step(state: Metrics, m: Metrics, exec: ExecutionModel) -> Metrics {
+    /// Any-of, one more candidate: the probability that all so far and this one fail, mixed between
+    /// independence (the product) and comonotonicity (the minimum) by `dep`.
+    pub fn any_of_step(
+        state: Metrics,
+        m: Metrics,
+        exec: ExecutionModel,
+        dep: Dependence,
+    ) -> Metrics {
+        let (all, this) = (-state.accuracy, 1.0 - m.accuracy);
+        let r = dep.any_of;
         Metrics {
-            accuracy: -((-state.accuracy) * (1.0 - m.accuracy)),
+            accuracy: -((1.0 - r) * (all * this) + r * all.min(this)),
             latency_s: parallel(state.latency_s, m.latency_s, exec),
         }
     }
@@ -134,8 +212,9 @@ pub fn evaluate(
     slot: &dyn Fn(SlotId) -> Metrics,
     tools: &[Tool],
     exec: ExecutionModel,
+    dep: Dependence,
 ) -> Metrics {
-    let eval = |e: &Expr| evaluate(e, slot, tools, exec);
+    let eval = |e: &Expr| evaluate(e, slot, tools, exec, dep);
     match expr {
         Expr::Call { slot: s, .. } => slot(*s),
         Expr::Tool(t) => Metrics {
@@ -156,7 +235,7 @@ pub fn evaluate(
             None => fold::IDENTITY,
             Some((first, rest)) => {
                 fold::any_of_finish(rest.iter().fold(fold::any_of_start(eval(first)), |s, e| {
-                    fold::any_of_step(s, eval(e), exec)
+                    fold::any_of_step(s, eval(e), exec, dep)
                 }))
             }
         },

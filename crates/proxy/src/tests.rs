@@ -24,7 +24,13 @@ fn check(expr: &Expr, slots: &[Metrics], exec: ExecutionModel, want: Metrics) {
         kind: ToolKind::ExtractAnswer,
         latency_s: 0.25,
     }];
-    let got = evaluate(expr, &|s: SlotId| slots[s.0 as usize], &tools, exec);
+    let got = evaluate(
+        expr,
+        &|s: SlotId| slots[s.0 as usize],
+        &tools,
+        exec,
+        Dependence::INDEPENDENT,
+    );
     assert!(
         (got.accuracy - want.accuracy).abs() < 1e-12,
         "accuracy {got:?} != {want:?}"
@@ -140,14 +146,16 @@ proptest! {
         gain in 0.0..=1.0f64,
         cut in 0.0..=1.0f64,
         parallel in any::<bool>(),
+        r in 0.0..=1.0f64,
     ) {
         let exec = if parallel { P } else { S };
+        let dep = Dependence::new(r);
         let mut better = slots.clone();
         let b = &mut better[which];
         b.accuracy += (1.0 - b.accuracy) * gain;
         b.latency_s *= 1.0 - cut;
-        let before = evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], exec);
-        let after = evaluate(&e, &|s: SlotId| better[s.0 as usize], &[], exec);
+        let before = evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], exec, dep);
+        let after = evaluate(&e, &|s: SlotId| better[s.0 as usize], &[], exec, dep);
         prop_assert!(after.accuracy >= before.accuracy, "{before:?} -> {after:?}");
         prop_assert!(after.latency_s <= before.latency_s, "{before:?} -> {after:?}");
         prop_assert!((0.0..=1.0).contains(&after.accuracy));
@@ -156,9 +164,42 @@ proptest! {
     /// Parallel execution is never slower than sequential and predicts the same accuracy.
     #[test]
     fn parallel_is_never_slower_than_sequential(e in expr(3), slots in prop::collection::vec(metrics(), 3)) {
-        let p = evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], P);
-        let s = evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], S);
+        let p = evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], P, Dependence::INDEPENDENT);
+        let s = evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], S, Dependence::INDEPENDENT);
         prop_assert_eq!(p.accuracy, s.accuracy);
         prop_assert!(p.latency_s <= s.latency_s);
     }
+
+    /// Dependence only lowers an any-of's accuracy, from the independent product down to the best
+    /// candidate alone at full dependence.
+    #[test]
+    fn dependence_lies_between_independence_and_the_best_candidate(
+        slots in prop::collection::vec(metrics(), 3),
+        r in 0.0..=1.0f64,
+    ) {
+        let e = Expr::AnyOf(vec![call(0), call(1), call(2)]);
+        let at = |r: f64| evaluate(&e, &|s: SlotId| slots[s.0 as usize], &[], P, Dependence::new(r)).accuracy;
+        let best = slots.iter().map(|m| m.accuracy).fold(0.0, f64::max);
+        prop_assert!(at(r) <= at(0.0) + 1e-12);
+        prop_assert!(at(r) >= best - 1e-12);
+        prop_assert!((at(1.0) - best).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn dependence_is_estimated_from_failures_on_the_same_items() {
+    let same = [1.0, 1.0, 0.0, 0.0];
+    let other = [1.0, 0.0, 1.0, 0.0];
+    assert_eq!(
+        Dependence::estimate([(&same[..], &same[..])]),
+        Some(Dependence::new(1.0))
+    );
+    assert_eq!(
+        Dependence::estimate([(&same[..], &other[..])]),
+        Some(Dependence::new(0.0))
+    );
+    let never = [0.0; 4];
+    assert_eq!(Dependence::estimate([(&never[..], &same[..])]), None);
+    let two = Dependence::estimate([(&same[..], &same[..]), (&same[..], &other[..])]).unwrap();
+    assert!((two.any_of - 0.5).abs() < 1e-12);
 }

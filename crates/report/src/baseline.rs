@@ -4,7 +4,7 @@
 
 use flowcompile_ir::{DesignSpace, SlotId, Workflow};
 use flowcompile_profile::{Metrics, Resolved};
-use flowcompile_proxy::{evaluate, ExecutionModel};
+use flowcompile_proxy::{evaluate, Dependence, ExecutionModel};
 
 /// One uniform configuration and its prediction.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +26,7 @@ pub fn uniform_baselines(
     space: &DesignSpace,
     resolved: &Resolved,
     exec: ExecutionModel,
+    dep: Dependence,
 ) -> Vec<Baseline> {
     let structure = space.largest_structure();
     let s = &space.structures[structure];
@@ -53,7 +54,7 @@ pub fn uniform_baselines(
                 .expect("the structure calls the slot");
             resolved.metrics(agents[k])[per_slot[k]]
         };
-        let predicted = evaluate(&s.expr, &metric_of, &wf.tools, exec);
+        let predicted = evaluate(&s.expr, &metric_of, &wf.tools, exec, dep);
         out.push(Baseline {
             model: setting.model.clone(),
             budget_tokens: setting.budget_tokens,
@@ -108,7 +109,13 @@ checker,big,100,0.95,10,1,1,1
         let table = parse_profiles(PROFILES, "p.csv", Format::Csv).unwrap();
         let resolved = resolve(&wf, &table, &[], LatencyModel::Measured).unwrap();
         assert_eq!(space.largest_structure(), 1);
-        let b = uniform_baselines(&wf, &space, &resolved, ExecutionModel::Parallel);
+        let b = uniform_baselines(
+            &wf,
+            &space,
+            &resolved,
+            ExecutionModel::Parallel,
+            Dependence::INDEPENDENT,
+        );
         // The checker only runs "big", so only the big settings are uniform.
         let names: Vec<_> = b
             .iter()

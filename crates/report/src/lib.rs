@@ -224,7 +224,8 @@ fn check<'a>(inputs: &'a Inputs<'a>) -> Result<Model<'a>, ReportError> {
                 r.unknown_agents.join(", ")
             ));
         }
-        baselines = uniform_baselines(p.workflow, &space, &r, exec);
+        let dep = flowcompile_proxy::Dependence::new(artifact.proxy.dependence);
+        baselines = uniform_baselines(p.workflow, &space, &r, exec, dep);
         let s = space.largest_structure();
         let knobs = space.structures[s]
             .knobs

@@ -121,7 +121,7 @@ impl Tracer<'_> {
     }
 
     fn inner(&mut self, plan: &Plan) -> Metrics {
-        let exec = self.problem.exec;
+        let (exec, dep) = (self.problem.exec, self.problem.dep);
         match &plan.kind {
             Kind::Call(slot) => {
                 let v = self
@@ -155,7 +155,7 @@ impl Tracer<'_> {
                 let q = self.fold(
                     &v.iter().collect::<Vec<_>>(),
                     &fold::any_of_start,
-                    &|_, a, b| fold::any_of_step(a, b, exec),
+                    &|_, a, b| fold::any_of_step(a, b, exec, dep),
                     true,
                 );
                 let v = fold::any_of_finish(q);
@@ -211,6 +211,7 @@ pub fn brute_force(problem: &Problem) -> Vec<Point> {
                 &|s: SlotId| problem.metrics_at_rank(s, by_slot[s.0 as usize]),
                 problem.tools,
                 problem.exec,
+                problem.dep,
             );
             let mut tracer = Tracer {
                 problem,

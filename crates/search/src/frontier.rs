@@ -185,7 +185,7 @@ impl Solver<'_> {
         match op {
             Op::Seq => fold::seq(state, m),
             Op::AllOf => fold::all_of(state, m, exec),
-            Op::AnyOf => fold::any_of_step(state, m, exec),
+            Op::AnyOf => fold::any_of_step(state, m, exec, self.problem.dep),
             Op::Cond(weights) => fold::cond_step(state, f64::from_bits(weights[k]), m),
             Op::Retry(attempts) => fold::retry(state, m, *attempts),
             Op::Call(_) | Op::Tool(_) => unreachable!("calls and tools have no children"),

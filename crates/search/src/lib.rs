@@ -40,7 +40,7 @@
 //!
 //! ```
 //! use flowcompile_ir::*;
-//! use flowcompile_proxy::{ExecutionModel, Metrics};
+//! use flowcompile_proxy::{Dependence, ExecutionModel, Metrics};
 //! let agent = Agent::new("solver", vec![Setting::new("small", 0), Setting::new("large", 0)]);
 //! let mut wf = Workflow::new("demo", vec![agent]);
 //! wf.root = wf.add_node("solver", NodeKind::Agent(AgentId(0)));
@@ -62,7 +62,7 @@ mod pairs;
 mod plan;
 
 use flowcompile_ir::{DesignSpace, SlotId, Tool};
-use flowcompile_proxy::{ExecutionModel, Metrics};
+use flowcompile_proxy::{Dependence, ExecutionModel, Metrics};
 
 pub use brute::brute_force;
 pub use frontier::pareto;
@@ -78,6 +78,8 @@ pub struct Problem<'a> {
     pub metrics: &'a [Vec<Metrics>],
     /// How parallel branches' latencies combine.
     pub exec: ExecutionModel,
+    /// How any-of candidates' failures co-occur (independent unless [`Problem::with_dependence`]).
+    pub dep: Dependence,
     /// Per slot, setting indices best first (accuracy desc, latency asc, index asc).
     ranked: Vec<Vec<u32>>,
 }
@@ -114,8 +116,15 @@ impl<'a> Problem<'a> {
             tools,
             metrics,
             exec,
+            dep: Dependence::INDEPENDENT,
             ranked,
         }
+    }
+
+    /// The same problem composed with dependence `dep` between any-of candidates' failures.
+    pub fn with_dependence(mut self, dep: Dependence) -> Problem<'a> {
+        self.dep = dep;
+        self
     }
 
     /// The settings of a slot that no other setting of it weakly dominates, best first.

@@ -4,7 +4,7 @@
 use flowcompile_ir::{
     Agent, AgentId, Count, NodeId, NodeKind, Setting, Tool, ToolId, ToolKind, Workflow,
 };
-use flowcompile_proxy::{ExecutionModel, Metrics};
+use flowcompile_proxy::{Dependence, ExecutionModel, Metrics};
 use flowcompile_search::{brute_force, pareto, Problem};
 use proptest::prelude::*;
 
@@ -146,7 +146,7 @@ fn check(
     t: &T,
     n_agents: u32,
     share: bool,
-    parallel: bool,
+    (parallel, dependence): (bool, f64),
     profiles: &[Vec<Metrics>],
     tool_latency: f64,
     min_structures: usize,
@@ -182,7 +182,8 @@ fn check(
     } else {
         ExecutionModel::Sequential
     };
-    let problem = Problem::new(&space, &wf.tools, &metrics, exec);
+    let problem = Problem::new(&space, &wf.tools, &metrics, exec)
+        .with_dependence(Dependence::new(dependence));
     let fast = pareto(&problem);
     let slow = brute_force(&problem);
     prop_assert_eq!(&fast.points, &slow);
@@ -238,12 +239,20 @@ fn stage(n_agents: u32) -> impl Strategy<Value = T> {
     ]
 }
 
+/// The any-of dependence: the paper's independence, full dependence, or anything between.
+fn dependence() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.0), Just(1.0), 0.0..=1.0f64]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
-    fn pareto_equals_brute_force((t, n_agents, share, parallel, _discrete, profiles, tool_latency) in case()) {
-        check(&t, n_agents, share, parallel, &profiles, tool_latency, 1)?;
+    fn pareto_equals_brute_force(
+        (t, n_agents, share, parallel, _discrete, profiles, tool_latency) in case(),
+        dependence in dependence(),
+    ) {
+        check(&t, n_agents, share, (parallel, dependence), &profiles, tool_latency, 1)?;
     }
 
     /// Stages in sequence, each with its own knobs: many structures that share most of their
@@ -263,9 +272,10 @@ proptest! {
                     ),
                     prop_oneof![Just(0.0), 0.0..2.0f64],
                 )
-            )
+            ),
+        dependence in dependence(),
     ) {
-        check(&T::Seq(stages), n_agents, share, parallel, &profiles, tool_latency, 4)?;
+        check(&T::Seq(stages), n_agents, share, (parallel, dependence), &profiles, tool_latency, 4)?;
     }
 }
 
@@ -309,7 +319,7 @@ fn a_product_of_knobs_equals_brute_force() {
             &T::Seq(stages.clone()),
             4,
             share,
-            parallel,
+            (parallel, if round % 3 == 0 { 0.7 } else { 0.0 }),
             &profiles,
             0.5,
             8,

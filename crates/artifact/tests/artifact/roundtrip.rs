@@ -114,8 +114,13 @@ fn artifact() -> impl Strategy<Value = Artifact> {
             Just(ExecutionModel::Sequential)
         ],
         prop_oneof![Just(LatencyModel::Measured), Just(LatencyModel::Tokens)],
+        prop_oneof![Just(0.0), 0.0..=1.0f64],
     )
-        .prop_map(|(execution, latency)| ProxyModel { execution, latency });
+        .prop_map(|(execution, latency, dependence)| ProxyModel {
+            execution,
+            latency,
+            dependence,
+        });
     (
         text(),
         provenance,

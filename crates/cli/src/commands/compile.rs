@@ -30,6 +30,7 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         profiles,
         execution: args.execution,
         latency: args.latency,
+        proxy: args.proxy,
         output: args.output.clone(),
         models_label: args.models_label.clone(),
     };
