@@ -110,6 +110,15 @@ pub struct DifficultyParams {
     pub spread: f64,
     /// Need multiplies by `exp(need_growth * d)`.
     pub need_growth: f64,
+    /// Share of the seeded part's variance that every call of a task sees alike, in [0, 1]: 1 (the
+    /// default) makes a task equally hard for every agent, model and sample, so their errors are
+    /// correlated; 0 gives each call its own draw, so errors are independent given the task's level.
+    #[serde(default = "fully_shared")]
+    pub shared: f64,
+}
+
+fn fully_shared() -> f64 {
+    1.0
 }
 
 /// Parameters of the roles and of in-process token estimates.
@@ -254,6 +263,12 @@ impl ZooConfig {
         finite("difficulty.level_step", self.difficulty.level_step)?;
         non_negative("difficulty.spread", self.difficulty.spread)?;
         finite("difficulty.need_growth", self.difficulty.need_growth)?;
+        if !(0.0..=1.0).contains(&self.difficulty.shared) {
+            return Err(bad(
+                "difficulty.shared".into(),
+                "must be a number from 0 to 1",
+            ));
+        }
         let b = &self.behaviour;
         if b.wrong_weights.is_empty() {
             return Err(bad(

@@ -6,12 +6,17 @@ use std::borrow::Cow;
 
 use super::{ModelEntry, Zoo};
 use crate::config::Role;
-use crate::hash::{combine, draw, sigmoid};
+use crate::hash::{combine, draw, normal, sigmoid};
+
+/// Tags the per-call draw of the difficulty's unshared part.
+const PRIVATE_DIFFICULTY_TAG: u64 = 0x7072_6976;
 
 /// What the decision needs to know about a task, known or not.
 pub(crate) struct TaskView<'a> {
     pub key: u64,
     pub difficulty: f64,
+    /// The seeded standard normal in `difficulty`, which `difficulty.shared` splits per call.
+    pub z: f64,
     pub need: u64,
     pub prompt_words: u64,
     pub known: Option<Known<'a>>,
@@ -48,7 +53,6 @@ impl Zoo {
         let c = &self.config;
         let thinking = budget.min(view.need);
         let eff = model.ability + c.g * (thinking as f64 / c.b0).ln_1p();
-        let base = eff - view.difficulty;
         let inputs_hash = input_keys
             .iter()
             .fold(inputs.len() as u64, |h, &k| combine(h, k));
@@ -63,6 +67,16 @@ impl Zoo {
         ]
         .into_iter()
         .fold(c.seed, combine);
+        let shared = c.difficulty.shared;
+        let difficulty = if shared < 1.0 {
+            // z(call) = sqrt(s) z(task) + sqrt(1 - s) z(private): still standard normal per call.
+            let private = normal(combine(key, PRIVATE_DIFFICULTY_TAG));
+            let z = shared.sqrt() * view.z + (1.0 - shared).sqrt() * private;
+            view.difficulty + c.difficulty.spread * (z - view.z)
+        } else {
+            view.difficulty
+        };
+        let base = eff - difficulty;
         let u = draw(key, 1);
         let b = &c.behaviour;
         // Without inputs every role but the judge answers from scratch.

@@ -108,6 +108,8 @@ struct TaskEntry {
     task: Task,
     key: u64,
     difficulty: f64,
+    /// The seeded standard normal in `difficulty`.
+    z: f64,
     gold_key: u64,
     wrong: Vec<String>,
     prompt_words: u64,
@@ -187,9 +189,8 @@ impl Zoo {
         let c = &self.config;
         let key = combine(c.seed, hash::bytes(&task.question));
         let level = f64::from(task.level.unwrap_or(3)) - 3.0;
-        let difficulty = offset
-            + c.difficulty.level_step * level
-            + c.difficulty.spread * normal(combine(key, DIFFICULTY_TAG));
+        let z = normal(combine(key, DIFFICULTY_TAG));
+        let difficulty = offset + c.difficulty.level_step * level + c.difficulty.spread * z;
         let need_factor = need_scale * (c.difficulty.need_growth * difficulty).exp();
         for m in &self.models {
             self.needs
@@ -211,6 +212,7 @@ impl Zoo {
         self.tasks.push(TaskEntry {
             key,
             difficulty,
+            z,
             gold_key: answer_key(&task.answer),
             wrong,
             prompt_words: word_count(&task.question) + context_words,
@@ -366,6 +368,7 @@ impl Zoo {
         Ok(TaskView {
             key: t.key,
             difficulty: t.difficulty,
+            z: t.z,
             need: self.needs[id.index() * self.models.len() + model.index()],
             prompt_words: t.prompt_words,
             known: Some(Known {
@@ -380,11 +383,13 @@ impl Zoo {
     pub(crate) fn unknown_view(&self, prompt_hash: u64, model: &ModelEntry) -> TaskView<'static> {
         let c = &self.config;
         let key = combine(combine(c.seed, UNKNOWN_TAG), prompt_hash);
-        let difficulty = c.difficulty.spread * normal(combine(key, DIFFICULTY_TAG));
+        let z = normal(combine(key, DIFFICULTY_TAG));
+        let difficulty = c.difficulty.spread * z;
         let need_factor = (c.difficulty.need_growth * difficulty).exp();
         TaskView {
             key,
             difficulty,
+            z,
             need: need_for(model.need_tokens * need_factor, c.max_need_tokens),
             prompt_words: 0,
             known: None,
@@ -705,6 +710,52 @@ mod tests {
             err.contains("unknown model `gpt-5`") && err.contains("zoo-0.6b, zoo-1.7b"),
             "{err}"
         );
+    }
+
+    /// `difficulty.shared` moves two samples' errors on the same tasks from correlated (1, the
+    /// default) to independent (0): the phi coefficient of their correctness over 400 tasks.
+    #[test]
+    fn shared_difficulty_sets_how_errors_co_occur() {
+        let lines: String = (0..400)
+            .map(|i| {
+                format!(
+                    "{{\"question\": \"What is {i} plus {}?\", \"answer\": \"{}\"}}\n",
+                    i + 1,
+                    2 * i + 1
+                )
+            })
+            .collect();
+        let phi = |shared: f64| {
+            let mut config = ZooConfig::default();
+            config.difficulty.shared = shared;
+            let zoo = Zoo::new(
+                config,
+                vec![TaskSet::from_jsonl("gsm8k_phi.jsonl", &lines).unwrap()],
+            )
+            .unwrap();
+            let right = |task: u32, sample: u64| {
+                let r = zoo.respond(&req(&zoo, "zoo-4b", Role::Solve, task, &[], 1000, sample));
+                f64::from(u8::from(r.unwrap().correct == Some(true)))
+            };
+            let pairs: Vec<(f64, f64)> = (0..400).map(|t| (right(t, 0), right(t, 1))).collect();
+            let n = pairs.len() as f64;
+            let (ma, mb) = (
+                pairs.iter().map(|p| p.0).sum::<f64>() / n,
+                pairs.iter().map(|p| p.1).sum::<f64>() / n,
+            );
+            let cov = pairs.iter().map(|(a, b)| (a - ma) * (b - mb)).sum::<f64>() / n;
+            cov / (ma * (1.0 - ma) * mb * (1.0 - mb)).sqrt()
+        };
+        let (together, apart) = (phi(1.0), phi(0.0));
+        assert!(together > 0.4, "{together}");
+        assert!(apart.abs() < 0.15, "{apart}");
+        let mut bad = ZooConfig::default();
+        bad.difficulty.shared = 1.5;
+        assert!(bad
+            .validate("zoo.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("difficulty.shared"));
     }
 
     #[test]
