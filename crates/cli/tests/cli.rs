@@ -97,7 +97,7 @@ fn impossible_constraints_exit_4_and_name_the_nearest_points() {
 fn a_bad_workflow_exits_3_with_a_located_diagnostic() {
     let dir = tempfile::tempdir().unwrap();
     let bad = root()
-        .join("crates/spec/tests/bad/cycle.toml")
+        .join("fuzz/corpus/workflow/cycle.toml")
         .display()
         .to_string();
     let (_, stderr) = check(&run(dir.path(), &["space", &bad]), 3);

@@ -78,6 +78,12 @@ fn n_calls(store: &Path) -> i64 {
         .unwrap_or(0)
 }
 
+fn n_program_runs(store: &Path) -> u64 {
+    rusqlite::Connection::open(store)
+        .and_then(|c| c.query_row("SELECT COUNT(*) FROM program_runs", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
 #[test]
 fn a_profiling_run_killed_mid_way_resumes_to_the_same_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -139,6 +145,7 @@ fn a_profiling_run_killed_mid_way_resumes_to_the_same_store() {
         at_kill > 0 && at_kill < total,
         "killed mid-way: {at_kill} of {total}"
     );
+    let programs_at_kill = n_program_runs(&killed_store);
 
     let resumed = run(
         dir.path(),
@@ -187,6 +194,19 @@ fn a_profiling_run_killed_mid_way_resumes_to_the_same_store() {
     assert_eq!(
         resumed_report["profile"]["rows"],
         whole_report["profile"]["rows"]
+    );
+    // What the killed run's programs printed is read back, not run again: the resumed run runs
+    // at most the whole run's programs less those the store had at the kill.
+    let programs_run_now = |report: &Value| report["profile"]["programs_run_now"].as_u64().unwrap();
+    assert!(
+        programs_at_kill > 0,
+        "the killed run recorded no program run"
+    );
+    assert!(
+        programs_run_now(&resumed_report) + programs_at_kill <= programs_run_now(&whole_report),
+        "the resumed run ran {} programs, the whole run {}, and the store had {programs_at_kill}",
+        programs_run_now(&resumed_report),
+        programs_run_now(&whole_report)
     );
 }
 
@@ -330,13 +350,10 @@ fn bad_splits_and_missing_models_are_clear_errors() {
     );
 }
 
-#[test]
-fn an_endpoint_that_fails_leaves_its_settings_unprofiled_not_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let (wf, data) = small_math(dir.path(), 20);
-    // A zoo server for every model but qwen3-8b, which points at a closed port.
+/// `flowcompile zoo serve` on a free port knowing the tasks of `data`, and its base URL.
+fn start_zoo(data: &str) -> (std::process::Child, String) {
     let mut zoo = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
-        .args(["zoo", "serve", "--port", "0", "--tasks", &data])
+        .args(["zoo", "serve", "--port", "0", "--tasks", data])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -353,6 +370,15 @@ fn an_endpoint_that_fails_leaves_its_settings_unprofiled_not_zero() {
         .unwrap_or_else(|| panic!("no url in {line:?}"))
         .trim_end_matches('/')
         .to_string();
+    (zoo, url)
+}
+
+#[test]
+fn an_endpoint_that_fails_leaves_its_settings_unprofiled_not_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 20);
+    // A zoo server for every model but qwen3-8b, which points at a closed port.
+    let (mut zoo, url) = start_zoo(&data);
     let providers = format!(
         "[defaults]\nbudget = \"forcing\"\nchat_template = \"qwen3\"\nmax_retries = 0\ntimeout_s = 5\n\
          [models.\"qwen3-0.6b\"]\nbase_url = \"{url}\"\nmodel = \"zoo-0.6b\"\n\
@@ -565,4 +591,84 @@ fn the_dependent_proxy_measures_co_failures_on_shared_gold_labelled_items() {
     };
     assert_eq!(examples("detailed_solver"), 40);
     assert!(examples("sc_ensemble") < 40, "{}", examples("sc_ensemble"));
+}
+
+#[test]
+fn url_passwords_and_header_values_stay_out_of_the_store_the_artifact_and_the_output() {
+    const PASSWORD: &str = "pw-0123456789-url-secret";
+    const HEADER: &str = "hv-0123456789-header-secret";
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 10);
+    let (mut zoo, url) = start_zoo(&data);
+    let with_password = |url: &str| url.replacen("http://", &format!("http://user:{PASSWORD}@"), 1);
+    // qwen3-8b fails on a closed port, so its errors (with the URL) are stored and printed.
+    let providers = format!(
+        "[defaults]\nbudget = \"forcing\"\nchat_template = \"qwen3\"\nmax_retries = 0\ntimeout_s = 5\n\
+         headers = {{ \"x-api-key\" = \"{HEADER}\" }}\n\
+         [models.\"qwen3-0.6b\"]\nbase_url = \"{}\"\nmodel = \"zoo-0.6b\"\n\
+         [models.\"qwen3-8b\"]\nbase_url = \"{}\"\nmodel = \"zoo-8b\"\n",
+        with_password(&url),
+        with_password("http://127.0.0.1:9/v1"),
+    );
+    std::fs::write(dir.path().join("p.toml"), providers).unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "compile",
+            &wf,
+            "--data",
+            &data,
+            "--providers",
+            "p.toml",
+            "--store",
+            "s.sqlite",
+            "--calls-per-setting",
+            "3",
+            "--reference",
+            "qwen3-0.6b@4000",
+            "--drop-unprofiled",
+            "--json",
+        ],
+    );
+    let (stdout, stderr) = check(&out, 0);
+    zoo.kill().unwrap();
+    zoo.wait().unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("s.sqlite")).unwrap();
+    let errors: Vec<String> = conn
+        .prepare("SELECT error FROM calls WHERE error IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    drop(conn);
+    assert!(!errors.is_empty(), "qwen3-8b's failures are stored");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("http://***@127.0.0.1:9/v1")),
+        "{:?}",
+        &errors[..1]
+    );
+    let mut written = vec![stdout, stderr];
+    for entry in std::fs::read_dir(dir.path())
+        .unwrap()
+        .chain(std::fs::read_dir(dir.path().join(".flowcompile")).unwrap())
+    {
+        let path = entry.unwrap().path();
+        if path.is_file() && !path.ends_with("p.toml") {
+            written.push(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned());
+        }
+    }
+    assert!(
+        written
+            .iter()
+            .any(|w| w.contains("flowcompile.artifact.v1")),
+        "no artifact"
+    );
+    for text in &written {
+        for secret in [PASSWORD, HEADER] {
+            assert!(!text.contains(secret), "{secret} written out");
+        }
+    }
 }

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use crate::redact::{redact_values, userinfo_parts};
 use crate::template::ChatTemplate;
 
 /// Concurrency of an endpoint whose entries do not set `concurrency`.
@@ -106,7 +107,7 @@ impl fmt::Debug for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Provider")
             .field("name", &self.name)
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.display_url())
             .field("api_key_env", &self.api_key_env)
             .field("api_key", &self.api_key)
             .field("model", &self.model)
@@ -269,6 +270,34 @@ fn model_key(name: &str, field: &str) -> String {
     }
 }
 
+/// Every string under a `headers` key (and every `base_url`'s user-info parts) of a TOML text that
+/// parses as TOML, whatever its shape: what a syntax error must not quote.
+fn header_values(text: &str) -> Vec<String> {
+    fn strings(value: &toml::Value, out: &mut Vec<String>) {
+        match value {
+            toml::Value::String(s) => out.push(s.clone()),
+            toml::Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            toml::Value::Table(t) => t.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    fn walk(table: &toml::Table, out: &mut Vec<String>) {
+        for (key, value) in table {
+            match (key.as_str(), value) {
+                ("headers", v) => strings(v, out),
+                ("base_url", toml::Value::String(url)) => out.extend(userinfo_parts(url)),
+                (_, toml::Value::Table(t)) => walk(t, out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(table) = text.parse::<toml::Table>() {
+        walk(&table, &mut out);
+    }
+    out
+}
+
 /// 1-based line and column of a byte offset.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
@@ -348,7 +377,7 @@ impl Providers {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().trim_end().to_string(),
+                message: redact_values(e.message().trim_end(), header_values(text)),
             }
         })?;
         let check = Checker { path };
@@ -558,7 +587,7 @@ impl Providers {
                         model_key(name, "concurrency"),
                         format!(
                             "{n} differs from {m} set for model `{other}` on the same base_url {}",
-                            provider.base_url
+                            provider.display_url()
                         ),
                     ))
                 }
@@ -802,6 +831,33 @@ mod tests {
         assert!(!debug.contains("hv-123"), "{debug}");
         assert!(
             debug.contains("ZOO_KEY") && debug.contains("x-secret") && debug.contains("<redacted>")
+        );
+    }
+
+    #[test]
+    fn header_values_and_url_userinfo_never_show_in_errors_or_debug() {
+        let shapes = [
+            "[models.a]\nbase_url = \"http://x/v1\"\nheaders = \"hv-secret-1\"\n",
+            "[defaults.headers]\nx-api-key = [\"hv-secret-1\"]\n[models.a]\nbase_url = \"http://x/v1\"\n",
+        ];
+        for text in shapes {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with("providers.toml:"), "{err}");
+            assert!(!err.contains("hv-secret-1"), "{err}");
+        }
+        let err = parse(
+            "[models.a]\nbase_url = \"http://u:pw-secret-2@x/v1\"\nconcurrency = 3\n[models.b]\nbase_url = \"http://u:pw-secret-2@x/v1\"\nconcurrency = 5\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("base_url http://***@x/v1"), "{err}");
+        assert!(!err.contains("pw-secret-2"), "{err}");
+        let p = parse("[models.a]\nbase_url = \"http://u:pw-secret-2@x/v1\"\n").unwrap();
+        assert_eq!(p.get("a").unwrap().base_url, "http://u:pw-secret-2@x/v1");
+        let debug = format!("{p:?}");
+        assert!(
+            debug.contains("http://***@x/v1") && !debug.contains("pw-secret-2"),
+            "{debug}"
         );
     }
 

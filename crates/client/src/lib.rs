@@ -43,7 +43,12 @@
 //! while backing off). Attempts are retried with exponential backoff and jitter ([`RetryPolicy`]) on 429,
 //! 5xx, timeouts, connection errors, unreadable bodies and replies without choices, honouring
 //! `Retry-After`; other 4xx are not retried. Keys are read from the environment variable `api_key_env`
-//! names, sent as a bearer token, redacted from server messages, and never appear in `Debug`, errors or logs.
+//! names and sent as a bearer token. The key, every `headers` value and the user-info of `base_url`
+//! (`http://user:secret@host/v1`) are secrets: [`Provider::redact`] takes them out of every server
+//! message, network error and stream error before it becomes a [`ClientError`] or a log line (a body
+//! echoing them is redacted before it is cut to 200 characters), URLs are shown as
+//! `http://***@host/v1` ([`redact_userinfo`]) in errors, logs and `Debug`, and a providers file whose
+//! syntax error would quote a header value has it redacted.
 //!
 //! ```
 //! use flowcompile_client::{BudgetMode, ChatTemplate, Client, Providers, reasoning_effort, split_thinking};
@@ -73,6 +78,7 @@ mod client;
 mod config;
 #[cfg(feature = "zoo")]
 mod inproc;
+mod redact;
 mod retry;
 mod sse;
 mod template;
@@ -87,6 +93,7 @@ pub use config::{
     Api, ApiKey, BudgetMode, ConfigError, Provider, Providers, DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT_S,
 };
+pub use redact::{redact_userinfo, REDACTED, REDACTED_USERINFO};
 pub use retry::RetryPolicy;
 pub use template::ChatTemplate;
 pub use think::{split_thinking, Split, EARLY_STOP, THINK_CLOSE, THINK_OPEN};

@@ -34,6 +34,8 @@ pub fn parse_split(text: &str, answer_field: &str, fields: &[String]) -> Split {
         bad: Vec::new(),
         without_label: 0,
     };
+    // A byte-order mark (editors on Windows write one) is not part of the first item.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -144,6 +146,13 @@ mod tests {
             message.contains("d.jsonl:3: expected a JSON object"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_crlf_are_not_part_of_the_items() {
+        let text = "\u{feff}{\"problem\": \"1+1\", \"answer\": \"2\"}\r\n\r\n{\"problem\": \"2\", \"answer\": 4}\r\n";
+        let items = read_split(text, "d.jsonl", "answer", &fields()).unwrap();
+        assert_eq!(items.len(), 2);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::error::{PipelineError, Unprofiled};
 use crate::keys::prompt_key;
 use crate::progress::Progress;
 use crate::score::AgentScorer;
-use crate::writer::Writer;
+use crate::writer::{Record, Writer};
 use crate::{lock, ItemProfiles, Pipeline};
 
 /// How to profile.
@@ -119,6 +119,9 @@ pub struct ProfileReport {
     pub throughput: Vec<ThroughputFit>,
     /// Models whose calls cannot fit a token-based latency model, and why.
     pub throughput_notes: Vec<String>,
+    /// Programs run by this invocation to score outputs (a program whose output the store had
+    /// is not run again).
+    pub programs_run_now: usize,
 }
 
 /// Running sums of one setting's successful calls.
@@ -335,7 +338,11 @@ impl Pipeline {
         progress.begin("profile", (total - reused.iter().sum::<usize>()) as u64);
         let writer = Writer::start(&self.store_path)?;
         let writer_failed = AtomicBool::new(false);
-        let scorer = AgentScorer::new(self.wf().task.scorer, &self.wf().task.answer);
+        // What the store knows programs print, read once: a resumed run scores a program it has
+        // seen without running it again.
+        let program_runs = Store::open(&self.store_path)?.program_runs()?;
+        let scorer = AgentScorer::new(self.wf().task.scorer, &self.wf().task.answer)
+            .with_program_runs(program_runs);
         let mut active: Vec<Vec<bool>> = self
             .wf()
             .agents
@@ -438,7 +445,10 @@ impl Pipeline {
                     reasoning_tokens: None,
                     error: record.error,
                 };
-                if !writer.send(row) {
+                let runs = scorer.take_new_runs();
+                let sent = (runs.is_empty() || writer.send(Record::Programs(runs)))
+                    && writer.send(Record::Call(row));
+                if !sent {
                     writer_failed.store(true, Ordering::Relaxed);
                     break;
                 }
@@ -589,6 +599,7 @@ impl Pipeline {
             unprofiled,
             throughput,
             throughput_notes,
+            programs_run_now: scorer.programs_run(),
         })
     }
 }

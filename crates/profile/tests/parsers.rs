@@ -37,7 +37,7 @@ fn outcome(name: &str, text: &str) -> String {
 
 #[test]
 fn corpus_files_give_their_expected_outcome() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/profiles");
     let bless = std::env::var_os("FLOWCOMPILE_BLESS").is_some_and(|v| v == "1");
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

@@ -163,14 +163,28 @@ impl<'de> Deserialize<'de> for CountSpec {
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<CountSpec, E> {
                 whole(i64::try_from(v).unwrap_or(i64::MAX)).map(CountSpec::Fixed)
             }
+            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<CountSpec, E> {
+                Err(E::custom(format!("count {v}: expected {COUNT_EXPECTED}")))
+            }
+            fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<CountSpec, E> {
+                Err(E::custom(format!("count {v}: expected {COUNT_EXPECTED}")))
+            }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
             ) -> Result<CountSpec, A::Error> {
                 use serde::de::Error;
                 let mut bounds = Vec::new();
-                while let Some(v) = seq.next_element::<i64>()? {
-                    bounds.push(whole::<A::Error>(v)?);
+                // Each bound is read as a count itself, so that any number says what is expected.
+                while let Some(bound) = seq.next_element::<CountSpec>()? {
+                    match bound {
+                        CountSpec::Fixed(n) => bounds.push(n),
+                        CountSpec::Range(_) => {
+                            return Err(A::Error::custom(format!(
+                                "a count range holds numbers, not ranges: expected {COUNT_EXPECTED}"
+                            )))
+                        }
+                    }
                 }
                 match bounds[..] {
                     [min, max] => Ok(CountSpec::Range([min, max])),

@@ -39,7 +39,7 @@ fn code_has_12_structures() {
 
 #[test]
 fn every_bad_spec_reports_the_expected_errors() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/bad");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/workflow");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

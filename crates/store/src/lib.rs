@@ -11,7 +11,9 @@
 //! - `calls` ([`CallRow`]): every profiling call, unique on (agent, prompt key, model, budget,
 //!   input id, sample), summarised per setting by [`Store::aggregate`] into [`Aggregate`]s;
 //! - `induced` ([`InducedRow`]): per-agent pseudo-ground-truth examples;
-//! - `artifacts` ([`ArtifactRow`]): compiled artifacts and other named documents.
+//! - `artifacts` ([`ArtifactRow`]): compiled artifacts and other named documents;
+//! - `program_runs` ([`ProgramRun`]): what each program an agent wrote printed when it ran, by the
+//!   program's SHA-256, read all at once by [`Store::program_runs`] when a run starts.
 //!
 //! The store has no clock: times are given by the caller.
 //!
@@ -54,4 +56,4 @@ mod store;
 
 pub use error::{Result, StoreError};
 pub use schema::SCHEMA_VERSION;
-pub use store::{Aggregate, ArtifactRow, CallRow, EvalRow, InducedRow, Store};
+pub use store::{Aggregate, ArtifactRow, CallRow, EvalRow, InducedRow, ProgramRun, Store};

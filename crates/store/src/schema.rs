@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         json TEXT NOT NULL
     );
     CREATE INDEX artifacts_by_name ON artifacts (name, created_at_unix_s);",
+    // Version 3: what programs printed, so a resumed run does not run them again.
+    "CREATE TABLE program_runs (
+        program_sha256 TEXT PRIMARY KEY,
+        stdout TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this code writes.

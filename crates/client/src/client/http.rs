@@ -16,6 +16,7 @@ use super::{Client, Transport};
 use crate::config::Provider;
 #[cfg(feature = "zoo")]
 use crate::inproc;
+use crate::redact::redact_userinfo;
 use crate::retry::parse_retry_after;
 
 /// A request body, typed: what a transport sends (HTTP) or serves directly (in-process zoo).
@@ -146,6 +147,7 @@ impl Client {
             }
             request
         };
+        let shown_url = redact_userinfo(&url);
         let max_attempts = provider.max_retries.saturating_add(1);
         let timeout = Duration::from_secs_f64(provider.timeout_s);
         let limit = self.shared.limits.get(&provider.base_url);
@@ -178,18 +180,19 @@ impl Client {
                 Ok(mut ex) => {
                     ex.latency_s = started.elapsed().as_secs_f64();
                     ex.attempts = attempt;
-                    tracing::debug!(model = %provider.name, url = %url, attempt, latency_s = ex.latency_s, "request done");
+                    tracing::debug!(model = %provider.name, url = %shown_url, attempt, latency_s = ex.latency_s, "request done");
                     return Ok(ex);
                 }
                 Err(AttemptError {
                     failure,
                     retry_after,
                 }) => {
+                    let failure = failure.map_text(|text| provider.redact(text));
                     if !failure.is_retryable() || attempt >= max_attempts {
-                        tracing::warn!(model = %provider.name, url = %url, attempt, error = %failure, "request failed");
+                        tracing::warn!(model = %provider.name, url = %shown_url, attempt, error = %failure, "request failed");
                         return Err(ClientError::Request {
                             model: provider.name.clone(),
-                            url,
+                            url: shown_url,
                             attempts: attempt,
                             failure,
                         });
@@ -198,7 +201,7 @@ impl Client {
                         self.retry
                             .delay(attempt - 1, retry_after, self.shared.jitter.next_unit());
                     tracing::warn!(
-                        model = %provider.name, url = %url, attempt, error = %failure,
+                        model = %provider.name, url = %shown_url, attempt, error = %failure,
                         delay_s = delay.as_secs_f64(), "request failed, retrying"
                     );
                     tokio::time::sleep(delay).await;
@@ -219,7 +222,7 @@ impl Client {
         let response = request
             .send()
             .await
-            .map_err(|e| Failure::Connection(self.redact(provider, describe(e))))?;
+            .map_err(|e| Failure::Connection(describe(e)))?;
         let status = response.status();
         let header = |name: &str| {
             response
@@ -234,14 +237,15 @@ impl Client {
             let retry_after =
                 header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(&v, SystemTime::now()));
             let text = response.text().await.unwrap_or_default();
+            // Redacted before it is cut, so that a cut cannot leave part of a secret.
             let message = match ErrorResponse::parse_lenient(&text) {
-                Some(body) => body.message,
-                None => text.chars().take(200).collect(),
+                Some(body) => provider.redact(&body.message),
+                None => provider.redact(&text).chars().take(200).collect(),
             };
             return Err(AttemptError {
                 failure: Failure::Status {
                     status: status.as_u16(),
-                    message: self.redact(provider, message),
+                    message,
                 },
                 retry_after,
             });
@@ -252,21 +256,11 @@ impl Client {
             let bytes = response
                 .bytes()
                 .await
-                .map_err(|e| Failure::Body(self.redact(provider, describe(e))))?;
+                .map_err(|e| Failure::Body(describe(e)))?;
             parse_body(&bytes, endpoint)?
         };
         ex.modelled_latency_s = modelled_latency_s;
         Ok(ex)
-    }
-
-    /// Replaces the provider's key in a message the server or the network stack produced.
-    fn redact(&self, provider: &Provider, message: String) -> String {
-        match &provider.api_key {
-            Some(key) if !key.expose().is_empty() && message.contains(key.expose()) => {
-                message.replace(key.expose(), "<redacted>")
-            }
-            _ => message,
-        }
     }
 }
 

@@ -129,7 +129,7 @@ pub enum Failure {
     Status {
         /// The status code.
         status: u16,
-        /// The server's error message (keys redacted).
+        /// The server's error message (the provider's secrets redacted, see [`crate::Provider::redact`]).
         message: String,
     },
     /// No complete reply within the provider's `timeout_s`.
@@ -160,6 +160,21 @@ impl Failure {
             _ => true,
         }
     }
+
+    /// The same failure with its free text (a server's message, a network or stream error) passed
+    /// through `f`: how secrets are taken out before a failure is logged or returned.
+    pub(crate) fn map_text(self, f: impl Fn(&str) -> String) -> Failure {
+        match self {
+            Failure::Status { status, message } => Failure::Status {
+                status,
+                message: f(&message),
+            },
+            Failure::Connection(text) => Failure::Connection(f(&text)),
+            Failure::Body(text) => Failure::Body(f(&text)),
+            Failure::Stream(text) => Failure::Stream(f(&text)),
+            Failure::Timeout { .. } | Failure::NoChoices => self,
+        }
+    }
 }
 
 /// Why a call failed.
@@ -177,7 +192,7 @@ pub enum ClientError {
     Request {
         /// Workflow model name.
         model: String,
-        /// The endpoint URL.
+        /// The endpoint URL, its user-info shown as `***`.
         url: String,
         /// Attempts made for this request.
         attempts: u32,

@@ -6,4 +6,5 @@ mod faults;
 mod inproc;
 mod litellm;
 mod mock;
+mod secrets;
 mod zoo;

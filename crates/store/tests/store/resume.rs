@@ -65,3 +65,34 @@ fn two_handles_on_one_file_see_each_others_writes() {
     assert!(second.record_call(&call("m", 1, "b", 0)).unwrap());
     assert_eq!(first.calls_done("solver", "p1", "m", 1).unwrap().len(), 2);
 }
+
+#[test]
+fn program_runs_survive_a_reopen_and_keep_their_first_output() {
+    use flowcompile_store::ProgramRun;
+    let dir = TempDir::new("programs");
+    let path = dir.path().join("project.sqlite");
+    let run = |sha: &str, stdout: &str| ProgramRun {
+        program_sha256: sha.into(),
+        stdout: stdout.into(),
+    };
+    {
+        let store = Store::open(&path).unwrap();
+        assert!(store.program_runs().unwrap().is_empty());
+        assert_eq!(
+            store
+                .record_program_runs(&[run("aa", "42"), run("bb", "")])
+                .unwrap(),
+            2
+        );
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store
+            .record_program_runs(&[run("aa", "changed"), run("cc", "7")])
+            .unwrap(),
+        1
+    );
+    let mut runs = store.program_runs().unwrap();
+    runs.sort_by(|a, b| a.program_sha256.cmp(&b.program_sha256));
+    assert_eq!(runs, [run("aa", "42"), run("bb", ""), run("cc", "7")]);
+}
