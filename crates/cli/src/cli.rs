@@ -432,6 +432,11 @@ pub struct CompileArgs {
     /// averages only, so with --profiles both are the independent proxy.
     #[arg(long, value_parser = proxy_values(), default_value = "dependent")]
     pub proxy: ProxyKind,
+    /// With --data: after compiling, run N points spread along the frontier end to end on the
+    /// validation split (the store reuses runs), print predicted against measured, and drop from
+    /// the artifact the points another verified point beats in measurement.
+    #[arg(long, value_name = "N", requires = "data")]
+    pub verify: Option<u64>,
     /// Artifact to write (default: .flowcompile/<workflow name>.artifact.json).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,

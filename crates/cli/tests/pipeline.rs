@@ -521,6 +521,23 @@ fn a_judge_keeps_only_the_calls_it_rates_correct() {
     assert!(rejected > 0, "a weak judge rejects some calls: {judged}");
 }
 
+/// `compile WF --data DATA --zoo` into the store `s.sqlite`, 20 calls per setting, then `extra`.
+fn compile_small(dir: &Path, wf: &str, data: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "compile",
+        wf,
+        "--data",
+        data,
+        "--zoo",
+        "--store",
+        "s.sqlite",
+        "--calls-per-setting",
+        "20",
+    ];
+    args.extend_from_slice(extra);
+    run(dir, &args)
+}
+
 /// The default proxy measures how the answer agents' failures co-occur and records it; the paper's
 /// proxy (`--proxy independent`) records none, and predicts the top of the frontier higher. Answer
 /// agents are profiled on the same items, scored against the gold answer, on every item the
@@ -530,24 +547,7 @@ fn the_dependent_proxy_measures_co_failures_on_shared_gold_labelled_items() {
     let dir = tempfile::tempdir().unwrap();
     let (wf, data) = small_math(dir.path(), 40);
     let compile = |proxy: &str, out: &str| {
-        let o = run(
-            dir.path(),
-            &[
-                "compile",
-                &wf,
-                "--data",
-                &data,
-                "--zoo",
-                "--store",
-                "s.sqlite",
-                "--calls-per-setting",
-                "20",
-                "--proxy",
-                proxy,
-                "-o",
-                out,
-            ],
-        );
+        let o = compile_small(dir.path(), &wf, &data, &["--proxy", proxy, "-o", out]);
         check(&o, 0);
         serde_json::from_str::<Value>(&std::fs::read_to_string(dir.path().join(out)).unwrap())
             .unwrap()
@@ -671,4 +671,65 @@ fn url_passwords_and_header_values_stay_out_of_the_store_the_artifact_and_the_ou
             assert!(!text.contains(secret), "{secret} written out");
         }
     }
+}
+
+/// `compile --verify N` runs N frontier points on the validation split, reports them against their
+/// predictions, and keeps in the artifact no point another verified one beats in measurement.
+#[test]
+fn verify_runs_points_end_to_end_and_drops_what_measures_dominated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wf, data) = small_math(dir.path(), 40);
+    let out = compile_small(
+        dir.path(),
+        &wf,
+        &data,
+        &["--verify", "4", "-o", "a.json", "--json"],
+    );
+    let (stdout, _) = check(&out, 0);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let points = v["verified"]["validation"]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 4, "{}", v["verified"]);
+    assert_eq!(v["verified"]["validation"]["n_items"], 40);
+    let dropped: Vec<&str> = v["verified"]["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    let artifact: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("a.json")).unwrap()).unwrap();
+    let ids: Vec<&str> = artifact["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), v["n_points"].as_u64().unwrap() as usize);
+    assert!(dropped.iter().all(|d| !ids.contains(d)), "{dropped:?}");
+    // What is kept of the verified points is a Pareto set in measurement.
+    let kept: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| ids.contains(&p["id"].as_str().unwrap()))
+        .map(|p| {
+            let m = &p["measured"];
+            (
+                m["accuracy"].as_f64().unwrap(),
+                m["latency_s"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    for (i, a) in kept.iter().enumerate() {
+        for b in &kept[i + 1..] {
+            let beats = |x: &(f64, f64), y: &(f64, f64)| {
+                x.0 >= y.0 && x.1 <= y.1 && (x.0 > y.0 || x.1 < y.1)
+            };
+            assert!(!beats(a, b) && !beats(b, a), "{a:?} {b:?}");
+        }
+    }
+    let again = run(
+        dir.path(),
+        &["compile", &wf, "-p", "p.csv", "--verify", "2"],
+    );
+    let (_, stderr) = check(&again, 2);
+    assert!(stderr.contains("--data"), "{stderr}");
 }

@@ -56,6 +56,10 @@ pub struct CompileOptions {
     /// How any-of candidates compose: with their measured dependence (the default) or as the
     /// paper's independent proxy.
     pub proxy: ProxyKind,
+    /// `--verify N`: after writing the artifact, run N points spread along the frontier end to end
+    /// on the validation split (runs the store has are reused), and drop from the artifact the
+    /// points another verified point beats in measurement. Needs measured profiles.
+    pub verify: Option<u64>,
     /// The artifact to write (default `<workflow name>.artifact.json`).
     pub output: Option<PathBuf>,
     /// The label of the models behind the profiles, stored in the artifact.
@@ -99,6 +103,18 @@ pub struct Compiled {
     pub models_label: Option<String>,
     /// Wall seconds per pass.
     pub timings: Timings,
+    /// What `--verify` measured, and the points it dropped.
+    pub verified: Option<Verified>,
+}
+
+/// The end-to-end check of a compile (`--verify`).
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The verified points, predicted against measured on the validation split.
+    pub doc: flowcompile_validate::Validation,
+    /// Ids of the points dropped from the artifact: another verified point measured at least as
+    /// accurate and at least as fast, one of them strictly.
+    pub dropped: Vec<String>,
 }
 
 /// Profiles ready to resolve.
@@ -213,6 +229,23 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
         .unwrap_or_else(|| load::default_output(&wf.name, "artifact.json"));
     load::write_atomically(&output, artifact.to_json_pretty().as_bytes())?;
     timings.write_s = started.elapsed().as_secs_f64();
+    let mut artifact = artifact;
+    let verified = match (opts.verify, &opts.profiles) {
+        (None, _) => None,
+        (Some(n), ProfileSource::Measure { options, .. }) => {
+            let v = verify(opts, options, &output, n, observer)?;
+            if !v.dropped.is_empty() {
+                artifact.points.retain(|p| !v.dropped.contains(&p.id));
+                load::write_atomically(&output, artifact.to_json_pretty().as_bytes())?;
+            }
+            Some(v)
+        }
+        (Some(_), ProfileSource::Files { .. }) => {
+            return Err(Error::Input(anyhow!(
+                "--verify runs points on the validation split: give --data (and --providers or --zoo), not --profiles"
+            )))
+        }
+    };
 
     Ok(Compiled {
         workflow: wf,
@@ -224,6 +257,51 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
         measured: profiles.measured,
         models_label,
         timings,
+        verified,
+    })
+}
+
+/// Runs `n` points of the artifact at `output` on the validation split and finds the ones that
+/// measure dominated by another verified point.
+fn verify(
+    opts: &CompileOptions,
+    measure: &MeasureOptions,
+    output: &Path,
+    n: u64,
+    observer: &dyn Observer,
+) -> Result<Verified> {
+    let tested = crate::validate::test(
+        &crate::validate::TestOptions {
+            workflow: opts.workflow.clone(),
+            artifact: output.to_path_buf(),
+            data: measure.data.clone(),
+            models: measure.models.clone(),
+            points: Vec::new(),
+            max_points: Some(n),
+            limit: measure.limit,
+            concurrency: measure.concurrency,
+            store: measure.store.clone(),
+        },
+        observer,
+    )?;
+    let measured: Vec<(&str, f64, f64)> = tested
+        .doc
+        .points
+        .iter()
+        .filter_map(|p| Some((p.id.as_str(), p.measured.accuracy?, p.measured.latency_s?)))
+        .collect();
+    let dropped = measured
+        .iter()
+        .filter(|(id, acc, lat)| {
+            measured
+                .iter()
+                .any(|(other, a, l)| other != id && a >= acc && l <= lat && (a > acc || l < lat))
+        })
+        .map(|(id, ..)| id.to_string())
+        .collect();
+    Ok(Verified {
+        doc: tested.doc,
+        dropped,
     })
 }
 

@@ -36,6 +36,7 @@
 //!     execution: Default::default(),
 //!     latency: Default::default(),
 //!     proxy: Default::default(),
+//!     verify: None,
 //!     output: Some("math.artifact.json".into()),
 //!     models_label: None,
 //! };

@@ -1,7 +1,7 @@
 //! `flowcompile compile`: workflow + profiles -> exact Pareto set -> artifact.
 
 use flowcompile_artifact::SpaceSummary;
-use flowcompile_driver::compile::{compile, CompileOptions, ProfileSource};
+use flowcompile_driver::compile::{compile, CompileOptions, ProfileSource, Verified};
 use serde_json::json;
 
 use crate::cli::CompileArgs;
@@ -31,6 +31,7 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         execution: args.execution,
         latency: args.latency,
         proxy: args.proxy,
+        verify: args.verify,
         output: args.output.clone(),
         models_label: args.models_label.clone(),
     };
@@ -55,6 +56,10 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
                 "induce_s": m.induce_s,
                 "profile_s": m.profile_s,
             })),
+            "verified": c.verified.as_ref().map(|v| json!({
+                "validation": v.doc,
+                "dropped": v.dropped,
+            })),
         }));
     }
     println!(
@@ -73,6 +78,46 @@ pub fn run(args: CompileArgs) -> Result<(), Failure> {
         );
     }
     println!("{}", output::table(&c.artifact.points));
+    if let Some(v) = &c.verified {
+        print_verified(v);
+    }
     println!("wrote {}", c.output.display());
     Ok(())
+}
+
+/// `--verify`: each verified point, predicted against measured, and what was dropped.
+fn print_verified(v: &Verified) {
+    let d = &v.doc;
+    println!(
+        "verified {} points end to end on {} validation items of {} ({} runs: {} from the store):",
+        d.points.len(),
+        d.n_items,
+        d.data,
+        d.runs.total,
+        d.runs.reused
+    );
+    println!(
+        "{:<6} {:>10} {:>10} {:>12} {:>12}  kept",
+        "point", "pred acc", "meas acc", "pred lat s", "meas lat s"
+    );
+    let opt =
+        |x: Option<f64>, digits: usize| x.map_or_else(|| "-".into(), |x| format!("{x:.digits$}"));
+    for p in &d.points {
+        let kept = if v.dropped.contains(&p.id) {
+            "dropped: a verified point measured better"
+        } else {
+            "yes"
+        };
+        println!(
+            "{:<6} {:>10.4} {:>10} {:>12.3} {:>12}  {kept}",
+            p.id,
+            p.predicted.accuracy,
+            opt(p.measured.accuracy, 4),
+            p.predicted.latency_s,
+            opt(p.measured.latency_s, 3),
+        );
+    }
+    if let Some(mae) = d.fidelity.accuracy.mae {
+        println!("accuracy raw MAE over these points: {mae:.4}");
+    }
 }
