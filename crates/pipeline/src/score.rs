@@ -1,28 +1,20 @@
 //! How one agent's output is scored against its induced reference output.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use flowcompile_ir::{Agent, OutputParser, Scorer};
 use flowcompile_runner::tools::run_python;
 use flowcompile_runner::{score, score_text};
 use serde_json::{Map, Value};
-use tokio::sync::OnceCell;
-use xxhash_rust::xxh3::xxh3_64;
-
-/// What a program printed, or why it failed, once it has run.
-type ProgramRun = OnceCell<Result<String, String>>;
 
 /// Scores agent outputs against reference outputs with the task's scorer, as the prototype does:
 /// answers (boxed, tagged, raw) are compared with the scorer; programs of a `tests` task run the
 /// item's tests; other programs are run (Python, 5 s timeout) and their printed outputs compared.
 ///
-/// Program runs are cached by program text, since profiling meets the same program many times.
+/// Profiling meets the same program many times: each distinct one runs once
+/// ([`run_python`] keeps program runs).
 #[derive(Debug)]
 pub struct AgentScorer {
     scorer: Scorer,
     answer_field: String,
-    programs: Mutex<HashMap<u64, Arc<ProgramRun>>>,
 }
 
 impl AgentScorer {
@@ -31,7 +23,6 @@ impl AgentScorer {
         AgentScorer {
             scorer,
             answer_field: answer_field.to_string(),
-            programs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -66,24 +57,13 @@ impl AgentScorer {
         }
     }
 
-    /// What `program` prints, or why it failed; run once per distinct program.
+    /// What `program` prints, or why it failed.
     async fn printed(&self, program: &str) -> Result<String, String> {
-        let cell = {
-            let mut cache = self.programs.lock().unwrap_or_else(|e| e.into_inner());
-            cache
-                .entry(xxh3_64(program.as_bytes()))
-                .or_insert_with(|| Arc::new(OnceCell::new()))
-                .clone()
-        };
-        cell.get_or_init(|| async {
-            let run = run_python(program, "").await;
-            match run.error {
-                None => Ok(run.stdout.trim().to_string()),
-                Some(e) => Err(e),
-            }
-        })
-        .await
-        .clone()
+        let run = run_python(program, "").await;
+        match run.error {
+            None => Ok(run.stdout.trim().to_string()),
+            Some(e) => Err(e),
+        }
     }
 }
 
@@ -126,11 +106,6 @@ mod tests {
             s.score(&code, "raise SystemExit(3)", "print(42)", &none)
                 .await,
             0.0
-        );
-        assert_eq!(
-            s.programs.lock().unwrap().len(),
-            4,
-            "each distinct program ran once"
         );
     }
 }

@@ -54,6 +54,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         json TEXT NOT NULL
     );
     CREATE INDEX artifacts_by_name ON artifacts (name, created_at_unix_s);",
+    // Version 3: runs of programs written by models, keyed by a hash of program, input and sandbox.
+    "CREATE TABLE program_runs (
+        key TEXT PRIMARY KEY,
+        stdout TEXT NOT NULL,
+        error TEXT,
+        exit_code INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this code writes.

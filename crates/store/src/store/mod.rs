@@ -1,6 +1,6 @@
 //! The [`Store`]: opening, configuring and migrating the file, and the transaction and checks every
 //! write goes through; the typed rows, reads and writes of each table are in its submodule (`eval`,
-//! `calls`, `induced`, `artifacts`).
+//! `calls`, `induced`, `artifacts`, `programs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,11 +17,13 @@ mod artifacts;
 mod calls;
 mod eval;
 mod induced;
+mod programs;
 
 pub use artifacts::ArtifactRow;
 pub use calls::{Aggregate, CallRow};
 pub use eval::EvalRow;
 pub use induced::InducedRow;
+pub use programs::ProgramRunRow;
 
 /// The project's SQLite store: one file, WAL mode, schema migrated on open, every write one
 /// transaction.

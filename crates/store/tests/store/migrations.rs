@@ -7,7 +7,7 @@ use crate::util::TempDir;
 fn a_fresh_file_gets_the_latest_version() {
     let dir = TempDir::new("fresh");
     let store = Store::open(dir.path().join("project.sqlite")).unwrap();
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
 }
 
