@@ -514,6 +514,33 @@ pub struct MeasureArgs {
     pub max_calls: Option<u64>,
 }
 
+impl Cli {
+    /// Usage errors clap's attributes cannot state: `induce` and `profile` measure, so they need
+    /// `--data` (the flag is optional in the measuring flags they share with `compile`, which can
+    /// read `--profiles` instead). Exits with clap's usage code, 2.
+    pub fn check(&self) -> Result<(), clap::Error> {
+        let (name, measure) = match &self.command {
+            Command::Induce(a) => ("induce", &a.measure),
+            Command::Profile(a) => ("profile", &a.measure),
+            _ => return Ok(()),
+        };
+        if measure.data.is_some() {
+            return Ok(());
+        }
+        let mut cli = <Cli as clap::CommandFactory>::command();
+        cli.build();
+        let mut command = cli.find_subcommand(name).cloned().unwrap_or(cli);
+        Err(command.error(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            format!(
+                "`{name}` measures the agents on a labelled split: give --data SPLIT with \
+                 --providers FILE or --zoo; with profiles you already have, run \
+                 `flowcompile compile WORKFLOW --profiles FILE` instead"
+            ),
+        ))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct InduceArgs {
     /// Workflow file (TOML).

@@ -12,6 +12,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    if let Err(usage) = args.check() {
+        usage.exit();
+    }
     observe::set_quiet(args.quiet);
     observe::init_logging();
     match commands::run(args) {

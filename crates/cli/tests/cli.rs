@@ -323,6 +323,19 @@ fn measuring_without_saying_where_the_models_are_is_a_usage_error_naming_both() 
 }
 
 #[test]
+fn induce_and_profile_without_data_are_usage_errors_naming_the_alternatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = example("math", "workflow.toml");
+    for command in ["induce", "profile"] {
+        let (_, stderr) = check(&run(dir.path(), &[command, &wf, "--zoo"]), 2);
+        for named in ["--data", "--providers", "--zoo", "--profiles"] {
+            assert!(stderr.contains(named), "{command}: {stderr}");
+        }
+        assert!(stderr.contains("Usage: flowcompile"), "{command}: {stderr}");
+    }
+}
+
+#[test]
 fn completions_are_printed_for_each_shell() {
     let dir = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish"] {

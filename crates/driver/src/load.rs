@@ -176,10 +176,21 @@ pub fn ensure_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Opens the store, creating its directory.
+/// Opens the store, creating its directory, and keeps the process's program runs in it
+/// ([`keep_program_runs`]).
 pub fn store(path: &Path) -> Result<Store> {
-    ensure_parent(path)?;
+    keep_program_runs(path)?;
     Store::open(path).map_err(|e| Error::Other(e.into()))
+}
+
+/// Creates the store's directory and keeps the process's runs of Python programs in the store
+/// (`flowcompile_runner::tools::program_runs`), so a program already run on the same input is
+/// not run again, by this process or a later one.
+pub fn keep_program_runs(path: &Path) -> Result<()> {
+    ensure_parent(path)?;
+    flowcompile_runner::tools::program_runs()
+        .keep_in_path(path)
+        .map_err(|e| Error::Other(e.into()))
 }
 
 /// A dataset split's items, read for end-to-end runs (`eval`, `test`).

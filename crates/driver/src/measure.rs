@@ -248,7 +248,7 @@ pub fn measure(
     }
     let used_text: String = items.iter().map(|i| format!("{i}\n")).collect();
     let data_name = load::file_name(data);
-    load::ensure_parent(&args.store)?;
+    load::keep_program_runs(&args.store)?;
     let runtime = crate::models::runtime()?;
     runtime.block_on(async {
         let models = Models::open(&args.models, Some((&data_name, &data_text)))?;

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use flowcompile_ir::{AgentId, Setting};
 use flowcompile_profile::{ProfileRow, ThroughputRow};
+use flowcompile_runner::tools::program_runs;
 use flowcompile_store::{CallRow, InducedRow, Store};
 use futures::StreamExt;
 use serde::Serialize;
@@ -18,7 +19,7 @@ use crate::error::{PipelineError, Unprofiled};
 use crate::keys::prompt_key;
 use crate::progress::Progress;
 use crate::score::AgentScorer;
-use crate::writer::{Record, Writer};
+use crate::writer::Writer;
 use crate::{lock, ItemProfiles, Pipeline};
 
 /// How to profile.
@@ -338,11 +339,8 @@ impl Pipeline {
         progress.begin("profile", (total - reused.iter().sum::<usize>()) as u64);
         let writer = Writer::start(&self.store_path)?;
         let writer_failed = AtomicBool::new(false);
-        // What the store knows programs print, read once: a resumed run scores a program it has
-        // seen without running it again.
-        let program_runs = Store::open(&self.store_path)?.program_runs()?;
-        let scorer = AgentScorer::new(self.wf().task.scorer, &self.wf().task.answer)
-            .with_program_runs(program_runs);
+        let scorer = AgentScorer::new(self.wf().task.scorer, &self.wf().task.answer);
+        let launched_before = program_runs().launched();
         let mut active: Vec<Vec<bool>> = self
             .wf()
             .agents
@@ -445,10 +443,7 @@ impl Pipeline {
                     reasoning_tokens: None,
                     error: record.error,
                 };
-                let runs = scorer.take_new_runs();
-                let sent = (runs.is_empty() || writer.send(Record::Programs(runs)))
-                    && writer.send(Record::Call(row));
-                if !sent {
+                if !writer.send(row) {
                     writer_failed.store(true, Ordering::Relaxed);
                     break;
                 }
@@ -599,7 +594,7 @@ impl Pipeline {
             unprofiled,
             throughput,
             throughput_notes,
-            programs_run_now: scorer.programs_run(),
+            programs_run_now: (program_runs().launched() - launched_before) as usize,
         })
     }
 }

@@ -1,28 +1,19 @@
-//! A thread that owns a store connection and records profiling calls (and the program runs their
-//! scoring made) in batched transactions.
+//! A thread that owns a store connection and records profiling calls in batched transactions.
 
 use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use flowcompile_store::{CallRow, ProgramRun, Store, StoreError};
+use flowcompile_store::{CallRow, Store, StoreError};
 
 /// Most rows written in one transaction.
 const MAX_BATCH: usize = 2048;
-
-/// What the writer records.
-pub(crate) enum Record {
-    /// A profiling call.
-    Call(CallRow),
-    /// Successful program runs of the scorer.
-    Programs(Vec<ProgramRun>),
-}
 
 /// Records calls as they finish: each batch is whatever arrived while the previous one was
 /// written, so a call is on disk milliseconds after it finished and the store keeps up with any
 /// call rate (one transaction per batch).
 pub(crate) struct Writer {
-    tx: Option<mpsc::Sender<Record>>,
+    tx: Option<mpsc::Sender<CallRow>>,
     handle: Option<JoinHandle<Result<usize, StoreError>>>,
 }
 
@@ -30,28 +21,18 @@ impl Writer {
     /// Opens its own connection to the store at `path` and starts the thread.
     pub(crate) fn start(path: &Path) -> Result<Writer, StoreError> {
         let store = Store::open(path)?;
-        let (tx, rx) = mpsc::channel::<Record>();
+        let (tx, rx) = mpsc::channel::<CallRow>();
         let handle = std::thread::spawn(move || {
             let mut written = 0;
             while let Ok(first) = rx.recv() {
-                let mut calls = Vec::new();
-                let mut programs = Vec::new();
-                let mut next = Some(first);
-                while let Some(record) = next.take() {
-                    match record {
-                        Record::Call(row) => calls.push(row),
-                        Record::Programs(runs) => programs.extend(runs),
-                    }
-                    if calls.len() < MAX_BATCH {
-                        next = rx.try_recv().ok();
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(row) => batch.push(row),
+                        Err(_) => break,
                     }
                 }
-                if !programs.is_empty() {
-                    store.record_program_runs(&programs)?;
-                }
-                if !calls.is_empty() {
-                    written += store.record_calls(&calls)?;
-                }
+                written += store.record_calls(&batch)?;
             }
             Ok(written)
         });
@@ -61,12 +42,12 @@ impl Writer {
         })
     }
 
-    /// Queues a record; `false` when the thread has stopped (a write failed: see [`Writer::finish`]).
-    pub(crate) fn send(&self, record: Record) -> bool {
-        self.tx.as_ref().is_some_and(|tx| tx.send(record).is_ok())
+    /// Queues a row; `false` when the thread has stopped (a write failed: see [`Writer::finish`]).
+    pub(crate) fn send(&self, row: CallRow) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(row).is_ok())
     }
 
-    /// Writes what is queued and stops: the call rows written, or the write that failed.
+    /// Writes what is queued and stops: the rows written, or the write that failed.
     pub(crate) fn finish(mut self) -> Result<usize, StoreError> {
         self.tx.take();
         match self.handle.take().map(JoinHandle::join) {

@@ -5,7 +5,9 @@
 //! group, and where `unshare` allows it no network, its own PID namespace and a read-only file
 //! system) with a [`PYTHON_TIMEOUT`], and are killed with everything they started when it expires. At
 //! most one program per core runs at once (the others wait their turn before their clock starts), so
-//! a burst of programs from concurrent runs does not turn CPU contention into timeouts. The
+//! a burst of programs from concurrent runs does not turn CPU contention into timeouts. The same
+//! program on the same input runs once ([`ProgramRuns`]: in memory, and in the store once one is
+//! given), since what it prints is taken to depend on nothing else. The
 //! confinement is not a security boundary (see [`sandbox`]): run untrusted model output inside a
 //! container as well.
 
@@ -14,12 +16,14 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
 use crate::parse::last_boxed;
 use crate::score::last_number_str;
 
+mod programs;
 pub mod sandbox;
+
+pub use programs::ProgramRuns;
 
 /// Longest a Python program may run.
 pub const PYTHON_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,24 +46,18 @@ pub struct PythonRun {
     pub error: Option<String>,
 }
 
-/// Programs running at once: one per core.
-fn python_slots() -> &'static Semaphore {
-    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
-    SLOTS.get_or_init(|| {
-        Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
-    })
+/// The process's program runs: every [`run_python`] goes through it.
+pub fn program_runs() -> &'static ProgramRuns {
+    static RUNS: OnceLock<ProgramRuns> = OnceLock::new();
+    RUNS.get_or_init(|| ProgramRuns::new(PYTHON_TIMEOUT))
 }
 
 /// Runs `program` confined ([`sandbox`]) with `python3 -I -c`, feeding `stdin`, killed with every
-/// process it started after [`PYTHON_TIMEOUT`] (counted from its start, once a slot is free).
+/// process it started after [`PYTHON_TIMEOUT`] (counted from its start, once a slot is free); the
+/// same program on the same input runs once per process, or once per store given to
+/// [`program_runs`] ([`ProgramRuns::keep_in`]).
 pub async fn run_python(program: &str, stdin: &str) -> PythonRun {
-    let Ok(_slot) = python_slots().acquire().await else {
-        return PythonRun {
-            stdout: String::new(),
-            error: Some("python slots closed".into()),
-        };
-    };
-    sandbox::run(program, stdin, PYTHON_TIMEOUT).await
+    program_runs().run(program, stdin).await
 }
 
 /// One stdin -> stdout test case.

@@ -12,8 +12,8 @@
 //!   input id, sample), summarised per setting by [`Store::aggregate`] into [`Aggregate`]s;
 //! - `induced` ([`InducedRow`]): per-agent pseudo-ground-truth examples;
 //! - `artifacts` ([`ArtifactRow`]): compiled artifacts and other named documents;
-//! - `program_runs` ([`ProgramRun`]): what each program an agent wrote printed when it ran, by the
-//!   program's SHA-256, read all at once by [`Store::program_runs`] when a run starts.
+//! - `program_runs` ([`ProgramRunRow`]): what a program written by a model printed, keyed by the
+//!   caller's hash of the program, its input and the sandbox it ran in, so it runs once.
 //!
 //! The store has no clock: times are given by the caller.
 //!
@@ -56,4 +56,4 @@ mod store;
 
 pub use error::{Result, StoreError};
 pub use schema::SCHEMA_VERSION;
-pub use store::{Aggregate, ArtifactRow, CallRow, EvalRow, InducedRow, ProgramRun, Store};
+pub use store::{Aggregate, ArtifactRow, CallRow, EvalRow, InducedRow, ProgramRunRow, Store};

@@ -59,6 +59,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         program_sha256 TEXT PRIMARY KEY,
         stdout TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // Version 4: program runs keyed by a hash of program, input and sandbox, failures included;
+    // the version 3 rows (keyed by program alone) are a cache and are dropped.
+    "DROP TABLE program_runs;
+    CREATE TABLE program_runs (
+        key TEXT PRIMARY KEY,
+        stdout TEXT NOT NULL,
+        error TEXT,
+        exit_code INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this code writes.

@@ -95,6 +95,8 @@ struct Host {
     /// Absolute path of the user's `python3` (resolved with the user's environment, which the
     /// program does not get).
     python: PathBuf,
+    /// The interpreter's `sys.version`, part of [`fingerprint`].
+    version: String,
     /// `PATH` given to the program: the interpreter's directory, then the system's.
     path: String,
     /// Whether the namespaces work.
@@ -107,16 +109,25 @@ async fn host() -> &'static Host {
 }
 
 async fn probe() -> Host {
-    let python = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
+    let found = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; print(sys.executable); print(sys.version)",
+        ])
         .stdin(Stdio::null())
         .output()
         .await
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|p| !p.is_empty())
-        .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+        .unwrap_or_default();
+    let (executable, version) = found.split_once('\n').unwrap_or((found.as_str(), ""));
+    let python = if executable.is_empty() {
+        PathBuf::from("python3")
+    } else {
+        PathBuf::from(executable)
+    };
+    let version = version.replace('\n', " ");
     let mut path = String::new();
     if let Some(dir) = python.parent().filter(|d| d.is_absolute()) {
         path = format!("{}:", dir.display());
@@ -156,6 +167,7 @@ async fn probe() -> Host {
     };
     Host {
         python,
+        version,
         path,
         confinement,
     }
@@ -169,6 +181,39 @@ fn setup() -> String {
 /// `unshare` once; the answer is cached for the process.
 pub async fn confinement() -> Confinement {
     host().await.confinement
+}
+
+/// What a program's output may depend on besides its text and input: this module's version, the
+/// interpreter (path and `sys.version`), the confinement, the timeout and every limit. Program runs
+/// are kept under a hash of it ([`super::ProgramRuns`]), so a change to any of them runs programs
+/// afresh.
+pub async fn fingerprint(timeout: Duration) -> String {
+    let host = host().await;
+    format!(
+        "sandbox {SANDBOX_VERSION}; python {} ({}); {:?}; timeout {} s; memory {MEMORY_LIMIT}; \
+         file size {FILE_SIZE_LIMIT}; processes {PROCESS_LIMIT}; output {OUTPUT_LIMIT}",
+        host.python.display(),
+        host.version,
+        host.confinement,
+        timeout.as_secs_f64(),
+    )
+}
+
+/// The version of this module's confinement, part of [`fingerprint`]: raise it when a change could
+/// change what a program prints.
+pub const SANDBOX_VERSION: u32 = 1;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The program exited with this code.
+    Exited(i32),
+    /// A signal killed it (a limit, or the system).
+    Killed,
+    /// It ran out of time.
+    TimedOut,
+    /// It could not be started or waited for.
+    NotRun,
 }
 
 /// Resource limits set in the child between fork and exec.
@@ -297,11 +342,14 @@ fn describe(status: ExitStatus, stderr: &[u8], cpu_seconds: u64) -> String {
 }
 
 /// Runs `program` confined as the module describes, feeding it `stdin`, killed with everything it
-/// started after `timeout`.
-pub(super) async fn run(program: &str, stdin: &str, timeout: Duration) -> PythonRun {
-    let failed = |error: String| PythonRun {
-        stdout: String::new(),
-        error: Some(error),
+/// started after `timeout`; says how it ended.
+pub(super) async fn run(program: &str, stdin: &str, timeout: Duration) -> (PythonRun, Ended) {
+    let failed = |error: String| {
+        let run = PythonRun {
+            stdout: String::new(),
+            error: Some(error),
+        };
+        (run, Ended::NotRun)
     };
     let host = host().await;
     let dir = match tempfile::Builder::new().prefix("flowcompile-py-").tempdir() {
@@ -343,12 +391,16 @@ pub(super) async fn run(program: &str, stdin: &str, timeout: Duration) -> Python
     // A directory that cannot be removed is left to the system's temporary-file cleaning.
     let _ = dir.close();
     match outcome {
-        Err(_) => failed(format!("timed out after {} s", timeout.as_secs_f64())),
+        Err(_) => {
+            let (run, _) = failed(format!("timed out after {} s", timeout.as_secs_f64()));
+            (run, Ended::TimedOut)
+        }
         Ok((Err(e), _, _)) => failed(format!("python3 failed: {e}")),
         Ok((Ok(status), stdout, stderr)) => {
             let stdout = String::from_utf8_lossy(&stdout).trim().to_string();
             let error = (!status.success()).then(|| describe(status, &stderr, limits.cpu_seconds));
-            PythonRun { stdout, error }
+            let ended = status.code().map_or(Ended::Killed, Ended::Exited);
+            (PythonRun { stdout, error }, ended)
         }
     }
 }

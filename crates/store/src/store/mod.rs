@@ -23,7 +23,7 @@ pub use artifacts::ArtifactRow;
 pub use calls::{Aggregate, CallRow};
 pub use eval::EvalRow;
 pub use induced::InducedRow;
-pub use programs::ProgramRun;
+pub use programs::ProgramRunRow;
 
 /// The project's SQLite store: one file, WAL mode, schema migrated on open, every write one
 /// transaction.

@@ -7,7 +7,7 @@ use crate::util::TempDir;
 fn a_fresh_file_gets_the_latest_version() {
     let dir = TempDir::new("fresh");
     let store = Store::open(dir.path().join("project.sqlite")).unwrap();
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
 }
 
@@ -125,4 +125,28 @@ fn a_newer_file_is_refused_naming_the_file_and_both_versions() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, 99, "a refused file is left untouched");
+}
+
+#[test]
+fn a_version_3_file_drops_its_program_cache_and_keeps_its_calls() {
+    let dir = TempDir::new("v3");
+    let path = dir.path().join("project.sqlite");
+    {
+        let store = Store::open(&path).unwrap();
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE program_runs;
+             CREATE TABLE program_runs (program_sha256 TEXT PRIMARY KEY, stdout TEXT NOT NULL)
+                 WITHOUT ROWID;
+             INSERT INTO program_runs VALUES ('aa', '42');
+             INSERT INTO induced VALUES ('solver', 'q1', '{}', '42');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(store.program_runs().unwrap(), 0);
+    assert_eq!(store.induced("solver").unwrap().len(), 1);
 }

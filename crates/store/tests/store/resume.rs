@@ -68,31 +68,34 @@ fn two_handles_on_one_file_see_each_others_writes() {
 
 #[test]
 fn program_runs_survive_a_reopen_and_keep_their_first_output() {
-    use flowcompile_store::ProgramRun;
+    use flowcompile_store::ProgramRunRow;
     let dir = TempDir::new("programs");
     let path = dir.path().join("project.sqlite");
-    let run = |sha: &str, stdout: &str| ProgramRun {
-        program_sha256: sha.into(),
+    let run = |key: &str, stdout: &str, error: Option<&str>| ProgramRunRow {
+        key: key.into(),
         stdout: stdout.into(),
+        error: error.map(str::to_string),
+        exit_code: i32::from(error.is_some()),
     };
     {
         let store = Store::open(&path).unwrap();
-        assert!(store.program_runs().unwrap().is_empty());
-        assert_eq!(
-            store
-                .record_program_runs(&[run("aa", "42"), run("bb", "")])
-                .unwrap(),
-            2
-        );
+        assert_eq!(store.program_runs().unwrap(), 0);
+        assert!(store.record_program_run(&run("aa", "42", None)).unwrap());
+        assert!(store
+            .record_program_run(&run("bb", "", Some("exit 1")))
+            .unwrap());
     }
     let store = Store::open(&path).unwrap();
+    assert!(!store
+        .record_program_run(&run("aa", "changed", None))
+        .unwrap());
+    assert_eq!(store.program_runs().unwrap(), 2);
     assert_eq!(
-        store
-            .record_program_runs(&[run("aa", "changed"), run("cc", "7")])
-            .unwrap(),
-        1
+        store.program_run("aa").unwrap(),
+        Some(run("aa", "42", None))
     );
-    let mut runs = store.program_runs().unwrap();
-    runs.sort_by(|a, b| a.program_sha256.cmp(&b.program_sha256));
-    assert_eq!(runs, [run("aa", "42"), run("bb", ""), run("cc", "7")]);
+    assert_eq!(
+        store.program_run("bb").unwrap(),
+        Some(run("bb", "", Some("exit 1")))
+    );
 }
