@@ -212,19 +212,53 @@ fn report_draws_every_point_baseline_profile_and_measurement() {
         }
         previous = Some((x, y, acc));
     }
-    // Every point has its tooltip (above); on the plot at most 16 evenly spaced labels plus the
-    // ends, so that 60 points do not overlap, and the measured points are labelled too.
+    // Every point has its tooltip (above); visible labels only on the points the presets serve
+    // (the ones `flowcompile select --prefer NAME` returns), the knee and the measured diamonds.
     let labels = texts(&frontier, "point-label");
-    for end in [0, n_points - 1] {
-        assert!(labels.contains(&format!("p{end}")), "no label p{end}");
+    let rings: Vec<&str> = markers(&frontier, "preset")
+        .iter()
+        .map(|m| m.attribute("data-id").unwrap())
+        .collect();
+    for preset in ["fast", "medium", "high", "xhigh"] {
+        let (stdout, _) = check(
+            &run(d, &["select", "math.json", "--prefer", preset, "--json"]),
+            0,
+        );
+        let chosen: Value = serde_json::from_str(&stdout).unwrap();
+        let id = chosen["id"].as_str().unwrap();
+        assert!(
+            rings.contains(&id),
+            "{preset}: {id} not ringed in {rings:?}"
+        );
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.starts_with(&format!("{id} ")) && l.contains(preset)),
+            "{preset}: {id} not in {labels:?}"
+        );
+        assert!(
+            html.contains(&format!(
+                "<tr data-point=\"{id}\"><td class=\"mono\">math@{preset}</td>"
+            )),
+            "{preset}: no presets row for {id}"
+        );
     }
-    let frontier_labels = labels.iter().filter(|l| l.starts_with('p')).count();
-    assert!(
-        (10..=16 + 2 + 3).contains(&frontier_labels),
-        "{frontier_labels} labels: {labels:?}"
-    );
+    let knee = markers(&frontier, "knee");
+    assert_eq!(knee.len(), 1);
+    for id in ["p2", "p8", "p14"] {
+        assert!(
+            labels.iter().any(|l| l == id),
+            "measured {id} not in {labels:?}"
+        );
+    }
+    let mut marked = rings.clone();
+    marked.extend(knee.iter().map(|m| m.attribute("data-id").unwrap()));
+    marked.sort_unstable();
+    marked.dedup();
+    assert_eq!(labels.len(), marked.len() + 3, "{labels:?}");
     let axis = texts(&frontier, "axis-label");
-    assert_eq!(axis, ["latency per query (s) (log scale)", "accuracy"]);
+    assert_eq!(axis[0], "latency per query (s) (log scale)");
+    assert!(axis[1].starts_with("accuracy (axis from 0."), "{axis:?}");
     assert!(
         frontier
             .descendants()

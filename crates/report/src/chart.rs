@@ -6,12 +6,15 @@ use std::fmt::Write;
 /// Width of a legend entry's text per character at the legend's font size (an estimate: SVG text
 /// is measured by the browser, not here).
 const LEGEND_CHAR_PX: f64 = 6.6;
-/// Same for a point label.
-const LABEL_CHAR_PX: f64 = 6.0;
-/// Up to this many labelled points, every point gets its label even where crowded.
-const FORCE_LABELS: usize = 60;
+/// Same for a point label (10 px text), and the padding and height of its box.
+const LABEL_CHAR_PX: f64 = 6.2;
+const LABEL_PAD: f64 = 2.0;
+const LABEL_H: f64 = 13.0;
 /// Beyond this many labelled points, labels are left to the tooltips.
 const MAX_LABELS: usize = 400;
+/// How far past the marker's edge a label is tried, in pixels: the first ring touches the marker,
+/// the others are joined to it by a leader line.
+const LABEL_RINGS: [f64; 5] = [0.0, 9.0, 20.0, 33.0, 48.0];
 
 /// Escapes text for XML content and attribute values.
 pub(crate) fn esc(text: &str) -> String {
@@ -91,6 +94,8 @@ pub(crate) struct Series {
     pub filled: bool,
     /// Marker radius in pixels.
     pub size: f64,
+    /// Its labels are placed before those of other series, so they get the nearest free spots.
+    pub label_first: bool,
     /// The points, in drawing order.
     pub data: Vec<Datum>,
 }
@@ -113,6 +118,7 @@ impl Series {
             shape,
             filled: true,
             size: 4.0,
+            label_first: false,
             data: Vec::new(),
         }
     }
@@ -157,7 +163,8 @@ pub(crate) struct Chart {
     /// Same x and y domain and a dashed y = x line (predicted vs measured).
     pub identity: bool,
     /// Bounds of the y values' meaning (accuracy: 0 to 1): the y domain (and with `identity` the x
-    /// domain) stops at most 2% of its span beyond them.
+    /// domain) is fitted to the data and stops at most 2% of its span beyond them; an axis that
+    /// does not reach a bound says so in its label (`accuracy (axis from 0.5)`).
     pub y_bounds: Option<(f64, f64)>,
     /// Series, drawn in order (later on top).
     pub series: Vec<Series>,
@@ -218,21 +225,29 @@ pub(crate) fn nice_step(raw: f64) -> f64 {
     10.0 * mag
 }
 
-/// Ticks for a log axis: 1-2-5 per decade when it spans few decades, decades otherwise.
+/// Ticks for a log axis, increasing: decades, else 1-2-5 per decade, else every whole multiple of
+/// a decade, the coarsest of these giving at least 4 ticks within [lo, hi] (the finest when none
+/// does: an axis narrower than a factor of 2).
 fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let (d0, d1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
-    let mults: &[f64] = if hi / lo <= 2000.0 {
-        &[1.0, 2.0, 5.0]
-    } else {
-        &[1.0]
-    };
+    let ladders: [&[f64]; 3] = [
+        &[1.0],
+        &[1.0, 2.0, 5.0],
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    ];
     let mut out = Vec::new();
-    for d in d0..=d1 {
-        for m in mults {
-            let v = m * 10f64.powi(d);
-            if v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9) {
-                out.push(v);
+    for mults in ladders {
+        out.clear();
+        for d in d0..=d1 {
+            for m in mults {
+                let v = m * 10f64.powi(d);
+                if v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9) {
+                    out.push(v);
+                }
             }
+        }
+        if out.len() >= 4 {
+            break;
         }
     }
     out
@@ -386,13 +401,31 @@ impl Chart {
             xd = domain(xs().chain(ys()), x_log);
             yd = xd;
         }
+        // What a fitted axis leaves out of the values' bounds, said in the axis label.
+        let mut fitted = String::new();
         if let Some((lo, hi)) = self.y_bounds {
             let margin = (yd.1 - yd.0) * 0.02;
             yd = (yd.0.max(lo - margin), yd.1.min(hi + margin));
             if self.identity {
                 xd = yd;
             }
+            fitted = match (yd.0 > lo + 1e-9, yd.1 < hi - 1e-9) {
+                (true, true) => format!(" (axis {} to {})", tick_text(yd.0), tick_text(yd.1)),
+                (true, false) => format!(" (axis from {})", tick_text(yd.0)),
+                (false, true) => format!(" (axis to {})", tick_text(yd.1)),
+                (false, false) => String::new(),
+            };
         }
+        let axis_label = |label: &str, log: bool, bounded: bool| {
+            let mut text = label.to_string();
+            if bounded {
+                text.push_str(&fitted);
+            }
+            if log {
+                text.push_str(" (log scale)");
+            }
+            text
+        };
         let sx = Scale {
             lo: xd.0,
             hi: xd.1,
@@ -439,11 +472,7 @@ impl Chart {
             r#"<text class="axis-label" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text></g>"#,
             (px0 + px1) / 2.0,
             py1 + 35.0,
-            esc(&if x_log {
-                format!("{} (log scale)", self.x_label)
-            } else {
-                self.x_label.clone()
-            })
+            esc(&axis_label(&self.x_label, x_log, self.identity))
         );
         out.push_str(r#"<g class="axis y-axis">"#);
         for t in sy.ticks() {
@@ -461,7 +490,7 @@ impl Chart {
         let _ = write!(
             out,
             r#"<text class="axis-label" x="{lx:.1}" y="{ly:.1}" text-anchor="middle" transform="rotate(-90 {lx:.1} {ly:.1})">{}</text></g>"#,
-            esc(&self.y_label)
+            esc(&axis_label(&self.y_label, y_log, true))
         );
 
         let clip = format!("clip-{id}");
@@ -508,47 +537,54 @@ impl Chart {
             draw_line(out, s, &sx, &sy);
         }
         out.push_str("</g>");
-        // Labels avoid every marker and each other.
-        let mut placed: Vec<(f64, f64, f64, f64)> = self
+        for s in &self.series {
+            let _ = write!(out, r#"<g class="series {}">"#, esc(&s.class));
+            for d in s.data.iter().filter(|d| d.x.is_finite() && d.y.is_finite()) {
+                marker(out, s, &d.id, sx.map(d.x), sy.map(d.y), &d.tooltip);
+            }
+            out.push_str("</g>");
+        }
+        self.draw_labels(out, &sx, &sy, (px0, py0, px1, py1));
+        if self.legend {
+            self.draw_legend(out, px1 + 12.0, py0);
+        }
+        out.push_str("</g>");
+    }
+
+    /// Draws the point labels over the markers, never two overlapping: the `label_first` series'
+    /// first, then the others in order, each at the nearest free spot (see [`place_label`]); past
+    /// [`MAX_LABELS`] labels none is drawn and the tooltips name the points.
+    fn draw_labels(&self, out: &mut String, sx: &Scale, sy: &Scale, area: Rect) {
+        let finite = |d: &&Datum| d.x.is_finite() && d.y.is_finite();
+        let markers: Vec<Rect> = self
             .series
             .iter()
             .filter(|s| s.shape != Shape::None)
             .flat_map(|s| {
-                s.data
-                    .iter()
-                    .filter(|d| d.x.is_finite() && d.y.is_finite())
-                    .map(|d| {
-                        let r = s.size * 0.8;
-                        (sx.map(d.x) - r, sy.map(d.y) - r, 2.0 * r, 2.0 * r)
-                    })
+                s.data.iter().filter(finite).map(|d| {
+                    let r = s.size;
+                    (sx.map(d.x) - r, sy.map(d.y) - r, 2.0 * r, 2.0 * r)
+                })
             })
             .collect();
-        // Every point keeps its label on a readable plot; on a crowded one (many labelled points)
-        // a label that fits nowhere is left to the tooltip, and past MAX_LABELS none is drawn.
-        let n_labels = self
-            .series
-            .iter()
-            .flat_map(|s| &s.data)
-            .filter(|d| d.label.is_some())
-            .count();
-        let force_labels = n_labels <= FORCE_LABELS;
-        for s in &self.series {
-            let _ = write!(out, r#"<g class="series {}">"#, esc(&s.class));
-            for d in &s.data {
-                if !(d.x.is_finite() && d.y.is_finite()) {
-                    continue;
-                }
-                let (x, y) = (sx.map(d.x), sy.map(d.y));
-                marker(out, s, &d.id, x, y, &d.tooltip);
-                if let Some(label) = d.label.as_ref().filter(|_| n_labels <= MAX_LABELS) {
-                    let area = (px0, py0, px1, py1);
-                    place_label(out, label, (x, y), s.size, area, &mut placed, force_labels);
-                }
-            }
-            out.push_str("</g>");
+        let labelled = || {
+            let (first, rest): (Vec<&Series>, Vec<&Series>) =
+                self.series.iter().partition(|s| s.label_first);
+            first.into_iter().chain(rest).flat_map(|s| {
+                s.data
+                    .iter()
+                    .filter(finite)
+                    .filter_map(move |d| d.label.as_ref().map(|l| (s, d, l)))
+            })
+        };
+        if labelled().count() > MAX_LABELS {
+            return;
         }
-        if self.legend {
-            self.draw_legend(out, px1 + 12.0, py0);
+        out.push_str(r#"<g class="labels">"#);
+        let mut placed = Vec::new();
+        for (s, d, label) in labelled() {
+            let at = (sx.map(d.x), sy.map(d.y));
+            place_label(out, label, at, s.size, area, &markers, &mut placed);
         }
         out.push_str("</g>");
     }
@@ -716,57 +752,75 @@ fn shape_path(out: &mut String, s: &Series, x: f64, y: f64, attrs: &str) {
     }
 }
 
-/// Places a point label at the first of eight positions around the marker that stays inside the
-/// plot area and overlaps no marker or label placed before; a label that fits nowhere is drawn at
-/// the first position inside anyway, smaller and faint, when `force`, and left out otherwise.
+/// A box: left, top, width, height, in pixels.
+type Rect = (f64, f64, f64, f64);
+
+/// Whether two boxes share interior points.
+fn overlap(a: Rect, b: Rect) -> bool {
+    a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
+}
+
+/// Places a point label in a box beside its marker (at `at`, radius `r`): the first of eight
+/// positions around the marker, tried ring by ring ([`LABEL_RINGS`]), that stays inside the plot
+/// area and overlaps no label placed before, first among positions that cover no marker either,
+/// then among all. A label set off from its marker gets a leader line; one that fits nowhere is
+/// left out (the marker's tooltip still names the point).
 fn place_label(
     out: &mut String,
     label: &str,
     (x, y): (f64, f64),
     r: f64,
-    area: (f64, f64, f64, f64),
-    placed: &mut Vec<(f64, f64, f64, f64)>,
-    force: bool,
+    area: Rect,
+    markers: &[Rect],
+    placed: &mut Vec<Rect>,
 ) {
-    let w = label.chars().count() as f64 * LABEL_CHAR_PX;
-    let h = 11.0;
-    let g = r + 2.0;
-    // (left, top) of the label box for each candidate position.
-    let candidates = [
-        (x + g, y - g - h),
-        (x + g, y + g),
-        (x - g - w, y - g - h),
-        (x - g - w, y + g),
-        (x - w / 2.0, y - g - h - 2.0),
-        (x - w / 2.0, y + g + 2.0),
-        (x + g + 2.0, y - h / 2.0),
-        (x - g - w - 2.0, y - h / 2.0),
-    ];
-    let inside =
-        |(l, t): (f64, f64)| l >= area.0 && t >= area.1 && l + w <= area.2 && t + h <= area.3;
-    let free = |(l, t): (f64, f64)| {
-        placed
-            .iter()
-            .all(|&(pl, pt, pw, ph)| l + w <= pl || pl + pw <= l || t + h <= pt || pt + ph <= t)
+    let w = label.chars().count() as f64 * LABEL_CHAR_PX + 2.0 * LABEL_PAD;
+    let h = LABEL_H;
+    // (left, top) of the label box at each position, `g` from the marker's centre.
+    let around = |g: f64| {
+        [
+            (x + g, y - g - h),
+            (x + g, y + g),
+            (x - g - w, y - g - h),
+            (x - g - w, y + g),
+            (x - w / 2.0, y - g - h),
+            (x - w / 2.0, y + g),
+            (x + g, y - h / 2.0),
+            (x - g - w, y - h / 2.0),
+        ]
     };
-    let chosen = candidates.iter().copied().find(|&c| inside(c) && free(c));
-    let (class, (l, t)) = match chosen {
-        Some(c) => ("point-label", c),
-        None if !force => return,
-        None => (
-            "point-label crowded",
-            candidates
-                .iter()
-                .copied()
-                .find(|&c| inside(c))
-                .unwrap_or(candidates[0]),
-        ),
+    let (ax0, ay0, ax1, ay1) = area;
+    let inside = |(l, t): (f64, f64)| l >= ax0 && t >= ay0 && l + w <= ax1 && t + h <= ay1;
+    let free = |b: Rect, others: &[Rect]| others.iter().all(|&o| !overlap(b, o));
+    let chosen = [true, false].into_iter().find_map(|avoid_markers| {
+        LABEL_RINGS.iter().find_map(|&ring| {
+            around(r + 1.0 + ring).into_iter().find_map(|(l, t)| {
+                let b = (l, t, w, h);
+                (inside((l, t)) && free(b, placed) && (!avoid_markers || free(b, markers)))
+                    .then_some((b, ring))
+            })
+        })
+    });
+    let Some(((l, t, w, h), ring)) = chosen else {
+        return;
     };
     placed.push((l, t, w, h));
+    if ring > 0.0 {
+        // From the marker's edge to the nearest point of the box.
+        let (bx, by) = (x.clamp(l, l + w), y.clamp(t, t + h));
+        let len = (bx - x).hypot(by - y).max(f64::MIN_POSITIVE);
+        let _ = write!(
+            out,
+            r##"<line class="leader" x1="{:.1}" y1="{:.1}" x2="{bx:.1}" y2="{by:.1}" stroke="#777" stroke-width="0.8"/>"##,
+            x + (bx - x) / len * r,
+            y + (by - y) / len * r
+        );
+    }
     let _ = write!(
         out,
-        r#"<text class="{class}" x="{l:.1}" y="{:.1}">{}</text>"#,
-        t + h - 2.0,
+        r##"<rect class="label-box" x="{l:.1}" y="{t:.1}" width="{w:.1}" height="{h:.1}" rx="2" fill="#fff" fill-opacity="0.85"/><text class="point-label" x="{:.1}" y="{:.1}">{}</text>"##,
+        l + LABEL_PAD,
+        t + h - 3.0,
         esc(label)
     );
 }
@@ -781,7 +835,7 @@ pub(crate) fn open_svg(out: &mut String, width: f64, height: f64, title: &str) {
     out.push_str(
         "<style>.chart-title{font-size:14px;font-weight:600;fill:#222}.tick{font-size:11px;fill:#444}\
          .axis-label{font-size:12px;fill:#222}.legend-text{font-size:12px;fill:#222}\
-         .point-label{font-size:10px;fill:#333}.crowded{font-size:8px;fill:#999}\
+         .point-label{font-size:10px;fill:#222}\
          .marker:hover{stroke-width:3}</style>",
     );
 }
@@ -827,6 +881,8 @@ mod tests {
         assert_eq!(log_ticks(0.8, 60.0), vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0]);
         assert_eq!(log_ticks(0.5, 5000.0), vec![1.0, 10.0, 100.0, 1000.0]);
         assert_eq!(log_ticks(0.9, 150.0).len(), 7);
+        assert_eq!(log_ticks(1.8, 5.5), vec![2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(log_ticks(0.05, 2000.0).len(), 5);
         let s = Scale {
             lo: 1.0,
             hi: 100.0,
@@ -846,14 +902,31 @@ mod tests {
     }
 
     #[test]
-    fn labels_avoid_each_other() {
+    fn labels_avoid_each_other_and_markers() {
         let mut out = String::new();
         let mut placed = Vec::new();
         let area = (0.0, 0.0, 200.0, 200.0);
-        place_label(&mut out, "p0", (100.0, 100.0), 4.0, area, &mut placed, true);
-        place_label(&mut out, "p1", (100.0, 100.0), 4.0, area, &mut placed, true);
-        let (a, b) = (placed[0], placed[1]);
-        assert!(a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0 || a.1 + a.3 <= b.1 || b.1 + b.3 <= a.1);
-        assert!(!out.contains("crowded"));
+        let markers = [(96.0, 96.0, 8.0, 8.0), (104.0, 80.0, 8.0, 8.0)];
+        for label in ["p0", "p1", "p2"] {
+            place_label(
+                &mut out,
+                label,
+                (100.0, 100.0),
+                4.0,
+                area,
+                &markers,
+                &mut placed,
+            );
+        }
+        assert_eq!(placed.len(), 3);
+        for (i, a) in placed.iter().enumerate() {
+            assert!(markers.iter().all(|m| !overlap(*a, *m)), "{a:?}");
+            assert!(placed[..i].iter().all(|b| !overlap(*a, *b)), "{placed:?}");
+        }
+        // A label with no room left is not drawn.
+        let mut out = String::new();
+        let mut full = vec![area];
+        place_label(&mut out, "p9", (100.0, 100.0), 4.0, area, &[], &mut full);
+        assert!(out.is_empty() && full.len() == 1);
     }
 }

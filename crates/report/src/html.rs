@@ -40,6 +40,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tbody tr:nth-child(even){background:#fafbfc}
 td.settings{white-space:pre}
 .knobs{display:block;color:var(--muted);font-size:12px}
+.marks{display:block;color:var(--accent);font-size:12px;font-weight:600}
+#presets{margin-top:10px}
 .bad{color:#b00020;font-weight:600}
 summary{cursor:pointer;color:var(--accent);margin:4px 0 8px}
 footer{color:var(--muted);font-size:12px;text-align:center}
@@ -69,6 +71,7 @@ pub(crate) fn page(m: &Model, plots: &[Plot]) -> String {
     if let Some(p) = plot("frontier") {
         figure(&mut out, p);
     }
+    presets_table(&mut out, m);
     out.push_str("</section>\n");
 
     if !m.measured.is_empty() {
@@ -278,6 +281,12 @@ fn frontier_caption(m: &Model) -> String {
         "The {} predicted Pareto points (a step line: the best accuracy reachable within a latency); hover a point for its settings.",
         a.points.len()
     );
+    if !m.marks.presets.is_empty() {
+        text.push_str(" Rings: the points the presets serve (flowcompile select --prefer NAME, WORKFLOW@NAME in serve; the table below).");
+    }
+    if m.marks.knee.is_some() {
+        text.push_str(" Square: the knee, the point farthest above the chord from the fastest to the most accurate point, log latency and accuracy each scaled to [0, 1]: past it, each factor of latency buys less accuracy.");
+    }
     if let Some((s, knobs)) = &m.baseline_structure {
         if !m.baselines.is_empty() {
             let _ = write!(
@@ -302,7 +311,9 @@ fn frontier_caption(m: &Model) -> String {
         }
     }
     if !m.measured.is_empty() {
-        text.push_str(" Red diamonds: held-out measurements, joined to their predictions.");
+        text.push_str(
+            " Red diamonds: held-out measurements, labelled and joined to their predictions.",
+        );
     }
     if m.inputs.truth.is_some() {
         text.push_str(" Dashed grey: the measured (ground-truth) frontier.");
@@ -387,6 +398,36 @@ fn baselines(out: &mut String, m: &Model) {
     out.push_str("</tbody>\n</table>\n</details>\n</section>\n");
 }
 
+/// The point each preset serves, and the knee: one row each.
+fn presets_table(out: &mut String, m: &Model) {
+    let a = m.inputs.artifact;
+    if m.marks.presets.is_empty() {
+        return;
+    }
+    out.push_str("<table id=\"presets\">\n<thead><tr><th>preset</th><th class=\"num\">preference</th><th>point</th><th class=\"num\">predicted accuracy</th><th class=\"num\">predicted latency (s)</th><th>settings (slot: model@budget)</th></tr></thead>\n<tbody>\n");
+    let rows = m
+        .marks
+        .presets
+        .iter()
+        .map(|&(name, b, i)| (format!("{}@{name}", a.workflow), Some(b.value()), i))
+        .chain(m.marks.knee.map(|i| ("knee".to_string(), None, i)));
+    for (name, b, i) in rows {
+        let p = &a.points[i];
+        let _ = writeln!(
+            out,
+            "<tr data-point=\"{}\"><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td>{}{}{}</tr>",
+            esc(&p.id),
+            esc(&name),
+            b.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
+            esc(&p.id),
+            num_cell(p.predicted.accuracy, 4),
+            num_cell(p.predicted.latency_s, 3),
+            text_cell(&settings_text(p), "settings mono")
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
 fn fidelity(out: &mut String, m: &Model, plots: &[Plot]) {
     let (v, source) = m
         .inputs
@@ -443,17 +484,15 @@ fn fidelity(out: &mut String, m: &Model, plots: &[Plot]) {
 fn points_table(out: &mut String, m: &Model) {
     let a = m.inputs.artifact;
     let validated = !m.measured.is_empty();
-    out.push_str("<section id=\"points\">\n<h2>Points</h2>\n<p class=\"caption\">Every configuration on the frontier with its structure and the setting of each slot (click a header to sort).</p>\n");
+    out.push_str("<section id=\"points\">\n<h2>Points</h2>\n<p class=\"caption\">Every configuration on the frontier with its structure and the setting of each slot, and under its id the presets it serves (click a header to sort).</p>\n");
     // A long table starts folded, so the plots above stay in view.
+    let folded = a.points.len() > FOLD_ABOVE;
     let _ = writeln!(
         out,
-        "<details{}>\n<summary>Table of the {} points</summary>",
-        if a.points.len() <= FOLD_ABOVE {
-            " open"
-        } else {
-            ""
-        },
-        a.points.len()
+        "<details{}>\n<summary>Table of the {} points{}</summary>",
+        if folded { "" } else { " open" },
+        a.points.len(),
+        if folded { " (click to show)" } else { "" }
     );
     out.push_str("<table class=\"sortable\" id=\"points-table\">\n<thead><tr><th>id</th><th>structure</th><th class=\"num\">predicted accuracy</th><th class=\"num\">predicted latency (s)</th>");
     if validated {
@@ -470,11 +509,14 @@ fn points_table(out: &mut String, m: &Model) {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let marks = m.marks.names(i).join(", ");
         let _ = write!(
             out,
-            "<tr data-id=\"{}\">{}<td data-v=\"{}\">s{}<span class=\"knobs\">{}</span></td>{}{}",
+            "<tr data-id=\"{}\"><td class=\"mono\" data-v=\"{}\">{}<span class=\"marks\">{}</span></td><td data-v=\"{}\">s{}<span class=\"knobs\">{}</span></td>{}{}",
             esc(&p.id),
-            text_cell(&p.id, "mono"),
+            esc(&p.id),
+            esc(&p.id),
+            esc(&marks),
             p.structure.index,
             p.structure.index,
             esc(&knobs),

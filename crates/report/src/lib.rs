@@ -5,14 +5,18 @@
 //! [`Truth`] (`flowcompile.truth.v1`), and returns a [`Report`]: SVG plots as text ([`Plot`]) and
 //! one self-contained HTML page (inline CSS and SVG, no external assets, readable without
 //! JavaScript). The plots are drawn by a small SVG writer of this crate:
-//! - the predicted frontier (accuracy vs latency, a step line with points labelled by id), the
-//!   measured points where validated (joined to their predictions), the measured truth frontier, and
-//!   the uniform baselines: every "all agents on one model and budget" configuration of the largest
+//! - the predicted frontier (accuracy vs latency, a step line, every point named by its tooltip),
+//!   the points the selection presets serve and the knee marked and labelled, the measured points
+//!   where validated (labelled, joined to their predictions), the measured truth frontier, and the
+//!   uniform baselines: every "all agents on one model and budget" configuration of the largest
 //!   structure, predicted by the proxy the artifact was compiled with;
 //! - per-agent profiles: accuracy vs latency per (model, budget), one small multiple per agent,
 //!   models as coloured series joined in budget order;
-//! - fidelity scatter plots: predicted vs measured accuracy and latency, with y = x and Spearman's
-//!   rank correlation in the title.
+//! - fidelity scatter plots: predicted vs measured accuracy and latency (log axes), with y = x and
+//!   Spearman's rank correlation in the title.
+//!
+//! Accuracy axes are fitted to the data (and say so when they do not reach 0 or 1), visible labels
+//! never overlap, and the points table folds when it is long.
 //!
 //! Inputs that do not belong together (another workflow, a validated id the artifact lacks, profiles
 //! missing a setting) are errors naming the file and field; digests that differ from the artifact's
@@ -41,6 +45,7 @@ mod chart;
 mod docs;
 mod error;
 mod html;
+mod marks;
 mod plots;
 mod stats;
 
@@ -140,6 +145,8 @@ pub(crate) struct Model<'a> {
     pub measured: HashMap<usize, &'a ValidatedPoint>,
     /// Models in a stable order (workflow's settings order, then artifact order), for colours.
     pub models: Vec<String>,
+    /// The points the presets serve, and the knee.
+    pub marks: marks::Marks,
     pub warnings: Vec<String>,
 }
 
@@ -309,6 +316,7 @@ fn check<'a>(inputs: &'a Inputs<'a>) -> Result<Model<'a>, ReportError> {
         baseline_structure,
         measured,
         models,
+        marks: marks::Marks::of(&artifact.points),
         warnings,
     })
 }

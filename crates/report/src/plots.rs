@@ -47,9 +47,6 @@ fn point_tooltip(p: &Point) -> String {
     )
 }
 
-/// The most frontier points labelled on the plot; the others are named by their tooltips.
-const MAX_LABELS: usize = 16;
-
 fn frontier(m: &Model) -> Plot {
     let a = m.inputs.artifact;
     let title = format!("{}: accuracy vs latency", a.workflow);
@@ -149,24 +146,19 @@ fn frontier(m: &Model) -> Plot {
     if a.points.len() > 100 {
         s.size = 2.5;
     }
-    // Past a screenful of labels they overlap: label the ends and an evenly spaced [`MAX_LABELS`], and
-    // let the tooltips name the rest.
-    let n = a.points.len();
-    let labelled =
-        |i: usize| n <= MAX_LABELS || i == 0 || i + 1 == n || i.is_multiple_of(n / MAX_LABELS + 1);
     s.data = a
         .points
         .iter()
-        .enumerate()
-        .map(|(i, p)| Datum {
+        .map(|p| Datum {
             x: p.predicted.latency_s,
             y: p.predicted.accuracy,
             id: p.id.clone(),
-            label: labelled(i).then(|| p.id.clone()),
+            label: None,
             tooltip: point_tooltip(p),
         })
         .collect();
     chart.series.push(s);
+    chart.series.extend(mark_series(m));
 
     if !m.measured.is_empty() {
         let mut indices: Vec<usize> = m.measured.keys().copied().collect();
@@ -218,6 +210,72 @@ fn frontier(m: &Model) -> Plot {
         svg: chart.to_svg(960.0, 540.0, "frontier"),
         title,
     }
+}
+
+/// Colour of the preset and knee marks.
+pub(crate) const MARK: &str = "#111111";
+
+/// The rings around the points the presets serve and the square around the knee, each marked
+/// point labelled once with its id and what it is marked as (`p7 medium, knee`).
+fn mark_series(m: &Model) -> Vec<Series> {
+    let a = m.inputs.artifact;
+    let marks = &m.marks;
+    let datum = |i: usize, label: bool, what: String| {
+        let p = &a.points[i];
+        Datum {
+            x: p.predicted.latency_s,
+            y: p.predicted.accuracy,
+            id: p.id.clone(),
+            label: label.then(|| format!("{} {}", p.id, marks.names(i).join(", "))),
+            tooltip: format!("{}: {what}\n{}", p.id, point_tooltip(p)),
+        }
+    };
+    let mut presets = Series::new("preset point", "preset", MARK, Line::None, Shape::Circle);
+    presets.filled = false;
+    presets.size = 7.5;
+    presets.label_first = true;
+    let mut knee = Series::new(
+        "knee: farthest above chord",
+        "knee",
+        MARK,
+        Line::None,
+        Shape::Square,
+    );
+    knee.filled = false;
+    knee.size = 10.0;
+    knee.label_first = true;
+    for i in marks.points() {
+        let names: Vec<String> = marks
+            .presets
+            .iter()
+            .filter(|&&(_, _, p)| p == i)
+            .map(|(name, b, _)| {
+                format!(
+                    "{name} (preference {}: select --prefer {name}, {}@{name})",
+                    b.value(),
+                    a.workflow
+                )
+            })
+            .collect();
+        if !names.is_empty() {
+            presets
+                .data
+                .push(datum(i, true, format!("served by {}", names.join(", "))));
+        }
+        if marks.knee == Some(i) {
+            knee.data.push(datum(
+                i,
+                names.is_empty(),
+                "the knee: farthest above the chord from the fastest to the most accurate point, \
+                 with log latency (linear if a latency is 0) and accuracy each scaled to [0, 1]"
+                    .into(),
+            ));
+        }
+    }
+    [presets, knee]
+        .into_iter()
+        .filter(|s| !s.data.is_empty())
+        .collect()
 }
 
 fn truth_tooltip(what: &str, p: &crate::TruthPoint) -> String {
@@ -448,8 +506,9 @@ fn fidelity(m: &Model) -> Vec<Plot> {
             if k == 0 {
                 chart.y_bounds = Some((0.0, 1.0));
             } else {
-                // Latencies span orders of magnitude along a frontier: both axes log when they do.
-                chart.x_log_above_ratio = Some(20.0);
+                // Latencies span orders of magnitude along a frontier: both axes log (linear only
+                // when a latency is 0 or all are equal).
+                chart.x_log_above_ratio = Some(1.0);
             }
             let mut s = Series::new("", "fidelity", MEASURED, Line::None, Shape::Circle);
             s.data = rows

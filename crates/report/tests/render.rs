@@ -231,3 +231,236 @@ fn one_point_and_one_measurement_still_draw() {
         .title
         .contains("Spearman ρ undefined (n = 1)"));
 }
+
+fn has_class(n: &roxmltree::Node, class: &str) -> bool {
+    n.attribute("class")
+        .is_some_and(|c| c.split_whitespace().any(|x| x == class))
+}
+
+fn num(n: &roxmltree::Node, attr: &str) -> f64 {
+    n.attribute(attr).unwrap().parse().unwrap()
+}
+
+fn marker_ids(doc: &roxmltree::Document, class: &str) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| has_class(n, "marker") && has_class(n, class))
+        .map(|n| n.attribute("data-id").unwrap().to_string())
+        .collect()
+}
+
+/// (left, top, right, bottom) of every `class` rect.
+fn boxes(doc: &roxmltree::Document, class: &str) -> Vec<(f64, f64, f64, f64)> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("rect") && has_class(n, class))
+        .map(|n| {
+            let (x, y) = (num(&n, "x"), num(&n, "y"));
+            (x, y, x + num(&n, "width"), y + num(&n, "height"))
+        })
+        .collect()
+}
+
+/// An axis's ticks as (value, pixel position), in drawing order.
+fn ticks(doc: &roxmltree::Document, axis: &str) -> Vec<(f64, f64)> {
+    let g = doc.descendants().find(|n| has_class(n, axis)).unwrap();
+    g.descendants()
+        .filter(|n| n.has_tag_name("text") && has_class(n, "tick"))
+        .map(|n| {
+            let v: f64 = n.text().unwrap().parse().unwrap();
+            (v, num(&n, if axis == "x-axis" { "x" } else { "y" }))
+        })
+        .collect()
+}
+
+fn axis_labels(doc: &roxmltree::Document) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text") && has_class(n, "axis-label"))
+        .map(|n| n.text().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_three_point_frontier_marks_the_points_its_presets_serve() {
+    let a = artifact("measured");
+    let report = render(&Inputs::new(&a, "two.json")).unwrap();
+    let doc = roxmltree::Document::parse(&report.plots[0].svg).unwrap();
+    // lat_max 4: medium scores p0 0.625, p1 0.475, p2 0.4; high p0 0.525, p1 0.655, p2 0.72.
+    assert_eq!(marker_ids(&doc, "preset"), ["p0", "p2"]);
+    let labels: Vec<&str> = doc
+        .descendants()
+        .filter(|n| has_class(n, "point-label"))
+        .map(|n| n.text().unwrap())
+        .collect();
+    assert_eq!(labels, ["p0 fast, medium", "p2 high, xhigh"]);
+    // p1 is below the chord from p0 to p2 in (log latency, accuracy): no knee.
+    assert!(marker_ids(&doc, "knee").is_empty());
+    for (preset, id) in [
+        ("fast", "p0"),
+        ("medium", "p0"),
+        ("high", "p2"),
+        ("xhigh", "p2"),
+    ] {
+        assert!(
+            report.html.contains(&format!(
+                "<tr data-point=\"{id}\"><td class=\"mono\">two@{preset}</td>"
+            )),
+            "{preset}"
+        );
+    }
+}
+
+/// FIXTURE: 60 frontier points on a concave curve (accuracy 0.6 to 0.95, latency 1 s to 94 s),
+/// every fifth one measured a little off its prediction.
+fn sixty() -> (Artifact, Validation) {
+    let pred = |i: usize| {
+        let acc = 0.6 + 0.35 * (1.0 - (-(i as f64) / 12.0).exp()) / (1.0 - (-59.0f64 / 12.0).exp());
+        (acc, 1.08f64.powi(i as i32))
+    };
+    let points: Vec<String> = (0..60)
+        .map(|i| {
+            let (acc, lat) = pred(i);
+            format!(
+                r#"{{"id": "p{i}", "structure": {{"index": 0, "knobs": {{}}}},
+                "settings": {{"solver": {{"model": "small", "budget": {i}}}}},
+                "predicted": {{"accuracy": {acc}, "latency_s": {lat}}}}}"#
+            )
+        })
+        .collect();
+    let a = Artifact::from_json(
+        &format!(
+            r#"{{"format": "flowcompile.artifact.v1", "workflow": "two",
+            "provenance": {{"tool": "flowcompile", "tool_version": "0.1.0"}},
+            "proxy": {{"execution": "parallel", "latency": "measured"}}, "points": [{}]}}"#,
+            points.join(",")
+        ),
+        "sixty.json",
+    )
+    .unwrap();
+    let measured: Vec<String> = (0..60)
+        .step_by(5)
+        .map(|i| {
+            let (acc, lat) = pred(i);
+            format!(
+                r#"{{"id": "p{i}", "predicted": {{"accuracy": {acc}, "latency_s": {lat}}},
+                "measured": {{"accuracy": {}, "latency_s": {}}}}}"#,
+                acc - 0.02,
+                lat * 1.1
+            )
+        })
+        .collect();
+    let v = Validation::from_json(
+        &format!(
+            r#"{{"format": "flowcompile.validation.v1", "workflow": "two", "points": [{}]}}"#,
+            measured.join(",")
+        ),
+        "v.json",
+    )
+    .unwrap();
+    (a, v)
+}
+
+#[test]
+fn sixty_points_get_marks_non_overlapping_labels_fitted_and_log_axes_and_a_folded_table() {
+    let (a, v) = sixty();
+    let inputs = Inputs {
+        validation: Some((&v, "v.json")),
+        ..Inputs::new(&a, "sixty.json")
+    };
+    let report = render(&inputs).unwrap();
+    let frontier = roxmltree::Document::parse(&report.plots[0].svg).unwrap();
+
+    // The preset rings sit on the points `select` picks (the rule CLI and server use).
+    let mut expected: Vec<String> = flowcompile_select::PRESETS
+        .iter()
+        .map(|(_, b)| {
+            let r = flowcompile_select::Request::new(Some(b.value()), None, None).unwrap();
+            a.points[flowcompile_select::select(&a.points, &r).unwrap()]
+                .id
+                .clone()
+        })
+        .collect();
+    expected.dedup();
+    assert_eq!(expected.len(), 4, "{expected:?}");
+    assert_eq!(marker_ids(&frontier, "preset"), expected);
+    // The knee, worked out here: the largest excess of scaled accuracy over scaled log latency.
+    let (first, last) = (&a.points[0].predicted, &a.points[59].predicted);
+    let excess = |i: usize| {
+        let p = &a.points[i].predicted;
+        (p.accuracy - first.accuracy) / (last.accuracy - first.accuracy)
+            - (p.latency_s / first.latency_s).ln() / (last.latency_s / first.latency_s).ln()
+    };
+    let knee = (0..60)
+        .max_by(|&i, &j| excess(i).total_cmp(&excess(j)))
+        .unwrap();
+    assert!(excess(knee) > 0.1 && (5..55).contains(&knee), "p{knee}");
+    assert_eq!(marker_ids(&frontier, "knee"), [format!("p{knee}")]);
+
+    // Visible labels: the marked points and the 12 measured diamonds, every one placed, none
+    // overlapping another, all inside the plot area.
+    let marked = expected.len() + usize::from(!expected.contains(&format!("p{knee}")));
+    let labels = boxes(&frontier, "label-box");
+    assert_eq!(labels.len(), marked + 12);
+    let area = boxes(&frontier, "plot-area")[0];
+    for (i, b) in labels.iter().enumerate() {
+        assert!(
+            b.0 >= area.0 && b.1 >= area.1 && b.2 <= area.2 && b.3 <= area.3,
+            "{b:?}"
+        );
+        for c in &labels[..i] {
+            let apart = b.2 <= c.0 || c.2 <= b.0 || b.3 <= c.1 || c.3 <= b.1;
+            assert!(apart, "label boxes {b:?} and {c:?} overlap");
+        }
+    }
+
+    // The accuracy axis is fitted: it holds every accuracy drawn and is tighter than [0, 1].
+    let y = ticks(&frontier, "y-axis");
+    let ((v0, p0), (v1, p1)) = (y[0], y[y.len() - 1]);
+    let value_at = |px: f64| v0 + (px - (p0 - 4.0)) * (v1 - v0) / (p1 - p0);
+    let (lo, hi) = (value_at(area.3), value_at(area.1));
+    let accuracies = a.points.iter().map(|p| p.predicted.accuracy).chain(
+        v.points
+            .iter()
+            .map(|p| p.measured.as_ref().unwrap().accuracy),
+    );
+    for acc in accuracies {
+        assert!(lo <= acc && acc <= hi, "{acc} outside [{lo}, {hi}]");
+    }
+    assert!(lo >= 0.4 && hi <= 1.0 + 1e-9, "[{lo}, {hi}]");
+    assert!(
+        axis_labels(&frontier)[1].starts_with("accuracy (axis from 0."),
+        "{:?}",
+        axis_labels(&frontier)
+    );
+
+    // The latency fidelity plot: both axes log, ticks increasing and spaced by log value, every
+    // point inside the plot area.
+    let latency = report.plots.iter().find(|p| p.name == "fidelity-latency");
+    let doc = roxmltree::Document::parse(&latency.unwrap().svg).unwrap();
+    assert!(axis_labels(&doc).iter().all(|l| l.ends_with("(log scale)")));
+    for axis in ["x-axis", "y-axis"] {
+        let t = ticks(&doc, axis);
+        assert!(t.len() >= 4, "{t:?}");
+        let per_decade = (t[1].1 - t[0].1) / (t[1].0 / t[0].0).log10();
+        for w in t.windows(2) {
+            assert!(w[1].0 > w[0].0, "{axis}: {t:?}");
+            let step = (w[1].1 - w[0].1) / (w[1].0 / w[0].0).log10();
+            assert!((step - per_decade).abs() < 0.5, "{axis} not log: {t:?}");
+        }
+    }
+    let area = boxes(&doc, "plot-area")[0];
+    let dots: Vec<_> = doc
+        .descendants()
+        .filter(|n| has_class(n, "marker") && has_class(n, "fidelity"))
+        .collect();
+    assert_eq!(dots.len(), 12);
+    for d in dots {
+        let (x, y) = (num(&d, "cx"), num(&d, "cy"));
+        assert!(x > area.0 && x < area.2 && y > area.1 && y < area.3);
+    }
+
+    // The points table folds, its size in the summary; the preset table stays visible.
+    assert!(report
+        .html
+        .contains("<details>\n<summary>Table of the 60 points (click to show)</summary>"));
+    assert_eq!(report.html.matches("<tr data-id=").count(), 60);
+    assert_eq!(report.html.matches("<tr data-point=").count(), 4 + 1);
+}
