@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{check, root, run};
+use common::{calls, check, n_calls, root, run};
 
 /// The math workflow restricted to 2 models x 3 budgets (6 settings per agent), and the first
 /// `n` GSM8K validation items, written into `dir`.
@@ -32,50 +32,6 @@ fn small_math(dir: &Path, n: usize) -> (String, String) {
     let split = dir.join("val.jsonl");
     std::fs::write(&split, items).unwrap();
     (wf.display().to_string(), split.display().to_string())
-}
-
-/// Every profiling call in a store, in key order, as text. The `programmer` agent's score is left
-/// out: it comes from running the program in a Python subprocess under a wall-clock timeout, which
-/// a loaded machine can hit in one run and not the other.
-fn calls(store: &Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open(store).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT agent, prompt_key, model, budget, input_id, sample, output, score, latency_s, \
-             prompt_tokens, completion_tokens, error FROM calls \
-             ORDER BY agent, prompt_key, model, budget, input_id, sample",
-        )
-        .unwrap();
-    stmt.query_map([], |r| {
-        Ok(format!(
-            "{}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}|{}|{:?}",
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, i64>(5)?,
-            r.get::<_, String>(6)?,
-            if r.get::<_, String>(0)? == "programmer" {
-                None
-            } else {
-                r.get::<_, Option<f64>>(7)?
-            },
-            r.get::<_, f64>(8)?,
-            r.get::<_, i64>(9)?,
-            r.get::<_, i64>(10)?,
-            r.get::<_, Option<String>>(11)?,
-        ))
-    })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
-}
-
-fn n_calls(store: &Path) -> i64 {
-    rusqlite::Connection::open(store)
-        .and_then(|c| c.query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0)))
-        .unwrap_or(0)
 }
 
 fn n_program_runs(store: &Path) -> u64 {

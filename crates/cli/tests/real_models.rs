@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde_json::Value;
 
 mod common;
-use common::{check, path, root};
+use common::{calls, check, n_calls, path, root};
 
 const MODELS: [&str; 2] = ["smollm2", "gemma3"];
 
@@ -250,41 +250,6 @@ fn a_server_that_is_not_running_is_named_in_the_error() {
     );
 }
 
-fn n_calls(store: &Path) -> i64 {
-    rusqlite::Connection::open(store)
-        .and_then(|c| c.query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0)))
-        .unwrap_or(0)
-}
-
-/// Every profiling call in the store, as text: key, output, score, tokens and error.
-fn call_rows(store: &Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open(store).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT agent, model, budget, input_id, sample, output, score, prompt_tokens, \
-             completion_tokens, error FROM calls ORDER BY agent, model, budget, input_id, sample",
-        )
-        .unwrap();
-    stmt.query_map([], |r| {
-        Ok(format!(
-            "{}|{}|{}|{}|{}|{:?}|{:?}|{}|{}|{:?}",
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, i64>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, Option<f64>>(6)?,
-            r.get::<_, i64>(7)?,
-            r.get::<_, i64>(8)?,
-            r.get::<_, Option<String>>(9)?,
-        ))
-    })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
-}
-
 #[test]
 fn profiling_killed_mid_way_against_llama_cpp_resumes_without_repeating_a_call() {
     let Some((url, _turn)) = llama_url() else {
@@ -335,18 +300,19 @@ fn profiling_killed_mid_way_against_llama_cpp_resumes_without_repeating_a_call()
     }
     child.kill().unwrap(); // SIGKILL, mid-way through profiling
     child.wait().unwrap();
-    let at_kill = call_rows(&store);
+    let at_kill = calls(&store);
 
     let (stdout, _) = check(&flowcompile(dir.path(), &args), 0);
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    let agents = report["profile"]["agents"].as_array().unwrap();
-    let sum = |field: &str| -> usize {
-        agents
+    let sum = |report: &Value, field: &str| -> usize {
+        report["profile"]["agents"]
+            .as_array()
+            .unwrap()
             .iter()
             .map(|a| a[field].as_u64().unwrap() as usize)
             .sum()
     };
-    let after = call_rows(&store);
+    let after = calls(&store);
     assert!(
         at_kill.len() >= 6 && at_kill.len() < after.len(),
         "killed mid-way: {} calls at the kill, {} after the resume",
@@ -354,24 +320,21 @@ fn profiling_killed_mid_way_against_llama_cpp_resumes_without_repeating_a_call()
         after.len()
     );
     assert!(
-        sum("calls_reused") >= at_kill.len(),
+        sum(&report, "calls_reused") >= at_kill.len(),
         "the resumed run reused {} calls of the {} finished at the kill",
-        sum("calls_reused"),
+        sum(&report, "calls_reused"),
         at_kill.len()
     );
-    assert_eq!(sum("calls_reused") + sum("calls_run_now"), after.len());
+    assert_eq!(
+        sum(&report, "calls_reused") + sum(&report, "calls_run_now"),
+        after.len()
+    );
     // The calls finished before the kill are in the store as they were: none was asked again.
     let kept: Vec<&String> = at_kill.iter().filter(|c| !after.contains(c)).collect();
     assert!(kept.is_empty(), "calls changed by the resume: {kept:#?}");
     // A third run finds everything in the store and calls the server for nothing.
     let (stdout, _) = check(&flowcompile(dir.path(), &args), 0);
     let again: Value = serde_json::from_str(&stdout).unwrap();
-    let run_now: u64 = again["profile"]["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["calls_run_now"].as_u64().unwrap())
-        .sum();
-    assert_eq!(run_now, 0, "{again}");
-    assert_eq!(call_rows(&store), after);
+    assert_eq!(sum(&again, "calls_run_now"), 0, "{again}");
+    assert_eq!(calls(&store), after);
 }

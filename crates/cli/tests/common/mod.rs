@@ -36,3 +36,48 @@ pub fn check(out: &Output, code: i32) -> (String, String) {
     );
     (stdout, stderr)
 }
+
+/// Every profiling call in a store, in key order, as text. The `programmer` agent's score is left
+/// out: it comes from running the program in a Python subprocess under a wall-clock timeout, which
+/// a loaded machine can hit in one run and not the other.
+pub fn calls(store: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT agent, prompt_key, model, budget, input_id, sample, output, score, latency_s, \
+             prompt_tokens, completion_tokens, error FROM calls \
+             ORDER BY agent, prompt_key, model, budget, input_id, sample",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(format!(
+            "{}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}|{}|{:?}",
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, String>(6)?,
+            if r.get::<_, String>(0)? == "programmer" {
+                None
+            } else {
+                r.get::<_, Option<f64>>(7)?
+            },
+            r.get::<_, f64>(8)?,
+            r.get::<_, i64>(9)?,
+            r.get::<_, i64>(10)?,
+            r.get::<_, Option<String>>(11)?,
+        ))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// How many profiling calls a store holds (0 when it cannot be read yet).
+pub fn n_calls(store: &Path) -> i64 {
+    rusqlite::Connection::open(store)
+        .and_then(|c| c.query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
