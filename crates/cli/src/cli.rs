@@ -569,7 +569,7 @@ pub struct ProfileArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    /// Artifact (flowcompile.artifact.v2 or v1, or the prototype's flowcompile.compiled.v2).
     pub artifact: PathBuf,
     /// Draw the frontier (accuracy vs latency) in the terminal.
     #[arg(long)]
@@ -581,7 +581,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct SelectArgs {
-    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    /// Artifact (flowcompile.artifact.v2 or v1, or the prototype's flowcompile.compiled.v2).
     pub artifact: PathBuf,
     /// Trade-off b in [0, 1] or a preset (fast or low: the fastest point, medium 0.5, high 0.9,
     /// xhigh: the most accurate point): maximises b*accuracy + (1-b)*(1 - latency/max latency).
@@ -602,7 +602,7 @@ pub struct SelectArgs {
 /// Inputs and outputs of `flowcompile report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    /// Artifact (flowcompile.artifact.v2 or v1, or the prototype's flowcompile.compiled.v2).
     pub artifact: PathBuf,
     /// Workflow file the artifact was compiled from (with --profiles: baselines, agent profiles).
     #[arg(long, requires = "profiles")]
@@ -741,7 +741,7 @@ pub struct EvalArgs {
 pub struct TestArgs {
     /// Workflow file (TOML) the artifact was compiled from.
     pub workflow: PathBuf,
-    /// Artifact whose points to run (flowcompile.artifact.v1, or the prototype's v2).
+    /// Artifact whose points to run (flowcompile.artifact.v2 or v1, or the prototype's v2).
     #[arg(long)]
     pub artifact: PathBuf,
     /// Held-out split (JSONL, one object per line with the task's fields and gold answer).

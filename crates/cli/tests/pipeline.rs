@@ -663,7 +663,7 @@ fn url_passwords_and_header_values_stay_out_of_the_store_the_artifact_and_the_ou
     assert!(
         written
             .iter()
-            .any(|w| w.contains("flowcompile.artifact.v1")),
+            .any(|w| w.contains("flowcompile.artifact.v2")),
         "no artifact"
     );
     for text in &written {

@@ -221,6 +221,7 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
             execution: opts.execution,
             latency: opts.latency,
             dependence: dependence.any_of,
+            intervals: None,
         },
     );
     let output = opts
@@ -410,15 +411,12 @@ fn artifact(
         .points
         .iter()
         .map(|p| {
-            let predicted = Predicted {
-                accuracy: p.metrics.accuracy,
-                latency_s: p.metrics.latency_s,
-            };
+            let predicted = Predicted::new(p.metrics.accuracy, p.metrics.latency_s);
             Point::from_search(wf, space, p.structure, &p.settings, predicted)
         })
         .collect();
     let mut artifact = Artifact {
-        format: ArtifactFormat::V1,
+        format: ArtifactFormat::V2,
         workflow: wf.name.clone(),
         provenance: Provenance {
             tool: "flowcompile".into(),

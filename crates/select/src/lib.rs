@@ -537,10 +537,7 @@ mod tests {
                     knobs: Default::default(),
                 },
                 settings: Default::default(),
-                predicted: Predicted {
-                    accuracy,
-                    latency_s,
-                },
+                predicted: Predicted::new(accuracy, latency_s),
                 origin: None,
             })
             .collect()
