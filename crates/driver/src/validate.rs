@@ -373,13 +373,7 @@ mod tests {
     use super::*;
     use flowcompile_runner::{CallRecord, ToolRecord};
 
-    fn math() -> Workflow {
-        flowcompile_spec::parse(
-            include_str!("../../../examples/math/workflow.toml"),
-            "math.toml",
-        )
-        .unwrap()
-    }
+    use crate::testing::math;
 
     fn call(site: usize, latency_s: f64, modelled_latency_s: Option<f64>) -> CallRecord {
         CallRecord {
