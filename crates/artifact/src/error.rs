@@ -2,7 +2,7 @@
 
 /// The formats this crate reads, as error messages list them.
 pub const SUPPORTED_FORMATS: &str =
-    "flowcompile.artifact.v1, and flowcompile.compiled.v2 (the prototype's output) through import";
+    "flowcompile.artifact.v2, flowcompile.artifact.v1, and flowcompile.compiled.v2 (the prototype's output) through import";
 
 /// Why an artifact or a prototype file cannot be read.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -136,10 +136,7 @@ pub fn import_v2(text: &str, source: &str) -> Result<Artifact, ArtifactError> {
                 knobs: IndexMap::new(),
             },
             settings,
-            predicted: Predicted {
-                accuracy,
-                latency_s,
-            },
+            predicted: Predicted::new(accuracy, latency_s),
             origin: Some(Origin {
                 config_id,
                 structure_id,
@@ -165,6 +162,7 @@ pub fn import_v2(text: &str, source: &str) -> Result<Artifact, ArtifactError> {
             execution: ExecutionModel::Sequential,
             latency: LatencyModel::Tokens,
             dependence: 0.0,
+            intervals: None,
         },
         space: None,
         points,

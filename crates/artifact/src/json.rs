@@ -5,7 +5,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::ArtifactError;
-use crate::model::{Artifact, FORMAT_PROTOTYPE_V2, FORMAT_V1};
+use crate::model::{
+    Artifact, ArtifactFormat, FORMAT_PROTOTYPE_V2, FORMAT_V1, FORMAT_V2, INTERVAL_LEVEL,
+};
 
 /// Keys under which a prototype file may carry its format marker.
 pub(crate) const V2_MARKER_KEYS: [&str; 4] = ["format", "schema_version", "version", "schema"];
@@ -19,14 +21,15 @@ impl Artifact {
         text
     }
 
-    /// Reads a `flowcompile.artifact.v1` artifact and checks its invariants ([`Artifact::validate`]).
+    /// Reads a `flowcompile.artifact.v2` or `v1` artifact and checks its invariants
+    /// ([`Artifact::validate`]).
     ///
     /// `source` labels the input in errors. A missing or different format marker is an error listing
     /// the supported formats; use [`parse_any`] to accept the prototype's format as well.
     pub fn from_json(text: &str, source: &str) -> Result<Artifact, ArtifactError> {
         let marker = read_marker(text, source)?;
         match marker.format {
-            Some(Value::String(f)) if f == FORMAT_V1 => {}
+            Some(Value::String(f)) if f == FORMAT_V1 || f == FORMAT_V2 => {}
             Some(Value::String(f)) => {
                 return Err(ArtifactError::UnsupportedFormat {
                     file: source.into(),
@@ -68,8 +71,10 @@ impl Artifact {
     }
 
     /// Checks what the types cannot: at least one point; ids `p0`, `p1`... in order; points sorted by
-    /// latency then accuracy descending; accuracy in [0, 1] and latency >= 0, finite; counts spelled
-    /// as digits or `~<float>`; kept settings no more than total; digests 64 lowercase hex digits.
+    /// latency then accuracy descending; accuracy in [0, 1] and latency >= 0, finite; intervals
+    /// finite, ordered and around their prediction, only in a v2 artifact whose `proxy.intervals`
+    /// says how they were made (at level 0.9); counts spelled as digits or `~<float>`; kept
+    /// settings no more than total; digests 64 lowercase hex digits.
     pub fn validate(&self, source: &str) -> Result<(), ArtifactError> {
         let fail = |location: String, message: String| ArtifactError::Invalid {
             file: source.into(),
@@ -116,6 +121,7 @@ impl Artifact {
                 }
             }
         }
+        self.validate_intervals(source)?;
         if let Some(space) = &self.space {
             for (name, text) in [
                 ("space.n_configs", &space.n_configs),
@@ -169,7 +175,81 @@ impl Artifact {
     }
 }
 
-/// Reads either a `flowcompile.artifact.v1` artifact or a prototype `flowcompile.compiled.v2` file
+impl Artifact {
+    /// The interval invariants of [`Artifact::validate`].
+    fn validate_intervals(&self, source: &str) -> Result<(), ArtifactError> {
+        let fail = |location: String, message: String| ArtifactError::Invalid {
+            file: source.into(),
+            location,
+            message,
+        };
+        let any = self.points.iter().any(|p| {
+            p.predicted.accuracy_interval.is_some() || p.predicted.latency_interval_s.is_some()
+        });
+        match (self.format, &self.proxy.intervals) {
+            (ArtifactFormat::V1, Some(_)) => {
+                return Err(fail(
+                    "proxy.intervals".into(),
+                    format!("a {FORMAT_V1} artifact has no intervals (they came with {FORMAT_V2})"),
+                ))
+            }
+            (_, None) if any => {
+                return Err(fail(
+                    "proxy.intervals".into(),
+                    "points have intervals but proxy.intervals does not say how they were made"
+                        .into(),
+                ))
+            }
+            (_, Some(m)) if m.level != INTERVAL_LEVEL => {
+                return Err(fail(
+                    "proxy.intervals.level".into(),
+                    format!(
+                        "level {} is not {INTERVAL_LEVEL}: every interval of an artifact is a 90% interval",
+                        m.level
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        for (i, p) in self.points.iter().enumerate() {
+            let checks = [
+                (
+                    "accuracy_interval",
+                    p.predicted.accuracy_interval,
+                    p.predicted.accuracy,
+                    1.0,
+                ),
+                (
+                    "latency_interval_s",
+                    p.predicted.latency_interval_s,
+                    p.predicted.latency_s,
+                    f64::INFINITY,
+                ),
+            ];
+            for (name, interval, value, top) in checks {
+                let Some([lo, hi]) = interval else { continue };
+                let ok = lo.is_finite()
+                    && hi.is_finite()
+                    && 0.0 <= lo
+                    && lo <= value
+                    && value <= hi
+                    && hi <= top;
+                if !ok {
+                    let range = if top == 1.0 { " <= 1" } else { "" };
+                    return Err(fail(
+                        format!("points[{i}].predicted.{name}"),
+                        format!(
+                            "[{lo}, {hi}] is not an interval 0 <= lo <= {value} <= hi{range} of finite numbers"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads either a `flowcompile.artifact.v2` or `v1` artifact or a prototype `flowcompile.compiled.v2` file
 /// (imported with [`crate::import_v2`]), by the format marker.
 pub fn parse_any(text: &str, source: &str) -> Result<Artifact, ArtifactError> {
     let m = read_marker(text, source)?;
@@ -290,11 +370,13 @@ mod tests {
             predicted: Predicted {
                 accuracy: acc,
                 latency_s: lat,
+                accuracy_interval: Some([acc - 0.1, acc + 0.05]),
+                latency_interval_s: Some([lat * 0.9, lat * 1.2]),
             },
             origin: None,
         };
         Artifact {
-            format: ArtifactFormat::V1,
+            format: ArtifactFormat::V2,
             workflow: "hotpotqa".into(),
             provenance: Provenance {
                 tool: "flowcompile".into(),
@@ -308,6 +390,14 @@ mod tests {
                 execution: ExecutionModel::Parallel,
                 latency: LatencyModel::Measured,
                 dependence: 0.0,
+                intervals: Some(Intervals {
+                    level: INTERVAL_LEVEL,
+                    method: IntervalMethod::BootstrapItems,
+                    resamples: 200,
+                    seed: 7,
+                    verified_accuracy_rms: None,
+                    verified_latency_rel_rms: None,
+                }),
             },
             space: Some(SpaceSummary {
                 n_structures: 6,
@@ -344,10 +434,70 @@ mod tests {
     fn an_artifact_round_trips() {
         let a = artifact();
         let text = a.to_json_pretty();
-        assert!(text.starts_with("{\n  \"format\": \"flowcompile.artifact.v1\",\n  \"workflow\""));
+        assert!(text.starts_with("{\n  \"format\": \"flowcompile.artifact.v2\",\n  \"workflow\""));
+        assert!(text.contains("\"accuracy_interval\": [\n"), "{text}");
+        assert!(text.contains("\"method\": \"bootstrap-items\""), "{text}");
         assert!(text.ends_with("}\n"));
         assert_eq!(Artifact::from_json(&text, "a.json").unwrap(), a);
         assert_eq!(parse_any(&text, "a.json").unwrap(), a);
+    }
+
+    /// A v1 artifact as flowcompile wrote it before intervals: no interval anywhere.
+    fn v1() -> Artifact {
+        let mut a = artifact();
+        a.format = ArtifactFormat::V1;
+        a.proxy.intervals = None;
+        for p in &mut a.points {
+            p.predicted = Predicted::new(p.predicted.accuracy, p.predicted.latency_s);
+        }
+        a
+    }
+
+    #[test]
+    fn a_v1_artifact_reads_without_intervals() {
+        let text = v1().to_json_pretty();
+        assert!(text.contains("\"format\": \"flowcompile.artifact.v1\""));
+        assert!(!text.contains("interval"), "{text}");
+        let back = Artifact::from_json(&text, "a.json").unwrap();
+        assert_eq!(back.format, ArtifactFormat::V1);
+        assert!(back
+            .points
+            .iter()
+            .all(|p| p.predicted.accuracy_interval.is_none()));
+        let mut with = v1();
+        with.proxy.intervals = artifact().proxy.intervals;
+        assert_eq!(
+            with.validate("a.json").unwrap_err().to_string(),
+            "a.json: proxy.intervals: a flowcompile.artifact.v1 artifact has no intervals (they came with flowcompile.artifact.v2)"
+        );
+    }
+
+    #[test]
+    fn intervals_are_checked() {
+        check_invalid(
+            |a| a.points[1].predicted.accuracy_interval = Some([0.75, 0.8]),
+            "a.json: points[1].predicted.accuracy_interval: [0.75, 0.8] is not an interval 0 <= lo <= 0.7 <= hi <= 1 of finite numbers",
+        );
+        check_invalid(
+            |a| a.points[0].predicted.accuracy_interval = Some([0.4, 1.5]),
+            "a.json: points[0].predicted.accuracy_interval: [0.4, 1.5] is not an interval 0 <= lo <= 0.5 <= hi <= 1 of finite numbers",
+        );
+        check_invalid(
+            |a| a.points[0].predicted.latency_interval_s = Some([-0.5, 2.0]),
+            "a.json: points[0].predicted.latency_interval_s: [-0.5, 2] is not an interval 0 <= lo <= 1 <= hi of finite numbers",
+        );
+        check_invalid(
+            |a| a.proxy.intervals = None,
+            "a.json: proxy.intervals: points have intervals but proxy.intervals does not say how they were made",
+        );
+        check_invalid(
+            |a| a.proxy.intervals.as_mut().unwrap().level = 0.95,
+            "a.json: proxy.intervals.level: level 0.95 is not 0.9: every interval of an artifact is a 90% interval",
+        );
+        // NaN cannot be written as JSON; the check refuses it in memory.
+        let mut a = artifact();
+        a.points[0].predicted.accuracy_interval = Some([f64::NAN, 0.6]);
+        assert!(a.validate("a.json").is_err());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! flowcompile's versioned artifact: the compiled frontier of a workflow, as JSON bytes in and out.
 //!
-//! An [`Artifact`] (format `flowcompile.artifact.v1`) holds the workflow name, its [`Provenance`]
-//! (tool version, digests of the spec and profiles), the [`ProxyModel`] that predicted the metrics,
-//! a [`SpaceSummary`] of the design space, and the frontier [`Point`]s sorted by predicted latency:
-//! each a structure, a (model, budget) [`PointSetting`] per slot and the [`Predicted`] accuracy and
-//! latency. [`Artifact::to_json_pretty`] and [`Artifact::from_json`] convert it to and from text,
-//! checking its invariants; [`import_v2`] reads the research prototype's `flowcompile.compiled.v2`
+//! An [`Artifact`] (format `flowcompile.artifact.v2`) holds the workflow name, its [`Provenance`]
+//! (tool version, digests of the spec and profiles), the [`ProxyModel`] that predicted the metrics
+//! (with [`Intervals`]: how the intervals were made), a [`SpaceSummary`] of the design space, and
+//! the frontier [`Point`]s sorted by predicted latency: each a structure, a (model, budget)
+//! [`PointSetting`] per slot and the [`Predicted`] accuracy and latency with their 90% intervals.
+//! A `flowcompile.artifact.v1` file (the same without intervals) still reads, as
+//! [`ArtifactFormat::V1`]; imported prototype files are v1 too, having no intervals.
+//! [`Artifact::to_json_pretty`] and [`Artifact::from_json`] convert it to and from text, checking
+//! its invariants; [`import_v2`] reads the research prototype's `flowcompile.compiled.v2`
 //! output and [`parse_any`] reads either. [`json_schema`] is the schema shipped as
 //! `schemas/artifact.schema.json`; [`sha256_hex`] makes the provenance digests.
 //!
@@ -36,6 +39,7 @@ pub use flowcompile_ir::{ExecutionModel, LatencyModel};
 pub use import::import_v2;
 pub use json::{json_schema, parse_any, sha256_hex};
 pub use model::{
-    Artifact, ArtifactFormat, Origin, Point, PointSetting, PointStructure, Predicted, Provenance,
-    ProxyModel, SlotSummary, SpaceSummary, FORMAT_PROTOTYPE_V2, FORMAT_V1,
+    Artifact, ArtifactFormat, IntervalMethod, Intervals, Origin, Point, PointSetting,
+    PointStructure, Predicted, Provenance, ProxyModel, SlotSummary, SpaceSummary,
+    FORMAT_PROTOTYPE_V2, FORMAT_V1, FORMAT_V2, INTERVAL_LEVEL,
 };

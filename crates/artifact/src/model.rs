@@ -1,4 +1,5 @@
-//! The serde types of `flowcompile.artifact.v1`: what a compilation produced and how.
+//! The serde types of `flowcompile.artifact.v2` (and of v1, which is v2 without intervals): what a
+//! compilation produced and how.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -9,8 +10,15 @@ use flowcompile_ir::{
     Workflow,
 };
 
-/// The format marker of this artifact version.
+/// The format marker of the first artifact version, which predates intervals.
 pub const FORMAT_V1: &str = "flowcompile.artifact.v1";
+
+/// The format marker of the current artifact version: v1 plus 90% intervals on the predictions.
+pub const FORMAT_V2: &str = "flowcompile.artifact.v2";
+
+/// The two-sided level of every interval a v2 artifact stores: 0.9, a 90% interval (5% below, 5%
+/// above). `proxy.intervals.level` records it; other levels are refused on reading.
+pub const INTERVAL_LEVEL: f64 = 0.9;
 
 /// The format marker of the research prototype's output, which [`crate::import_v2`] reads.
 pub const FORMAT_PROTOTYPE_V2: &str = "flowcompile.compiled.v2";
@@ -18,9 +26,10 @@ pub const FORMAT_PROTOTYPE_V2: &str = "flowcompile.compiled.v2";
 /// A compiled workflow: the predicted accuracy/latency frontier, each point a full configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "flowcompile artifact v1")]
+#[schemars(title = "flowcompile artifact v2")]
 pub struct Artifact {
-    /// Format marker; always `flowcompile.artifact.v1`.
+    /// Format marker: `flowcompile.artifact.v2`, or `flowcompile.artifact.v1` for an artifact that
+    /// predates intervals (read, never written).
     pub format: ArtifactFormat,
     /// Name of the compiled workflow (the served model name).
     pub workflow: String,
@@ -39,10 +48,23 @@ pub struct Artifact {
 /// The format marker; one variant per supported version.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum ArtifactFormat {
-    /// `flowcompile.artifact.v1`.
-    #[default]
+    /// `flowcompile.artifact.v1`: no intervals (compiled before they existed, or imported).
     #[serde(rename = "flowcompile.artifact.v1")]
     V1,
+    /// `flowcompile.artifact.v2`: predictions may carry 90% intervals ([`Intervals`]).
+    #[default]
+    #[serde(rename = "flowcompile.artifact.v2")]
+    V2,
+}
+
+impl ArtifactFormat {
+    /// The marker as written in the `format` field.
+    pub fn marker(self) -> &'static str {
+        match self {
+            ArtifactFormat::V1 => FORMAT_V1,
+            ArtifactFormat::V2 => FORMAT_V2,
+        }
+    }
 }
 
 /// What produced an artifact, and digests of its inputs.
@@ -82,6 +104,56 @@ pub struct ProxyModel {
     #[serde(default, skip_serializing_if = "is_zero")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub dependence: f64,
+    /// How the points' intervals were made; absent when no point has one (a v1 artifact, or
+    /// profiles read from files, which hold averages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<Intervals>,
+}
+
+/// How the intervals of an artifact's points were made, and what they promise.
+///
+/// Each interval is a 90% interval ([`INTERVAL_LEVEL`]) for the point's *population* figure: the
+/// accuracy (or mean latency) the proxy would predict from profiles measured on unlimited
+/// validation items. It carries the sampling noise of the validation items the profiles were
+/// measured on (and, after `compile --verify`, the proxy's own error measured end to end), not the
+/// noise of the sample a later measurement uses: `flowcompile test` widens it by its own sample's
+/// binomial noise before it counts coverage.
+#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Intervals {
+    /// Two-sided level of every interval: always 0.9 ([`INTERVAL_LEVEL`]).
+    #[schemars(range(min = 0.9, max = 0.9))]
+    pub level: f64,
+    /// How they were computed.
+    pub method: IntervalMethod,
+    /// Bootstrap resamples.
+    #[schemars(range(min = 1))]
+    pub resamples: u32,
+    /// Seed of the resampling (the same inputs and seed give the same intervals, bit for bit).
+    pub seed: u64,
+    /// When `compile --verify` widened the accuracy intervals: the root mean square of the
+    /// verified points' measured minus predicted accuracy, added in quadrature at the interval's
+    /// level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub verified_accuracy_rms: Option<f64>,
+    /// When `compile --verify` widened the latency intervals: the root mean square of the verified
+    /// points' measured over predicted latency minus 1, added in quadrature (relative to each
+    /// point's predicted latency) at the interval's level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub verified_latency_rel_rms: Option<f64>,
+}
+
+/// How an artifact's intervals were computed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum IntervalMethod {
+    /// Validation items resampled with replacement; per resample, every agent's (model, budget)
+    /// accuracy and latency and the any-of dependence are measured again from the resampled items'
+    /// profiling calls and each point is predicted again by the same proxy; the interval is the
+    /// resamples' 5th to 95th percentile, shifted to the point's prediction and made to contain it.
+    #[serde(rename = "bootstrap-items")]
+    BootstrapItems,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -168,7 +240,7 @@ pub struct PointSetting {
     pub budget_tokens: u32,
 }
 
-/// Predicted workflow accuracy and latency.
+/// Predicted workflow accuracy and latency, with their 90% intervals when the artifact has them.
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Predicted {
@@ -178,6 +250,27 @@ pub struct Predicted {
     /// Expected seconds per query.
     #[schemars(range(min = 0.0))]
     pub latency_s: f64,
+    /// 90% interval `[lo, hi]` of the accuracy (see [`Intervals`]): 0 <= lo <= accuracy <= hi <= 1.
+    /// Absent in a v1 artifact, and where a setting the point uses was measured on too few
+    /// validation items for one (compile warns, naming the agent, setting and count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_interval: Option<[f64; 2]>,
+    /// 90% interval `[lo, hi]` of the latency, seconds: 0 <= lo <= latency_s <= hi. Absent as
+    /// `accuracy_interval` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_interval_s: Option<[f64; 2]>,
+}
+
+impl Predicted {
+    /// A prediction without intervals.
+    pub fn new(accuracy: f64, latency_s: f64) -> Predicted {
+        Predicted {
+            accuracy,
+            latency_s,
+            accuracy_interval: None,
+            latency_interval_s: None,
+        }
+    }
 }
 
 /// The ids an imported point had in its source file.
@@ -286,10 +379,7 @@ mod tests {
     #[test]
     fn a_point_names_its_configuration_by_slot_names() {
         let (wf, space) = space();
-        let predicted = Predicted {
-            accuracy: 0.5,
-            latency_s: 1.0,
-        };
+        let predicted = Predicted::new(0.5, 1.0);
         let point = Point::from_search(&wf, &space, 0, &[(SlotId(0), 0)], predicted);
         assert_eq!(point.structure.knobs["gens"], 1);
         assert_eq!(point.settings["gen"].model, "small");

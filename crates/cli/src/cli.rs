@@ -351,6 +351,17 @@ fn unit_value(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A `--confidence` value, in [0.5, 1).
+fn confidence_value(text: &str) -> Result<f64, String> {
+    let c = text
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| format!("expected a number from 0.5 up to 1, got '{text}'"))?;
+    flowcompile_select::Confidence::new(c)
+        .map(flowcompile_select::Confidence::value)
+        .map_err(|e| e.to_string())
+}
+
 /// A finite number of seconds >= 0.
 fn seconds_value(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -569,19 +580,19 @@ pub struct ProfileArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    /// Artifact (flowcompile.artifact.v2 or v1, or the prototype's flowcompile.compiled.v2).
     pub artifact: PathBuf,
     /// Draw the frontier (accuracy vs latency) in the terminal.
     #[arg(long)]
     pub plot: bool,
-    /// Print the artifact as JSON (v2 files come out converted to v1).
+    /// Print the artifact as JSON (prototype files come out converted to flowcompile.artifact.v1).
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct SelectArgs {
-    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    /// Artifact (flowcompile.artifact.v2 or v1, or the prototype's flowcompile.compiled.v2).
     pub artifact: PathBuf,
     /// Trade-off b in [0, 1] or a preset (fast or low: the fastest point, medium 0.5, high 0.9,
     /// xhigh: the most accurate point): maximises b*accuracy + (1-b)*(1 - latency/max latency).
@@ -594,6 +605,12 @@ pub struct SelectArgs {
     /// Only points at most this slow (seconds, >= 0); alone, picks the most accurate of them.
     #[arg(long, value_parser = seconds_value)]
     pub max_latency: Option<f64>,
+    /// How sure the pick must be, from 0.5 up to (not including) 1: each point is judged by the
+    /// one-sided bounds of its 90% intervals at this level (accuracy's lower bound against
+    /// --min-accuracy, latency's upper bound against --max-latency and in the preference); 0.5 is
+    /// the prediction itself. Needs a flowcompile.artifact.v2 artifact with intervals.
+    #[arg(long, value_parser = confidence_value)]
+    pub confidence: Option<f64>,
     /// Print the chosen point as JSON.
     #[arg(long)]
     pub json: bool,
@@ -602,7 +619,7 @@ pub struct SelectArgs {
 /// Inputs and outputs of `flowcompile report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Artifact (flowcompile.artifact.v1, or the prototype's flowcompile.compiled.v2).
+    /// Artifact (flowcompile.artifact.v2 or v1, or the prototype's flowcompile.compiled.v2).
     pub artifact: PathBuf,
     /// Workflow file the artifact was compiled from (with --profiles: baselines, agent profiles).
     #[arg(long, requires = "profiles")]
@@ -741,7 +758,7 @@ pub struct EvalArgs {
 pub struct TestArgs {
     /// Workflow file (TOML) the artifact was compiled from.
     pub workflow: PathBuf,
-    /// Artifact whose points to run (flowcompile.artifact.v1, or the prototype's v2).
+    /// Artifact whose points to run (flowcompile.artifact.v2 or v1, or the prototype's v2).
     #[arg(long)]
     pub artifact: PathBuf,
     /// Held-out split (JSONL, one object per line with the task's fields and gold answer).

@@ -68,21 +68,60 @@ fn knobs(p: &Point) -> String {
         .join(" ")
 }
 
-/// The frontier as an aligned table, fastest first.
+/// An interval as a table cell: `[0.812, 0.901]`, `-` when absent.
+pub fn interval(i: Option<[f64; 2]>, digits: usize) -> String {
+    i.map_or_else(
+        || "-".into(),
+        |[lo, hi]| format!("[{lo:.digits$}, {hi:.digits$}]"),
+    )
+}
+
+/// The frontier as an aligned table, fastest first; with the 90% intervals when a point has them.
 pub fn table(points: &[Point]) -> String {
-    let mut out = format!(
-        "{:<6} {:>9} {:>11}  {:<28} {}\n",
-        "point", "accuracy", "latency_s", "structure", "settings"
-    );
+    let intervals = points.iter().any(|p| {
+        p.predicted.accuracy_interval.is_some() || p.predicted.latency_interval_s.is_some()
+    });
+    let mut out = if intervals {
+        format!(
+            "{:<6} {:>9} {:>17} {:>11} {:>21}  {:<28} {}\n",
+            "point",
+            "accuracy",
+            "90% interval",
+            "latency_s",
+            "90% interval",
+            "structure",
+            "settings"
+        )
+    } else {
+        format!(
+            "{:<6} {:>9} {:>11}  {:<28} {}\n",
+            "point", "accuracy", "latency_s", "structure", "settings"
+        )
+    };
     for p in points {
-        out.push_str(&format!(
-            "{:<6} {:>9.4} {:>11.3}  {:<28} {}\n",
-            p.id,
-            p.predicted.accuracy,
-            p.predicted.latency_s,
-            format!("s{} {}", p.structure.index, knobs(p)),
-            settings(p)
-        ));
+        let structure = format!("s{} {}", p.structure.index, knobs(p));
+        let line = if intervals {
+            format!(
+                "{:<6} {:>9.4} {:>17} {:>11.3} {:>21}  {:<28} {}\n",
+                p.id,
+                p.predicted.accuracy,
+                interval(p.predicted.accuracy_interval, 4),
+                p.predicted.latency_s,
+                interval(p.predicted.latency_interval_s, 3),
+                structure,
+                settings(p)
+            )
+        } else {
+            format!(
+                "{:<6} {:>9.4} {:>11.3}  {:<28} {}\n",
+                p.id,
+                p.predicted.accuracy,
+                p.predicted.latency_s,
+                structure,
+                settings(p)
+            )
+        };
+        out.push_str(&line);
     }
     out.pop();
     out
@@ -90,11 +129,18 @@ pub fn table(points: &[Point]) -> String {
 
 /// One point, as `select` prints it.
 pub fn point(p: &Point) -> String {
+    let within = |i: Option<[f64; 2]>, digits: usize| {
+        i.map_or_else(String::new, |_| {
+            format!(" (90% interval {})", interval(i, digits))
+        })
+    };
     format!(
-        "{}: accuracy {:.4}, latency {:.3} s\nstructure s{} {}\nsettings {}",
+        "{}: accuracy {:.4}{}, latency {:.3} s{}\nstructure s{} {}\nsettings {}",
         p.id,
         p.predicted.accuracy,
+        within(p.predicted.accuracy_interval, 4),
         p.predicted.latency_s,
+        within(p.predicted.latency_interval_s, 3),
         p.structure.index,
         knobs(p),
         settings(p)

@@ -52,7 +52,7 @@ fn compile_show_select_round_trip() {
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let points = v["points"].as_array().unwrap();
     assert!(points.len() >= 5, "{} points", points.len());
-    assert_eq!(v["format"], "flowcompile.artifact.v1");
+    assert_eq!(v["format"], "flowcompile.artifact.v2");
     let (plot, _) = check(&run(dir.path(), &["show", &a, "--plot"]), 0);
     assert!(plot.contains("latency (s)") && plot.contains('*'));
 

@@ -8,31 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{calls, check, n_calls, root, run};
-
-/// The math workflow restricted to 2 models x 3 budgets (6 settings per agent), and the first
-/// `n` GSM8K validation items, written into `dir`.
-fn small_math(dir: &Path, n: usize) -> (String, String) {
-    let text = std::fs::read_to_string(root().join("examples/math/workflow.toml")).unwrap();
-    let mut out = String::new();
-    for line in text.lines() {
-        if line.starts_with("models = ") {
-            out.push_str("models = [\"qwen3-0.6b\", \"qwen3-8b\"]\n");
-        } else if line.starts_with("budgets = ") {
-            out.push_str("budgets = [10, 1000, 4000]\n");
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    let wf = dir.join("math.toml");
-    std::fs::write(&wf, out).unwrap();
-    let data = std::fs::read_to_string(root().join("examples/data/gsm8k_validate.jsonl")).unwrap();
-    let items: String = data.lines().take(n).map(|l| format!("{l}\n")).collect();
-    let split = dir.join("val.jsonl");
-    std::fs::write(&split, items).unwrap();
-    (wf.display().to_string(), split.display().to_string())
-}
+use common::{calls, check, compile_small, n_calls, run, small_math};
 
 fn n_program_runs(store: &Path) -> u64 {
     rusqlite::Connection::open(store)
@@ -480,23 +456,6 @@ fn a_judge_keeps_only_the_calls_it_rates_correct() {
     assert!(rejected > 0, "a weak judge rejects some calls: {judged}");
 }
 
-/// `compile WF --data DATA --zoo` into the store `s.sqlite`, 20 calls per setting, then `extra`.
-fn compile_small(dir: &Path, wf: &str, data: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "compile",
-        wf,
-        "--data",
-        data,
-        "--zoo",
-        "--store",
-        "s.sqlite",
-        "--calls-per-setting",
-        "20",
-    ];
-    args.extend_from_slice(extra);
-    run(dir, &args)
-}
-
 /// The default proxy measures how the answer agents' failures co-occur and records it; the paper's
 /// proxy (`--proxy independent`) records none, and predicts the top of the frontier higher. Answer
 /// agents are profiled on the same items, scored against the gold answer, on every item the
@@ -622,7 +581,7 @@ fn url_passwords_and_header_values_stay_out_of_the_store_the_artifact_and_the_ou
     assert!(
         written
             .iter()
-            .any(|w| w.contains("flowcompile.artifact.v1")),
+            .any(|w| w.contains("flowcompile.artifact.v2")),
         "no artifact"
     );
     for text in &written {

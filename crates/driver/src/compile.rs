@@ -10,13 +10,15 @@ use flowcompile_artifact::{
     SpaceSummary,
 };
 use flowcompile_ir::{DesignSpace, ExecutionModel, LatencyModel, Workflow};
-use flowcompile_pipeline::{item_profiles, PipelineError};
+use flowcompile_pipeline::{item_profiles, ItemProfiles, PipelineError};
 use flowcompile_profile::{resolve, ProfileTable, ThroughputRow};
 use flowcompile_proxy::{Dependence, ProxyKind};
 use flowcompile_search::{pareto, Frontier, Problem};
 
+use crate::dependence::FailurePairs;
 use crate::load::{self, Restriction};
 use crate::measure::{self, MeasureOptions, Measured};
+use crate::uncertainty;
 use crate::{Error, Observer, Result};
 
 /// Where the profiles come from.
@@ -79,6 +81,8 @@ pub struct Timings {
     pub resolve_s: f64,
     /// Pruning and the exact search.
     pub search_s: f64,
+    /// The bootstrap of the points' intervals.
+    pub intervals_s: f64,
     /// Writing the artifact.
     pub write_s: f64,
 }
@@ -124,9 +128,9 @@ struct Profiles {
     /// Bytes the profiles digest is taken of (the files, or the measured profiles as CSV).
     digest_input: Vec<u8>,
     measured: Option<Measured>,
-    /// The candidates' dependence measured per validation item (`None` from profile files, which
-    /// hold averages only, or when no two answer agents share items).
-    dependence: Option<Dependence>,
+    /// The profiling calls grouped by validation item (`None` from profile files, which hold
+    /// averages only): what the dependence and the intervals are measured from.
+    per_item: Option<ItemProfiles>,
 }
 
 /// Runs the passes: load, restrict, profiles (read or measured), resolve, search, write.
@@ -183,7 +187,12 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
         .collect();
     timings.resolve_s = started.elapsed().as_secs_f64();
 
-    let dependence = match (opts.proxy, profiles.dependence) {
+    let failure_pairs = profiles
+        .per_item
+        .as_ref()
+        .map(|items| FailurePairs::new(&wf, items));
+    let measured_dependence = failure_pairs.as_ref().and_then(|p| p.estimate(None));
+    let dependence = match (opts.proxy, measured_dependence) {
         (ProxyKind::Independent, _) => Dependence::INDEPENDENT,
         (ProxyKind::Dependent, Some(d)) => {
             observer.note(&format!(
@@ -210,17 +219,46 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
             .as_ref()
             .and_then(|m| m.models_label.clone())
     });
+    let (intervals, method) = match &profiles.per_item {
+        Some(items) => {
+            let proxy = uncertainty::Proxy {
+                wf: &wf,
+                space: &space,
+                metrics: &metrics,
+                execution: opts.execution,
+                dependence: failure_pairs
+                    .as_ref()
+                    .filter(|_| opts.proxy == ProxyKind::Dependent && measured_dependence.is_some())
+                    .map(|pairs| (pairs, dependence)),
+            };
+            let (intervals, method) = uncertainty::intervals(&proxy, &frontier, items, observer);
+            (intervals, Some(method))
+        }
+        None => {
+            observer.note("note: the points have no intervals: profile files hold averages only, and intervals are measured from the profiling calls of each validation item (compile with --data)");
+            (Vec::new(), None)
+        }
+    };
+    timings.intervals_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
     let artifact = artifact(
         &wf,
         &space,
         &frontier,
-        &file.text,
-        &profiles.digest_input,
-        models_label.clone(),
+        &intervals,
+        Provenance {
+            tool: "flowcompile".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            spec_sha256: Some(sha256_hex(file.text.as_bytes())),
+            profiles_sha256: Some(sha256_hex(&profiles.digest_input)),
+            models_label: models_label.clone(),
+            imported_from: None,
+        },
         ProxyModel {
             execution: opts.execution,
             latency: opts.latency,
             dependence: dependence.any_of,
+            intervals: method,
         },
     );
     let output = opts
@@ -234,10 +272,10 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
         (None, _) => None,
         (Some(n), ProfileSource::Measure { options, .. }) => {
             let v = verify(opts, options, &output, n, observer)?;
-            if !v.dropped.is_empty() {
-                artifact.points.retain(|p| !v.dropped.contains(&p.id));
-                load::write_atomically(&output, artifact.to_json_pretty().as_bytes())?;
-            }
+            artifact.points.retain(|p| !v.dropped.contains(&p.id));
+            artifact.sort_points();
+            uncertainty::widen(&mut artifact, &v.doc);
+            load::write_atomically(&output, artifact.to_json_pretty().as_bytes())?;
             Some(v)
         }
         (Some(_), ProfileSource::Files { .. }) => {
@@ -320,7 +358,7 @@ fn from_files(
         throughput: files.throughput,
         digest_input: files.digest_input,
         measured: None,
-        dependence: None,
+        per_item: None,
     })
 }
 
@@ -377,57 +415,51 @@ fn from_measurement(
         table,
         throughput,
         digest_input,
-        dependence: measured_dependence(wf, options, report)?,
+        per_item: Some(per_item_profiles(wf, options, report)?),
         measured: Some(m),
     })
 }
 
-/// The dependence of the answer agents' failures, from the profiling calls in the store, grouped
-/// by validation item.
-fn measured_dependence(
+/// The profiling calls in the store, grouped by validation item.
+fn per_item_profiles(
     wf: &Workflow,
     options: &MeasureOptions,
     report: &flowcompile_pipeline::ProfileReport,
-) -> Result<Option<Dependence>> {
+) -> Result<ItemProfiles> {
     let keys: Vec<String> = report.agents.iter().map(|a| a.prompt_key.clone()).collect();
     let store =
         flowcompile_store::Store::open(&options.store).map_err(|e| Error::Other(e.into()))?;
-    let per_item = item_profiles(&store, wf, &keys).map_err(|e| Error::Other(e.into()))?;
-    Ok(crate::dependence::estimate(wf, &per_item))
+    item_profiles(&store, wf, &keys).map_err(|e| Error::Other(e.into()))
 }
 
-/// The artifact of a search: its points sorted and numbered, provenance and space summary.
+/// The artifact of a search: its points (with the intervals of the frontier's points, in its
+/// order) sorted and numbered, and the space summary.
 fn artifact(
     wf: &Workflow,
     space: &DesignSpace,
     frontier: &Frontier,
-    spec_text: &str,
-    digest_input: &[u8],
-    models_label: Option<String>,
+    intervals: &[uncertainty::PointIntervals],
+    provenance: Provenance,
     proxy: ProxyModel,
 ) -> Artifact {
     let points = frontier
         .points
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
+            let interval = intervals.get(i).copied().unwrap_or_default();
             let predicted = Predicted {
-                accuracy: p.metrics.accuracy,
-                latency_s: p.metrics.latency_s,
+                accuracy_interval: interval.accuracy,
+                latency_interval_s: interval.latency_s,
+                ..Predicted::new(p.metrics.accuracy, p.metrics.latency_s)
             };
             Point::from_search(wf, space, p.structure, &p.settings, predicted)
         })
         .collect();
     let mut artifact = Artifact {
-        format: ArtifactFormat::V1,
+        format: ArtifactFormat::V2,
         workflow: wf.name.clone(),
-        provenance: Provenance {
-            tool: "flowcompile".into(),
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-            spec_sha256: Some(sha256_hex(spec_text.as_bytes())),
-            profiles_sha256: Some(sha256_hex(digest_input)),
-            models_label,
-            imported_from: None,
-        },
+        provenance,
         proxy,
         space: Some(SpaceSummary {
             n_structures: space.structures.len() as u64,

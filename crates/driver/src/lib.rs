@@ -11,6 +11,7 @@
 //! | restrict | [`load::restrict`] | narrows the design space to some models and budgets |
 //! | measure | [`measure`] | data induction and profiling through the store (`flowcompile_pipeline`) |
 //! | resolve, search, write | [`compile`] | per-setting metrics, the exact Pareto set, the artifact |
+//! | intervals | [`uncertainty`] | 90% intervals of the points' predictions, by a bootstrap over validation items |
 //! | eval | [`runs`] | end-to-end runs of configurations, resumable under one run-key scheme |
 //! | validate | [`validate`] | a compiled frontier against held-out runs (`flowcompile test`) |
 //! | route | [`route`] | the KNN router file from per-item profiles (`flowcompile route build`) |
@@ -55,7 +56,10 @@ pub mod models;
 mod observe;
 pub mod route;
 pub mod runs;
+#[cfg(test)]
+mod testing;
 pub mod truth;
+pub mod uncertainty;
 pub mod utility;
 pub mod validate;
 

@@ -110,7 +110,19 @@ pub fn profiles(profiles: &Path, throughput: Option<&Path>) -> Result<ProfileFil
     })
 }
 
-/// Reads an artifact (v1, or the prototype's v2).
+/// What to say, once, about an artifact without intervals: a v1 artifact (or a prototype file,
+/// imported as v1) predates them; `None` for a v2 artifact.
+pub fn predates_intervals(artifact: &Artifact, path: &Path) -> Option<String> {
+    (artifact.format == flowcompile_artifact::ArtifactFormat::V1).then(|| {
+        format!(
+            "note: {} is a {} artifact, which predates intervals: its points are shown without them (compile again to get them)",
+            path.display(),
+            flowcompile_artifact::FORMAT_V1
+        )
+    })
+}
+
+/// Reads an artifact (v2 or v1, or the prototype's v2).
 pub fn artifact(path: &Path) -> Result<Artifact> {
     let text = read(path)?;
     artifact_text(&text, path)

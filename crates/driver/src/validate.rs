@@ -2,7 +2,9 @@
 //!
 //! Each chosen point runs end to end on every item of the split through the runner (resumable
 //! through the store, under the same run keys as `eval`); the measured accuracy and latency are set
-//! against the artifact's predictions with the statistics of flowcompile-validate.
+//! against the artifact's predictions with the statistics of flowcompile-validate, and where the
+//! artifact has intervals, their coverage ([`flowcompile_validate::Coverage`]: the artifact's 90%
+//! population interval widened by this split's own sampling noise).
 //!
 //! Measured latency matches the artifact's proxy. With parallel execution it is the critical path
 //! the runner measures (the slowest parallel branch counts); with sequential execution (a batch-1
@@ -76,6 +78,9 @@ pub fn test(args: &TestOptions, observer: &dyn Observer) -> Result<Tested> {
                 args.artifact.display()
             ));
         }
+    }
+    if let Some(note) = load::predates_intervals(&artifact, &args.artifact) {
+        observer.note(&note);
     }
     let chosen = choose_points(args, &artifact)?;
     let data = load::dataset(&args.data, &wf.task.answer, args.limit, observer)?;
@@ -335,6 +340,8 @@ fn validation(
                 predicted: Metrics {
                     accuracy: point.predicted.accuracy,
                     latency_s: point.predicted.latency_s,
+                    accuracy_interval: point.predicted.accuracy_interval,
+                    latency_interval_s: point.predicted.latency_interval_s,
                 },
                 measured: Measured::from_items(&items),
             }
@@ -373,13 +380,7 @@ mod tests {
     use super::*;
     use flowcompile_runner::{CallRecord, ToolRecord};
 
-    fn math() -> Workflow {
-        flowcompile_spec::parse(
-            include_str!("../../../examples/math/workflow.toml"),
-            "math.toml",
-        )
-        .unwrap()
-    }
+    use crate::testing::math;
 
     fn call(site: usize, latency_s: f64, modelled_latency_s: Option<f64>) -> CallRecord {
         CallRecord {

@@ -68,20 +68,86 @@ impl Dependence {
     pub fn estimate<A: AsRef<[f64]>>(
         pairs: impl IntoIterator<Item = (A, A)>,
     ) -> Option<Dependence> {
-        let (mut excess, mut room) = (0.0, 0.0);
+        let mut sums = CoFailure::default();
         for (a, b) in pairs {
             let (a, b) = (a.as_ref(), b.as_ref());
-            let n = a.len().min(b.len());
-            if n == 0 {
-                continue;
-            }
-            let mean = |x: &[f64]| x[..n].iter().sum::<f64>() / n as f64;
-            let (fa, fb) = (mean(a), mean(b));
-            let joint = a[..n].iter().zip(&b[..n]).map(|(x, y)| x * y).sum::<f64>() / n as f64;
-            excess += joint - fa * fb;
-            room += fa.min(fb) - fa * fb;
+            sums.add_pair(a.iter().zip(b).map(|(x, y)| (*x, *y, 1.0)));
         }
-        (room > 1e-12).then(|| Dependence::new(excess / room))
+        sums.dependence()
+    }
+}
+
+/// The sums [`Dependence::estimate`] is the ratio of, pooled pair by pair with a weight per item
+/// (a bootstrap resample weighs an item by how often it was drawn; weights of 1 are the plain
+/// estimate).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CoFailure {
+    /// Sum over pairs of the joint failure rate's excess over independence.
+    pub excess: f64,
+    /// Sum over pairs of the largest excess possible.
+    pub room: f64,
+}
+
+impl CoFailure {
+    /// Adds one pair: its shared items' `(failure rate under a, failure rate under b, weight)`,
+    /// every mean weighted. A pair whose weights sum to 0 adds nothing.
+    pub fn add_pair(&mut self, items: impl IntoIterator<Item = (f64, f64, f64)>) {
+        let (mut w, mut sa, mut sb, mut sab) = (0.0, 0.0, 0.0, 0.0);
+        for (a, b, weight) in items {
+            w += weight;
+            sa += weight * a;
+            sb += weight * b;
+            sab += weight * (a * b);
+        }
+        if w > 0.0 {
+            let (fa, fb, joint) = (sa / w, sb / w, sab / w);
+            self.excess += joint - fa * fb;
+            self.room += fa.min(fb) - fa * fb;
+        }
+    }
+
+    /// Adds every pair of `columns` (failure rates on the same items, `columns[x][k]` on item k,
+    /// item k weighted by `weights[k]`): what [`CoFailure::add_pair`] of each pair adds, up to
+    /// rounding, in time linear in the columns (sums of products pooled per item, the minima from
+    /// the sorted means) instead of quadratic.
+    pub fn add_all_pairs(&mut self, columns: &[Vec<f64>], weights: &[f64]) {
+        let w: f64 = weights.iter().sum();
+        if w <= 0.0 || columns.len() < 2 {
+            return;
+        }
+        // Sum over pairs x < y of the joint rate: per item ((sum f)^2 - sum f^2) / 2.
+        let mut joint = 0.0;
+        for (k, weight) in weights.iter().enumerate() {
+            let (mut sum, mut squares) = (0.0, 0.0);
+            for c in columns {
+                sum += c[k];
+                squares += c[k] * c[k];
+            }
+            joint += weight * (sum * sum - squares) / 2.0;
+        }
+        let mut means: Vec<f64> = columns
+            .iter()
+            .map(|c| c.iter().zip(weights).map(|(f, w)| w * f).sum::<f64>() / w)
+            .collect();
+        let (sum, squares) = means
+            .iter()
+            .fold((0.0, 0.0), |(s, q), m| (s + m, q + m * m));
+        let products = (sum * sum - squares) / 2.0;
+        means.sort_by(f64::total_cmp);
+        let n = means.len();
+        let minima: f64 = means
+            .iter()
+            .enumerate()
+            .map(|(r, m)| m * (n - 1 - r) as f64)
+            .sum();
+        self.excess += joint / w - products;
+        self.room += minima - products;
+    }
+
+    /// The pooled dependence, `excess / room`; `None` when no pair has room (every candidate
+    /// always right or always wrong).
+    pub fn dependence(&self) -> Option<Dependence> {
+        (self.room > 1e-12).then(|| Dependence::new(self.excess / self.room))
     }
 }
 

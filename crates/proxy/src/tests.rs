@@ -203,3 +203,47 @@ fn dependence_is_estimated_from_failures_on_the_same_items() {
     let two = Dependence::estimate([(&same[..], &same[..]), (&same[..], &other[..])]).unwrap();
     assert!((two.any_of - 0.5).abs() < 1e-12);
 }
+
+#[test]
+fn weighted_co_failures_count_an_item_as_often_as_its_weight() {
+    let a = [0.0, 1.0, 0.5, 1.0, 0.0];
+    let b = [0.0, 1.0, 0.0, 0.5, 1.0];
+    let mut unit = CoFailure::default();
+    unit.add_pair(a.iter().zip(&b).map(|(x, y)| (*x, *y, 1.0)));
+    assert_eq!(unit.dependence(), Dependence::estimate([(&a[..], &b[..])]));
+    // Weights 2, 0, 1, 1, 3 are the same as items repeated that often.
+    let w = [2.0, 0.0, 1.0, 1.0, 3.0];
+    let mut weighted = CoFailure::default();
+    weighted.add_pair(a.iter().zip(&b).zip(&w).map(|((x, y), w)| (*x, *y, *w)));
+    let repeat = |x: &[f64]| -> Vec<f64> {
+        x.iter()
+            .zip(&w)
+            .flat_map(|(v, w)| std::iter::repeat_n(*v, *w as usize))
+            .collect()
+    };
+    let repeated = Dependence::estimate([(repeat(&a), repeat(&b))]).unwrap();
+    assert!((weighted.dependence().unwrap().any_of - repeated.any_of).abs() < 1e-12);
+    assert_ne!(weighted, unit);
+    let mut nothing = CoFailure::default();
+    nothing.add_pair(a.iter().map(|x| (*x, *x, 0.0)));
+    assert_eq!(nothing.dependence(), None);
+}
+
+proptest! {
+    #[test]
+    fn all_pairs_at_once_add_what_each_pair_adds(
+        columns in proptest::collection::vec(proptest::collection::vec(0.0..=1.0f64, 6), 2..7),
+        weights in proptest::collection::vec(0.0..4.0f64, 6),
+    ) {
+        let mut each = CoFailure::default();
+        for x in 0..columns.len() {
+            for y in x + 1..columns.len() {
+                each.add_pair((0..6).map(|k| (columns[x][k], columns[y][k], weights[k])));
+            }
+        }
+        let mut all = CoFailure::default();
+        all.add_all_pairs(&columns, &weights);
+        prop_assert!((each.excess - all.excess).abs() < 1e-9, "{each:?} {all:?}");
+        prop_assert!((each.room - all.room).abs() < 1e-9, "{each:?} {all:?}");
+    }
+}

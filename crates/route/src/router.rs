@@ -438,10 +438,7 @@ impl Router {
                     )
                 })
                 .collect(),
-            predicted: Predicted {
-                accuracy: p.metrics.accuracy,
-                latency_s: p.metrics.latency_s,
-            },
+            predicted: Predicted::new(p.metrics.accuracy, p.metrics.latency_s),
             origin: None,
         };
         Ok(Routed {

@@ -15,6 +15,11 @@
 //!   the most accurate point meeting both; with a preference as well, the preference decides among
 //!   the points meeting the constraints.
 //!
+//! With a [`Confidence`] c, [`Confidence::bound`] turns each point into its one-sided bounds at c
+//! (accuracy's lower bound, latency's upper bound, from the point's stored 90% intervals) and
+//! [`select`] judges those: `min_accuracy 0.9` at confidence 0.9 picks the fastest point whose
+//! accuracy's lower bound at 0.9 clears 0.9.
+//!
 //! [`Request::new`] checks a request as every front end must (preference and accuracy floor in
 //! [0, 1], latency ceiling finite and >= 0) and gives a [`RequestError`] naming the parameter. When
 //! no point qualifies, [`NoFeasible`] carries the nearest points so the caller can say why.
@@ -46,7 +51,11 @@
 //! ```
 #![deny(missing_docs)]
 
+mod confidence;
+
 use std::fmt;
+
+pub use confidence::{normal_quantile, Bounded, Confidence, ConfidenceError};
 
 use flowcompile_artifact::Point;
 
@@ -537,10 +546,7 @@ mod tests {
                     knobs: Default::default(),
                 },
                 settings: Default::default(),
-                predicted: Predicted {
-                    accuracy,
-                    latency_s,
-                },
+                predicted: Predicted::new(accuracy, latency_s),
                 origin: None,
             })
             .collect()

@@ -26,10 +26,7 @@ fn points() -> impl Strategy<Value = Vec<Point>> {
                     knobs: Default::default(),
                 },
                 settings: Default::default(),
-                predicted: Predicted {
-                    accuracy,
-                    latency_s,
-                },
+                predicted: Predicted::new(accuracy, latency_s),
                 origin: None,
             })
             .collect()

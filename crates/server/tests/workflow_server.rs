@@ -74,24 +74,28 @@ fn artifact(wf: &Workflow) -> Artifact {
         ],
     );
     let setting = |m: &str, b: u32| json!({"model": m, "budget": b});
-    let point = |id: &str, s: usize, settings: Value, acc: f64, lat: f64| {
+    // p1's accuracy interval is wide: at confidence 0.9 its lower bound is below 0.5.
+    let point = |id: &str, s: usize, settings: Value, acc: f64, lat: f64, lo: f64| {
         json!({"id": id, "structure": {"index": s, "knobs": {}}, "settings": settings,
-               "predicted": {"accuracy": acc, "latency_s": lat}})
+               "predicted": {"accuracy": acc, "latency_s": lat,
+                             "accuracy_interval": [lo, (acc + 0.02f64).min(1.0)],
+                             "latency_interval_s": [lat * 0.9, lat * 1.1]}})
     };
     let doc = json!({
-        "format": "flowcompile.artifact.v1",
+        "format": "flowcompile.artifact.v2",
         "workflow": "math",
         "provenance": {"tool": "flowcompile", "tool_version": "test", "models_label": "zoo (synthetic)"},
-        "proxy": {"execution": "parallel", "latency": "measured"},
+        "proxy": {"execution": "parallel", "latency": "measured",
+                  "intervals": {"level": 0.9, "method": "bootstrap-items", "resamples": 200, "seed": 11}},
         "points": [
-            point("p0", detailed, json!({"detailed_solver": setting("qwen3-0.6b", 10)}), 0.34, 1.0),
-            point("p1", generator, json!({"generate_solver": setting("qwen3-14b", 200)}), 0.88, 9.0),
+            point("p0", detailed, json!({"detailed_solver": setting("qwen3-0.6b", 10)}), 0.34, 1.0, 0.3),
+            point("p1", generator, json!({"generate_solver": setting("qwen3-14b", 200)}), 0.88, 9.0, 0.3),
             point("p2", ensemble, json!({
                 "refine_solver": setting("qwen3-4b", 10),
                 "detailed_solver": setting("qwen3-4b", 10),
                 "generate_solver": setting("qwen3-4b", 10),
                 "sc_ensemble": setting("qwen3-14b", 10),
-            }), 0.95, 12.0),
+            }), 0.95, 12.0, 0.9),
         ],
     });
     serde_json::from_value(doc).unwrap()
@@ -235,13 +239,17 @@ async fn presets_suffixes_fields_and_headers_choose_the_point() {
         .unwrap();
     assert_eq!(xhigh["flowcompile"]["point"], "p2");
 
-    let cases: [(Value, &str); 7] = [
+    let cases: [(Value, &str); 8] = [
         (ask("math@p1", &problem), "p1"),
         (ask("math@0.0", &problem), "p0"),
         (ask("math", &problem), "p0"),
         (
             json!({"model": "math", "min_accuracy": 0.5, "messages": [{"role": "user", "content": problem}]}),
             "p1",
+        ),
+        (
+            json!({"model": "math", "min_accuracy": 0.5, "confidence": 0.9, "messages": [{"role": "user", "content": problem}]}),
+            "p2",
         ),
         (
             json!({"model": "math", "max_latency_s": 10, "messages": [{"role": "user", "content": problem}]}),
@@ -271,6 +279,30 @@ async fn presets_suffixes_fields_and_headers_choose_the_point() {
         .await
         .unwrap();
     assert_eq!(by_header.headers()[POINT_HEADER], "p1");
+    assert_eq!(
+        by_header.headers()["x-flowcompile-predicted-accuracy-interval"],
+        "0.3,0.9"
+    );
+    let sure = server
+        .http
+        .post(format!("{}/v1/chat/completions", server.base))
+        .header("x-flowcompile-confidence", "0.9")
+        .header("x-flowcompile-min-accuracy", "0.5")
+        .json(&ask("math", &problem))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sure.headers()[POINT_HEADER], "p2");
+    assert_eq!(
+        sure.headers()["x-flowcompile-predicted-latency-interval-s"],
+        format!("{},{}", 12.0 * 0.9, 12.0 * 1.1)
+    );
+    let sure: Value = sure.json().await.unwrap();
+    assert_eq!(
+        sure["flowcompile"]["predicted"]["accuracy_interval"],
+        json!([0.9, 0.97])
+    );
+    assert_eq!(sure["flowcompile"]["selected_by"]["confidence"], 0.9);
 
     let fields = json!({"problem": problem, "id": "q1"}).to_string();
     let mut traced = ask("math@p1", &fields);
@@ -434,6 +466,21 @@ async fn client_mistakes_get_openai_errors_and_never_500() {
             user(json!({"min_accuracy": 0.99})),
             422,
             "no point has accuracy >= 0.99",
+        ),
+        (
+            user(json!({"confidence": 1})),
+            400,
+            "`confidence` must be a number from 0.5",
+        ),
+        (
+            user(json!({"min_accuracy": 0.94, "confidence": 0.9})),
+            422,
+            "at confidence 0.9 (each point's accuracy is its lower bound",
+        ),
+        (
+            user(json!({"model": "math@p1", "confidence": 0.9})),
+            400,
+            "names a point",
         ),
         (
             user(json!({"model": "math@high", "preference": 0.2})),

@@ -95,7 +95,7 @@ pub struct PointValidation {
     pub measured: Measured,
 }
 
-/// Accuracy and mean latency.
+/// Accuracy and mean latency, with the artifact's 90% intervals when it has them.
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
@@ -105,6 +105,12 @@ pub struct Metrics {
     /// Mean seconds per item.
     #[schemars(range(min = 0.0))]
     pub latency_s: f64,
+    /// The artifact's 90% interval of the accuracy, `[lo, hi]` (for the population accuracy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_interval: Option<[f64; 2]>,
+    /// The artifact's 90% interval of the latency, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_interval_s: Option<[f64; 2]>,
 }
 
 /// One point's end-to-end measurement over the items; null where no item succeeded.
@@ -120,6 +126,9 @@ pub struct Measured {
     pub latency_p50_s: Option<f64>,
     /// 95th percentile latency (linear interpolation between order statistics).
     pub latency_p95_s: Option<f64>,
+    /// Sample standard deviation of the item latencies (null below 2 items).
+    #[serde(default)]
+    pub latency_sd_s: Option<f64>,
     /// Items run, failed ones included.
     pub n: usize,
     /// Items whose run failed (a model call error, a template error): not counted as wrong.
@@ -166,9 +175,14 @@ impl Measured {
         latencies.sort_by(f64::total_cmp);
         let latency_mean =
             (!latencies.is_empty()).then(|| latencies.iter().sum::<f64>() / latencies.len() as f64);
+        let latency_sd = latency_mean.filter(|_| latencies.len() >= 2).map(|mean| {
+            let squares: f64 = latencies.iter().map(|l| (l - mean) * (l - mean)).sum();
+            (squares / (latencies.len() - 1) as f64).sqrt()
+        });
         Measured {
             accuracy: ratio(ok.iter().filter(|i| i.correct == Some(true)).count() as f64),
             latency_s: latency_mean,
+            latency_sd_s: latency_sd,
             latency_p50_s: quantile(&latencies, 0.5),
             latency_p95_s: quantile(&latencies, 0.95),
             n: items.len(),
@@ -211,8 +225,74 @@ pub struct MetricFidelity {
     pub mae_calibrated: Option<f64>,
     /// That fit.
     pub affine: Option<Affine>,
+    /// How often the measurements fell inside the artifact's intervals; null when no measured
+    /// point has an interval (`undefined` says why).
+    #[serde(default)]
+    pub coverage: Option<Coverage>,
     /// Why a statistic is null, by its key.
     pub undefined: BTreeMap<String, String>,
+}
+
+/// The level of every artifact interval (`flowcompile_artifact::INTERVAL_LEVEL`).
+pub const INTERVAL_LEVEL: f64 = 0.9;
+
+/// The standard normal quantile at 0.95: the half-width, in standard deviations, of a 90% interval.
+const Z_95: f64 = 1.644_853_626_951_472_2;
+
+/// How often measured values fell inside the artifact's 90% intervals.
+///
+/// An artifact interval is for the *population* figure (what unlimited items would measure). A
+/// measurement on n items has its own sampling noise on top: for accuracy the binomial standard
+/// error `sqrt(p (1 - p) / n)` at the predicted p, for mean latency the items' standard deviation
+/// over `sqrt(n)`. The prediction interval for the measurement adds that noise in quadrature to
+/// each side at the same level (`z = 1.645` standard errors): `coverage` counts measurements
+/// inside it, the figure to compare with 0.9; `coverage_population` counts those inside the
+/// artifact's interval as it is, which a finite test sample misses more often than 10% even when
+/// the intervals are right.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    /// Two-sided level of the intervals: 0.9.
+    pub level: f64,
+    /// Points with both an interval and a measurement.
+    pub n_points: usize,
+    /// Of them, measured inside the prediction interval (the artifact's, widened by the test
+    /// sample's noise).
+    pub inside: usize,
+    /// `inside / n_points`.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub coverage: f64,
+    /// Of them, measured inside the artifact's interval as it is.
+    pub inside_population: usize,
+    /// `inside_population / n_points`.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub coverage_population: f64,
+}
+
+impl Coverage {
+    /// Coverage over `(value, interval, measured, standard error of the measurement)` for the
+    /// points that have an interval; `None` when none has.
+    pub fn compute(
+        points: impl IntoIterator<Item = (f64, [f64; 2], f64, f64)>,
+    ) -> Option<Coverage> {
+        let (mut n, mut inside, mut inside_population) = (0, 0, 0);
+        for (value, [lo, hi], measured, se) in points {
+            let side = |d: f64| (d * d + (Z_95 * se) * (Z_95 * se)).sqrt();
+            n += 1;
+            inside += usize::from(
+                value - side(value - lo) <= measured && measured <= value + side(hi - value),
+            );
+            inside_population += usize::from(lo <= measured && measured <= hi);
+        }
+        (n > 0).then(|| Coverage {
+            level: INTERVAL_LEVEL,
+            n_points: n,
+            inside,
+            coverage: inside as f64 / n as f64,
+            inside_population,
+            coverage_population: inside_population as f64 / n as f64,
+        })
+    }
 }
 
 impl MetricFidelity {
@@ -238,6 +318,7 @@ impl MetricFidelity {
             mae: keep("mae", stats::mae(predicted, measured)),
             mae_calibrated: keep("mae_calibrated", calibrated.map(|(mae, _)| mae)),
             affine,
+            coverage: None,
             undefined,
         }
     }
@@ -245,7 +326,7 @@ impl MetricFidelity {
 
 impl Fidelity {
     /// Fidelity over the points whose measurement has both an accuracy and a latency; points whose
-    /// every item failed are left out.
+    /// every item failed are left out. Coverage ([`Coverage`]) counts the points with intervals.
     pub fn compute(points: &[PointValidation]) -> Fidelity {
         let measured: Vec<(&Metrics, f64, f64)> = points
             .iter()
@@ -253,10 +334,33 @@ impl Fidelity {
             .collect();
         let column =
             |f: fn(&(&Metrics, f64, f64)) -> f64| measured.iter().map(f).collect::<Vec<_>>();
-        Fidelity {
-            accuracy: MetricFidelity::compute(&column(|m| m.0.accuracy), &column(|m| m.1)),
-            latency: MetricFidelity::compute(&column(|m| m.0.latency_s), &column(|m| m.2)),
+        let mut accuracy = MetricFidelity::compute(&column(|m| m.0.accuracy), &column(|m| m.1));
+        let mut latency = MetricFidelity::compute(&column(|m| m.0.latency_s), &column(|m| m.2));
+        let ok = |p: &PointValidation| (p.measured.n - p.measured.n_failed).max(1) as f64;
+        accuracy.coverage = Coverage::compute(points.iter().filter_map(|p| {
+            let a = p.predicted.accuracy;
+            let se = (a * (1.0 - a) / ok(p)).sqrt();
+            Some((a, p.predicted.accuracy_interval?, p.measured.accuracy?, se))
+        }));
+        latency.coverage = Coverage::compute(points.iter().filter_map(|p| {
+            let se = p.measured.latency_sd_s.unwrap_or(0.0) / ok(p).sqrt();
+            Some((
+                p.predicted.latency_s,
+                p.predicted.latency_interval_s?,
+                p.measured.latency_s?,
+                se,
+            ))
+        }));
+        for f in [&mut accuracy, &mut latency] {
+            if f.coverage.is_none() {
+                f.undefined.insert(
+                    "coverage".into(),
+                    "no measured point has an interval (the artifact predates them, or has none)"
+                        .into(),
+                );
+            }
         }
+        Fidelity { accuracy, latency }
     }
 }
 
@@ -357,10 +461,13 @@ mod tests {
             predicted: Metrics {
                 accuracy: predicted.0,
                 latency_s: predicted.1,
+                accuracy_interval: None,
+                latency_interval_s: None,
             },
             measured: Measured {
                 accuracy: measured.map(|m| m.0),
                 latency_s: measured.map(|m| m.1),
+                latency_sd_s: None,
                 latency_p50_s: None,
                 latency_p95_s: None,
                 n: 10,
@@ -393,7 +500,43 @@ mod tests {
         assert_eq!(f.latency.n_pairs, 1);
         let fit = f.latency.affine.unwrap();
         assert_eq!((fit.slope, fit.intercept), (2.0, 0.0));
-        assert!(f.latency.undefined.is_empty());
+        assert_eq!(f.latency.undefined.keys().collect::<Vec<_>>(), ["coverage"]);
+        assert_eq!(f.accuracy.coverage, None);
+    }
+
+    #[test]
+    fn coverage_adds_the_test_samples_noise_to_the_population_interval() {
+        let with = |acc: f64, interval: [f64; 2], measured: f64, n: usize| PointValidation {
+            predicted: Metrics {
+                accuracy_interval: Some(interval),
+                latency_interval_s: Some([0.9, 1.1]),
+                ..point("p", (acc, 1.0), None).predicted
+            },
+            measured: Measured {
+                n,
+                latency_sd_s: Some(2.0),
+                ..point("p", (acc, 1.0), Some((measured, 1.2))).measured
+            },
+            ..point("p", (acc, 1.0), None)
+        };
+        // Inside the interval; outside it but within the sampling noise of 100 items
+        // (sd 0.04 at 0.8: 0.066 at z = 1.645); outside both; no interval.
+        let points = [
+            with(0.8, [0.75, 0.85], 0.82, 100),
+            with(0.8, [0.75, 0.85], 0.88, 100),
+            with(0.8, [0.75, 0.85], 0.95, 100),
+            point("p3", (0.8, 1.0), Some((0.8, 1.0))),
+        ];
+        let c = Fidelity::compute(&points).accuracy.coverage.unwrap();
+        assert_eq!((c.n_points, c.inside_population, c.inside), (3, 1, 2));
+        assert!((c.coverage - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(c.level, INTERVAL_LEVEL);
+        // Latency: 1.2 is outside [0.9, 1.1], inside 1 + sqrt(0.1^2 + (1.645 * 2 / 10)^2).
+        let l = Fidelity::compute(&points).latency.coverage.unwrap();
+        assert_eq!((l.inside_population, l.inside), (0, 3));
+        // Fewer items, more noise: 0.95 falls inside with 10 items.
+        let few = Fidelity::compute(&[with(0.8, [0.75, 0.85], 0.95, 10)]);
+        assert_eq!(few.accuracy.coverage.unwrap().inside, 1);
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //! ordered as measured), [`stats::mae`] and [`stats::mae_calibrated`] (the paper's MAE after a
 //! least-squares affine fit, which judges order and spacing rather than scale). A statistic that
 //! has no meaning for the points (fewer than 2, a constant side) is `None` with an [`Undefined`]
-//! reason, never NaN. [`Measured::from_items`] summarises one point's runs (failed runs are counted,
-//! never scored as wrong), [`spread`] picks points evenly along a frontier, and [`json_schema`] is
-//! the document's schema, shipped as `schemas/validation.schema.json`.
+//! reason, never NaN. [`Coverage`] counts how often measurements fall inside the artifact's 90%
+//! intervals (widened by the test sample's own noise). [`Measured::from_items`] summarises one
+//! point's runs (failed runs are counted, never scored as wrong), [`spread`] picks points evenly
+//! along a frontier, and [`json_schema`] is the document's schema, shipped as
+//! `schemas/validation.schema.json`.
 //!
 //! The crate does no I/O.
 //!
@@ -31,8 +33,8 @@ mod doc;
 pub mod stats;
 
 pub use doc::{
-    json_schema, spread, Fidelity, ItemOutcome, LatencySource, Measured, MetricFidelity, Metrics,
-    PointValidation, Runs, Validation, ValidationFormat, FORMAT_V1,
+    json_schema, spread, Coverage, Fidelity, ItemOutcome, LatencySource, Measured, MetricFidelity,
+    Metrics, PointValidation, Runs, Validation, ValidationFormat, FORMAT_V1, INTERVAL_LEVEL,
 };
 /// How parallel branches' latencies compose, in a measurement as in the proxy (`flowcompile_ir`).
 pub use flowcompile_ir::ExecutionModel;

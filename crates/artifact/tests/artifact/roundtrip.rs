@@ -70,9 +70,10 @@ fn point() -> impl Strategy<Value = Point> {
         prop_oneof![0.0..=1.0f64, Just(1.0)],
         latency(),
         proptest::option::of(origin),
+        proptest::option::of((0.0..=1.0f64, 0.0..=1.0f64, 0.0..=1.0f64, 0.0..1e3f64)),
     )
         .prop_map(
-            |(index, knobs, settings, accuracy, latency_s, origin)| Point {
+            |(index, knobs, settings, accuracy, latency_s, origin, widths)| Point {
                 id: String::new(),
                 structure: PointStructure {
                     index,
@@ -82,6 +83,14 @@ fn point() -> impl Strategy<Value = Point> {
                 predicted: Predicted {
                     accuracy,
                     latency_s,
+                    accuracy_interval: widths.map(|(below, above, _, _)| {
+                        [
+                            accuracy * below,
+                            (accuracy + (1.0 - accuracy) * above).min(1.0),
+                        ]
+                    }),
+                    latency_interval_s: widths
+                        .map(|(_, _, below, above)| [latency_s * below, latency_s + above]),
                 },
                 origin,
             },
@@ -115,11 +124,21 @@ fn artifact() -> impl Strategy<Value = Artifact> {
         ],
         prop_oneof![Just(LatencyModel::Measured), Just(LatencyModel::Tokens)],
         prop_oneof![Just(0.0), 0.0..=1.0f64],
+        any::<u64>(),
+        proptest::option::of(0.0..1.0f64),
     )
-        .prop_map(|(execution, latency, dependence)| ProxyModel {
+        .prop_map(|(execution, latency, dependence, seed, rms)| ProxyModel {
             execution,
             latency,
             dependence,
+            intervals: Some(Intervals {
+                level: INTERVAL_LEVEL,
+                method: IntervalMethod::BootstrapItems,
+                resamples: 200,
+                seed,
+                verified_accuracy_rms: rms,
+                verified_latency_rel_rms: rms,
+            }),
         });
     (
         text(),
@@ -128,9 +147,21 @@ fn artifact() -> impl Strategy<Value = Artifact> {
         proptest::option::of(space()),
         proptest::collection::vec(point(), 1..8),
     )
-        .prop_map(|(workflow, provenance, proxy, space, points)| {
+        .prop_map(|(workflow, provenance, mut proxy, space, mut points)| {
+            // Half of the artifacts are v1 ones, as written before intervals: none anywhere.
+            let v1 = proxy.dependence < 0.5;
+            if v1 {
+                proxy.intervals = None;
+                for p in &mut points {
+                    p.predicted = Predicted::new(p.predicted.accuracy, p.predicted.latency_s);
+                }
+            }
             let mut a = Artifact {
-                format: ArtifactFormat::V1,
+                format: if v1 {
+                    ArtifactFormat::V1
+                } else {
+                    ArtifactFormat::V2
+                },
                 workflow,
                 provenance,
                 proxy,
@@ -169,7 +200,9 @@ proptest! {
         if let Ok(b) = Artifact::from_json(&mutated, "m.json") {
             prop_assert!(b.validate("m.json").is_ok());
         }
-        let v2 = mutated.replace("flowcompile.artifact.v1", "flowcompile.compiled.v2");
+        let v2 = mutated
+            .replace("flowcompile.artifact.v1", "flowcompile.compiled.v2")
+            .replace("flowcompile.artifact.v2", "flowcompile.compiled.v2");
         if let Ok(b) = import_v2(&v2, "m.json") {
             prop_assert!(b.validate("m.json").is_ok());
         }

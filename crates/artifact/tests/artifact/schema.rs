@@ -45,7 +45,7 @@ fn the_shipped_schema_is_up_to_date() {
 #[test]
 fn the_schema_pins_the_format_and_requires_the_points() {
     let schema = flowcompile_artifact::json_schema();
-    assert_eq!(schema["title"], "flowcompile artifact v1");
+    assert_eq!(schema["title"], "flowcompile artifact v2");
     let required: Vec<&str> = schema["required"]
         .as_array()
         .unwrap()
@@ -58,8 +58,8 @@ fn the_schema_pins_the_format_and_requires_the_points() {
     );
     assert_eq!(schema["additionalProperties"], false);
     let text = schema.to_string();
-    assert!(
-        text.contains("\"const\":\"flowcompile.artifact.v1\""),
-        "{text}"
-    );
+    for format in ["flowcompile.artifact.v1", "flowcompile.artifact.v2"] {
+        assert!(text.contains(&format!("\"const\":\"{format}\"")), "{text}");
+    }
+    assert!(text.contains("\"accuracy_interval\""), "{text}");
 }

@@ -77,13 +77,21 @@ fn print_text(args: &TestArgs, artifact: &Artifact, doc: &Validation) {
         artifact.proxy.latency
     );
     println!();
+    let cell = |i: Option<[f64; 2]>, digits: usize| {
+        i.map_or_else(
+            || "-".into(),
+            |[lo, hi]| format!("[{lo:.digits$}, {hi:.digits$}]"),
+        )
+    };
     println!(
-        "{:<6} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:>6} {:>7}",
+        "{:<6} {:>9} {:>9} {:>17} {:>9} {:>10} {:>21} {:>10} {:>9} {:>5} {:>6}",
         "point",
         "structure",
         "pred acc",
+        "90% interval",
         "meas acc",
         "pred lat s",
+        "90% interval",
         "meas lat s",
         "p95 lat s",
         "n",
@@ -91,12 +99,14 @@ fn print_text(args: &TestArgs, artifact: &Artifact, doc: &Validation) {
     );
     for p in &doc.points {
         println!(
-            "{:<6} {:>9} {:>12.4} {:>12} {:>12.3} {:>12} {:>10} {:>6} {:>7}",
+            "{:<6} {:>9} {:>9.4} {:>17} {:>9} {:>10.3} {:>21} {:>10} {:>9} {:>5} {:>6}",
             p.id,
             format!("s{}", p.structure),
             p.predicted.accuracy,
+            cell(p.predicted.accuracy_interval, 4),
             opt(p.measured.accuracy, 4),
             p.predicted.latency_s,
+            cell(p.predicted.latency_interval_s, 3),
             opt(p.measured.latency_s, 3),
             opt(p.measured.latency_p95_s, 3),
             p.measured.n,
@@ -135,6 +145,21 @@ fn print_text(args: &TestArgs, artifact: &Artifact, doc: &Validation) {
         "(pairwise: {} accuracy and {} latency pairs counted; pairs tied in the measurement are left out, pairs tied only in the prediction count 1/2)",
         doc.fidelity.accuracy.n_pairs, doc.fidelity.latency.n_pairs
     );
+    for (name, f) in [
+        ("accuracy", &doc.fidelity.accuracy),
+        ("latency", &doc.fidelity.latency),
+    ] {
+        if let Some(c) = &f.coverage {
+            println!(
+                "interval coverage, {name}: {} of {} measured inside the 90% interval widened by this split's sampling noise ({:.0}%); {} inside the artifact's interval as it is ({:.0}%)",
+                c.inside,
+                c.n_points,
+                100.0 * c.coverage,
+                c.inside_population,
+                100.0 * c.coverage_population
+            );
+        }
+    }
     if let Some(out) = &args.output {
         println!("wrote {}", out.display());
     }

@@ -24,7 +24,7 @@ pub struct RunInfo {
     pub settings: IndexMap<String, PointSetting>,
     /// How the point was chosen.
     pub selected_by: Selection,
-    /// The compiler's prediction for the point.
+    /// The compiler's prediction for the point, with its 90% intervals when the artifact has them.
     pub predicted: Predicted,
     /// What this run measured.
     pub measured: Measured,
@@ -44,6 +44,10 @@ pub struct Selection {
     pub min_accuracy: Option<f64>,
     /// Latency ceiling asked for, seconds.
     pub max_latency_s: Option<f64>,
+    /// Confidence asked for: the limits were checked on the bounds of the points' intervals at
+    /// this level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
     /// Point id named by the model suffix (`math@p3`).
     pub point: Option<String>,
     /// When the KNN router chose the configuration: how.
@@ -97,6 +101,15 @@ pub(super) struct Reply<T> {
     pub(super) flowcompile: Option<RunInfo>,
 }
 
+/// Header carrying the 90% interval of the point's predicted accuracy, `lo,hi`, when it has one.
+pub(super) const PREDICTED_ACCURACY_INTERVAL_HEADER: &str =
+    "x-flowcompile-predicted-accuracy-interval";
+
+/// Header carrying the 90% interval of the point's predicted latency, `lo,hi` seconds, when it has
+/// one.
+pub(super) const PREDICTED_LATENCY_INTERVAL_HEADER: &str =
+    "x-flowcompile-predicted-latency-interval-s";
+
 /// The response headers naming the point and its figures.
 pub(super) fn info_headers(info: &RunInfo) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -114,7 +127,20 @@ pub(super) fn info_headers(info: &RunInfo) -> HeaderMap {
         ),
         (MEASURED_LATENCY_HEADER, info.measured.latency_s.to_string()),
     ];
-    for (name, value) in values {
+    let intervals = [
+        (
+            PREDICTED_ACCURACY_INTERVAL_HEADER,
+            info.predicted.accuracy_interval,
+        ),
+        (
+            PREDICTED_LATENCY_INTERVAL_HEADER,
+            info.predicted.latency_interval_s,
+        ),
+    ];
+    let intervals = intervals
+        .into_iter()
+        .filter_map(|(name, i)| i.map(|[lo, hi]| (name, format!("{lo},{hi}"))));
+    for (name, value) in values.into_iter().chain(intervals) {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(HeaderName::from_static(name), v);
         }

@@ -1,17 +1,22 @@
 //! Request parameters: the workflow a model name calls, the point a request chooses (presets,
-//! preference, limits, the KNN router), the trace flag and the task item from the messages.
+//! preference, limits and their confidence, the KNN router), the trace flag and the task item
+//! from the messages.
 
 use axum::http::{HeaderMap, StatusCode};
 use flowcompile_artifact::Point;
 use flowcompile_openai::ChatCompletionRequest;
 use flowcompile_runner::Config;
-use flowcompile_select::{select, Preference, Request as Choice};
+use flowcompile_select::{select, Confidence, Preference, Request as Choice};
 use serde_json::{Map, Value};
 
 use super::info::{RoutedBy, Selection};
 use super::served::{Knn, ServedWorkflow};
 use super::{error, AppState, MAX_LATENCY_HEADER, MIN_ACCURACY_HEADER, PREFERENCE_HEADER};
 use crate::error::ApiError;
+
+/// Header carrying `confidence`: how sure the chosen point must be to meet the limits, judged by
+/// the one-sided bounds of its 90% intervals.
+pub(super) const CONFIDENCE_HEADER: &str = "x-flowcompile-confidence";
 
 /// The workflow a model name calls and the suffix after `@`, or 404 naming the served models.
 pub(super) fn find_workflow<'a>(
@@ -150,7 +155,10 @@ pub(super) fn excerpt(text: &str) -> String {
 }
 
 /// Chooses the point: by the model suffix (preset, number or point id), by `preference`,
-/// `min_accuracy` and `max_latency_s` (body or headers), or the medium preference.
+/// `min_accuracy` and `max_latency_s` (body or headers), or the medium preference. With
+/// `confidence` (body or header) every point is judged by the one-sided bounds of its intervals at
+/// that level (`flowcompile_select::Confidence`): the artifact must have intervals, and a router's
+/// per-query frontier, which has none, cannot take one.
 pub(super) fn choose(
     served: &ServedWorkflow,
     suffix: Option<&str>,
@@ -163,14 +171,45 @@ pub(super) fn choose(
     // The limits are checked as the CLI checks them, by the one validation of `select`.
     Choice::new(None, min_accuracy, max_latency_s)
         .map_err(|e| ApiError::bad_request(e.to_string(), Some(e.param.name())))?;
+    let confidence = number_param(extra, headers, "confidence", CONFIDENCE_HEADER)?
+        .map(|c| {
+            Confidence::new(c).map_err(|e| ApiError::bad_request(e.to_string(), Some("confidence")))
+        })
+        .transpose()?;
+    if confidence.is_some() {
+        let why = if served.knn.is_some() {
+            Some("is served with a KNN router, whose per-query frontier has no intervals")
+        } else if served
+            .points
+            .iter()
+            .all(|p| p.predicted.accuracy_interval.is_none())
+        {
+            Some("has an artifact without intervals (a flowcompile.artifact.v1 one, or compiled from profile files): compile it with --data")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(ApiError::bad_request(
+                format!(
+                    "`confidence` judges points by their 90% intervals, and workflow `{}` {why}",
+                    served.name
+                ),
+                Some("confidence"),
+            ));
+        }
+    }
     let suffix_preference = match suffix {
         None => None,
         Some(s) => {
             if let Some(i) = served.points.iter().position(|p| p.id == s) {
-                if preference.is_some() || min_accuracy.is_some() || max_latency_s.is_some() {
+                if preference.is_some()
+                    || min_accuracy.is_some()
+                    || max_latency_s.is_some()
+                    || confidence.is_some()
+                {
                     return Err(ApiError::bad_request(
                         format!(
-                            "model `{}@{s}` names a point, which leaves nothing to choose: drop `preference`, `min_accuracy` and `max_latency_s`, or call `{}`",
+                            "model `{}@{s}` names a point, which leaves nothing to choose: drop `preference`, `min_accuracy`, `max_latency_s` and `confidence`, or call `{}`",
                             served.name, served.name
                         ),
                         Some("model"),
@@ -215,7 +254,16 @@ pub(super) fn choose(
     };
     let request = Choice::new(preference, min_accuracy, max_latency_s)
         .map_err(|e| ApiError::bad_request(e.to_string(), Some(e.param.name())))?;
-    let index = select(&served.points, &request).map_err(|e| {
+    let chosen = match confidence {
+        None => select(&served.points, &request).map_err(|e| e.to_string()),
+        Some(c) => select(&c.bound(&served.points), &request).map_err(|e| {
+            format!(
+                "at confidence {} (each point's accuracy is its lower bound, its latency its upper bound): {e}",
+                c.value()
+            )
+        }),
+    };
+    let index = chosen.map_err(|e| {
         error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "no_feasible_point",
@@ -228,6 +276,7 @@ pub(super) fn choose(
             preference: request.preference,
             min_accuracy,
             max_latency_s,
+            confidence: confidence.map(Confidence::value),
             point: None,
             routed: None,
         },
