@@ -164,9 +164,12 @@ pub enum Command {
     ///
     /// The last user message is the workflow's input: its text fills the task's first field (`problem`
     /// for examples/math), or, when it is a JSON object, it gives the task's fields by name. The reply is
-    /// a chat completion (or an SSE stream with "stream": true) whose "flowcompile" object and
-    /// x-flowcompile-* headers say which point ran, its settings and predicted and measured figures.
-    /// Also GET /v1/models, GET /health and GET /metrics (Prometheus text format).
+    /// a chat completion whose "flowcompile" object and x-flowcompile-* headers say which point ran, its
+    /// settings and predicted and measured figures. With "stream": true the final agent's reply streams
+    /// as reasoning_content while the model produces it, then the answer as content. System messages
+    /// and sampling parameters are ignored (the workflow has its own prompts and settings).
+    /// Also POST /v1/completions (the prompt is the input), GET /v1/models, GET /health and
+    /// GET /metrics (Prometheus text format).
     ///
     ///   flowcompile compile examples/math/workflow.toml -p examples/math/profiles.csv -o math.json
     ///   flowcompile serve --workflow examples/math/workflow.toml --artifact math.json \

@@ -47,12 +47,14 @@ assert pinned.model_extra["flowcompile"]["point"] == points["math@fast"], pinned
 stream = client.chat.completions.create(
     model="math@high", messages=messages, stream=True, stream_options={"include_usage": True}
 )
-text, finish, streamed_info, usage = "", None, None, None
+text, thinking, finish, streamed_info, usage = "", "", None, None, None
 for chunk in stream:
     if chunk.usage is not None:
         usage = chunk.usage
     for choice in chunk.choices:
         text += choice.delta.content or ""
+        # The final agent's reply as it is produced, before the workflow makes the answer of it.
+        thinking += (choice.delta.model_extra or {}).get("reasoning_content") or ""
         finish = choice.finish_reason or finish
     if chunk.model_extra and "flowcompile" in chunk.model_extra:
         streamed_info = chunk.model_extra["flowcompile"]
@@ -60,6 +62,12 @@ assert text == answers["math@high"], (text, answers)
 assert finish == "stop"
 assert streamed_info["point"] == points["math@high"], streamed_info
 assert usage is not None and usage.total_tokens > 0
+assert thinking, (text, thinking)
+
+completion = client.completions.create(model="math@high", prompt=problem)
+assert completion.object == "text_completion", completion
+assert completion.choices[0].text == answers["math@high"], (completion, answers)
+assert completion.model_extra["flowcompile"]["point"] == points["math@high"]
 
 errors = {}
 try:

@@ -86,8 +86,8 @@ mod think;
 
 pub use budget::reasoning_effort;
 pub use client::{
-    CallOutcome, CallRequest, Client, ClientError, Embeddings, Failure, TokenUsage, AGENT_HEADER,
-    MODELLED_LATENCY_HEADER,
+    CallOutcome, CallRequest, Client, ClientError, Delta, DeltaSink, Embeddings, Failure,
+    TokenUsage, AGENT_HEADER, MODELLED_LATENCY_HEADER,
 };
 pub use config::{
     Api, ApiKey, BudgetMode, ConfigError, Provider, Providers, DEFAULT_CONCURRENCY,

@@ -355,12 +355,13 @@ async fn the_same_input_gets_the_same_answer() {
 }
 
 #[tokio::test]
-async fn streams_role_content_final_usage_and_done() {
+async fn streams_role_thinking_content_final_usage_and_done() {
     let zoo = start_zoo(0.0).await;
     let server = Server::start(zoo.base_url(), WorkflowServeOptions::default()).await;
     let mut body = ask("math@fast", &first_problem());
     body["stream"] = json!(true);
     body["stream_options"] = json!({"include_usage": true});
+    body["flowcompile_trace"] = json!(true);
     let resp = server.chat(&body).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"]
@@ -373,28 +374,175 @@ async fn streams_role_content_final_usage_and_done() {
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
         .collect();
-    assert_eq!(data.len(), 5, "{text}");
-    assert_eq!(data[4], "[DONE]");
-    let chunks: Vec<Value> = data[..4]
+    assert_eq!(data.last(), Some(&"[DONE]"), "{text}");
+    let chunks: Vec<Value> = data[..data.len() - 1]
         .iter()
         .map(|d| serde_json::from_str(d).unwrap())
         .collect();
+    assert!(
+        chunks.len() >= 5,
+        "role, thinking, answer, stop, usage: {text}"
+    );
     assert!(chunks
         .iter()
         .all(|c| c["object"] == "chat.completion.chunk" && c["id"] == chunks[0]["id"]));
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-    assert!(!chunks[1]["choices"][0]["delta"]["content"]
+    let n = chunks.len();
+    // The final agent's reply, as it was produced, then the workflow's answer made of it.
+    let thinking: String = chunks[1..n - 3]
+        .iter()
+        .map(|c| {
+            c["choices"][0]["delta"]["reasoning_content"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    let answer = chunks[n - 3]["choices"][0]["delta"]["content"]
         .as_str()
-        .unwrap()
-        .is_empty());
-    assert_eq!(chunks[2]["choices"][0]["finish_reason"], "stop");
-    assert_eq!(chunks[2]["flowcompile"]["point"], "p0");
-    assert_eq!(chunks[3]["choices"], json!([]));
-    assert!(chunks[3]["usage"]["total_tokens"].as_u64().unwrap() > 0);
+        .unwrap();
+    assert!(!answer.is_empty());
+    assert_eq!(chunks[n - 2]["choices"][0]["finish_reason"], "stop");
+    let info = &chunks[n - 2]["flowcompile"];
+    assert_eq!(info["point"], "p0");
+    let calls = info["trace"]["calls"].as_array().unwrap();
+    let last = calls.last().unwrap();
+    // The reply as sent, thinking included; the recorded output is its answer part.
+    let output = last["output"].as_str().unwrap().trim();
+    assert!(!output.is_empty() && thinking.contains(output), "{text}");
+    assert!(thinking.contains(answer), "{answer} in {thinking}");
+    assert_eq!(chunks[n - 1]["choices"], json!([]));
+    assert!(chunks[n - 1]["usage"]["total_tokens"].as_u64().unwrap() > 0);
 
     body["stream_options"] = json!({"include_usage": false});
     let text = server.chat(&body).await.text().await.unwrap();
-    assert_eq!(text.lines().filter(|l| l.starts_with("data: ")).count(), 4);
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert!(!data.iter().any(|d| d.contains("\"usage\"")), "{text}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_final_agents_tokens_go_out_as_the_model_produces_them() {
+    let zoo = start_zoo(0.2).await;
+    let server = Server::start(zoo.base_url(), WorkflowServeOptions::default()).await;
+    let mut body = ask("math", &first_problem());
+    body["stream"] = json!(true);
+    body["preference"] = json!(0.5);
+    body["flowcompile_trace"] = json!(true);
+    let started = std::time::Instant::now();
+    let resp = server.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp
+        .headers()
+        .get(flowcompile_server::MEASURED_LATENCY_HEADER)
+        .is_none());
+    let mut stream = resp.bytes_stream();
+    let mut seen = String::new();
+    let (mut first_thinking, mut answer) = (None, None);
+    while let Some(bytes) = futures::StreamExt::next(&mut stream).await {
+        seen.push_str(std::str::from_utf8(&bytes.unwrap()).unwrap());
+        let at = started.elapsed().as_secs_f64();
+        if first_thinking.is_none() && seen.contains("reasoning_content") {
+            first_thinking = Some(at);
+        }
+        if answer.is_none() && seen.contains("\"finish_reason\":\"stop\"") {
+            answer = Some(at);
+        }
+    }
+    let (first, end) = (first_thinking.unwrap(), answer.unwrap());
+    let last_call: Value = seen
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .find_map(|c| {
+            c["flowcompile"]["trace"]["calls"]
+                .as_array()?
+                .last()
+                .cloned()
+        })
+        .unwrap();
+    // Buffered, the first token would come with the answer; streamed, it comes while the final
+    // call is still producing the rest of its reply.
+    let final_call_s = last_call["latency_s"].as_f64().unwrap();
+    assert!(
+        end - first > 0.3 * final_call_s,
+        "first token at {first:.3} s, answer at {end:.3} s, final call {final_call_s:.3} s"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn completions_answer_a_prompt_as_the_chat_endpoint_answers_its_message() {
+    let zoo = start_zoo(0.0).await;
+    let server = Server::start(zoo.base_url(), WorkflowServeOptions::default()).await;
+    let problem = first_problem();
+    let post = |body: Value| {
+        server
+            .http
+            .post(format!("{}/v1/completions", server.base))
+            .json(&body)
+            .send()
+    };
+    let chat: Value = server
+        .chat(&ask("math@high", &problem))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resp = post(json!({"model": "math@high", "prompt": problem, "temperature": 0.3}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()[POINT_HEADER],
+        chat["flowcompile"]["point"].as_str().unwrap()
+    );
+    let done: Value = resp.json().await.unwrap();
+    assert_eq!(done["object"], "text_completion");
+    assert!(done["id"].as_str().unwrap().starts_with("cmpl-"));
+    assert_eq!(
+        done["choices"][0]["text"], chat["choices"][0]["message"]["content"],
+        "the same input, the same point and seeds: the same answer"
+    );
+    assert_eq!(done["choices"][0]["finish_reason"], "stop");
+    assert!(done["usage"]["total_tokens"].as_u64().unwrap() > 0);
+
+    let text = post(
+        json!({"model": "math@high", "prompt": [problem.clone()], "stream": true,
+                           "stream_options": {"include_usage": true}}),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data.last(), Some(&"[DONE]"), "{text}");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(chunks.len(), 3, "answer, stop with info, usage: {text}");
+    assert_eq!(chunks[0]["object"], "text_completion");
+    assert_eq!(chunks[0]["choices"][0]["text"], done["choices"][0]["text"]);
+    assert_eq!(chunks[1]["choices"][0]["finish_reason"], "stop");
+    assert!(chunks[1]["flowcompile"]["point"].is_string());
+    assert!(chunks[2]["usage"]["total_tokens"].as_u64().unwrap() > 0);
+
+    let batch = post(json!({"model": "math", "prompt": ["a", "b"]}))
+        .await
+        .unwrap();
+    let body = error_of(batch, 400).await;
+    assert_eq!(body["error"]["param"], "prompt");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("one string"));
     server.shutdown().await;
 }
 
@@ -773,6 +921,49 @@ async fn a_failed_model_call_tells_the_caller_neither_the_upstream_url_nor_its_r
     assert!(!message.contains("sk-upstream-secret"), "{message}");
     assert!(!message.contains(upstream.origin()), "{message}");
     assert!(!message.contains("127.0.0.1"), "{message}");
+    // Streamed, a failure before the first token is the same status.
+    let mut body = ask("math@fast", "What is 3 + 4?");
+    body["stream"] = json!(true);
+    let failed = error_of(server.chat(&body).await, 502).await;
+    assert_eq!(failed["error"]["code"], "upstream_error");
+    server.shutdown().await;
+    upstream.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_after_its_first_token_ends_with_an_error_event() {
+    let upstream = Loopback::router(axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|| async {
+            let chunk = json!({"id": "x", "object": "chat.completion.chunk", "created": 0,
+                "model": "m", "choices": [{"index": 0, "delta": {"content": "partial"},
+                "finish_reason": null}]});
+            let failure = json!({"error": {"message": "sk-upstream-secret overloaded",
+                "type": "server_error", "param": null, "code": null}});
+            let body = format!("data: {chunk}\n\ndata: {failure}\n\n");
+            ([("content-type", "text/event-stream")], body)
+        }),
+    ))
+    .await;
+    let server = Server::start(&upstream.base_url(), WorkflowServeOptions::default()).await;
+    let mut body = ask("math@fast", "What is 3 + 4?");
+    body["stream"] = json!(true);
+    let resp = server.chat(&body).await;
+    assert_eq!(resp.status(), 200, "the stream had started");
+    let text = resp.text().await.unwrap();
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert!(
+        data[1].contains("\"reasoning_content\":\"partial\""),
+        "{text}"
+    );
+    let last: Value = serde_json::from_str(data[data.len() - 2]).unwrap();
+    assert_eq!(last["error"]["code"], "upstream_error", "{text}");
+    assert_eq!(data.last(), Some(&"[DONE]"));
+    assert!(!text.contains("sk-upstream-secret"), "{text}");
+    assert!(!text.contains(upstream.origin()), "{text}");
     server.shutdown().await;
     upstream.shutdown().await.unwrap();
 }

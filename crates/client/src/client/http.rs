@@ -1,6 +1,7 @@
 //! One request over a transport: typed bodies, endpoints, retries with backoff under the endpoint's
 //! concurrency limit, status and body checks, and parsing a non-streamed reply.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -11,7 +12,7 @@ use flowcompile_openai::{
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 
 use super::stream::read_stream;
-use super::types::{ClientError, Failure, AGENT_HEADER, MODELLED_LATENCY_HEADER};
+use super::types::{ClientError, Delta, DeltaSink, Failure, AGENT_HEADER, MODELLED_LATENCY_HEADER};
 use super::{Client, Transport};
 use crate::config::Provider;
 #[cfg(feature = "zoo")]
@@ -107,6 +108,48 @@ pub(super) fn describe(e: reqwest::Error) -> String {
     text
 }
 
+/// Whether a request streams its reply, and where its text goes as it arrives.
+pub(crate) struct Streamed<'a> {
+    stream: bool,
+    sink: Option<&'a DeltaSink>,
+    sent: AtomicBool,
+}
+
+impl<'a> Streamed<'a> {
+    /// Streams when `stream` (or when there is a sink), sending text to `sink`.
+    pub(crate) fn new(stream: bool, sink: Option<&'a DeltaSink>) -> Streamed<'a> {
+        Streamed {
+            stream: stream || sink.is_some(),
+            sink,
+            sent: AtomicBool::new(false),
+        }
+    }
+
+    /// Sends `delta` to the sink, if any (a sink whose receiver is gone is ignored).
+    pub(crate) fn send(&self, delta: Delta) {
+        if let Some(sink) = self.sink {
+            self.sent.store(true, Ordering::Relaxed);
+            let _ = sink.send(delta);
+        }
+    }
+
+    /// Sends a reply that arrived whole (the in-process zoo): its thinking, then its text.
+    #[cfg(feature = "zoo")]
+    fn send_whole(&self, ex: &Exchange) {
+        if let Some(reasoning) = ex.reasoning.as_ref().filter(|r| !r.is_empty()) {
+            self.send(Delta::Reasoning(reasoning.clone()));
+        }
+        if !ex.text.is_empty() {
+            self.send(Delta::Text(ex.text.clone()));
+        }
+    }
+
+    /// Whether any text went to the sink.
+    fn sent(&self) -> bool {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
+
 impl Client {
     /// Sends one request with retries, holding an endpoint permit during each attempt only.
     pub(super) async fn post(
@@ -114,7 +157,7 @@ impl Client {
         provider: &Provider,
         body: Body<'_>,
         agent: Option<&str>,
-        stream: bool,
+        streamed: Streamed<'_>,
     ) -> Result<Exchange, ClientError> {
         let endpoint = body.endpoint();
         let (url, json) = match &self.shared.transport {
@@ -162,7 +205,7 @@ impl Client {
             let result = match &self.shared.transport {
                 Transport::Http(http) => tokio::time::timeout(
                     timeout,
-                    self.attempt(provider, build(http), endpoint, stream, started),
+                    self.attempt(provider, build(http), endpoint, &streamed, started),
                 )
                 .await
                 .unwrap_or_else(|_| {
@@ -171,9 +214,9 @@ impl Client {
                     }))
                 }),
                 #[cfg(feature = "zoo")]
-                Transport::Zoo(zoo) => {
-                    inproc::attempt(zoo, body, agent, stream, started).map_err(AttemptError::from)
-                }
+                Transport::Zoo(zoo) => inproc::attempt(zoo, body, agent, streamed.stream, started)
+                    .inspect(|ex| streamed.send_whole(ex))
+                    .map_err(AttemptError::from),
             };
             drop(permit);
             match result {
@@ -188,7 +231,8 @@ impl Client {
                     retry_after,
                 }) => {
                     let failure = failure.map_text(|text| provider.redact(text));
-                    if !failure.is_retryable() || attempt >= max_attempts {
+                    // Text already sent cannot be taken back: a retry would send it twice.
+                    if !failure.is_retryable() || attempt >= max_attempts || streamed.sent() {
                         tracing::warn!(model = %provider.name, url = %shown_url, attempt, error = %failure, "request failed");
                         return Err(ClientError::Request {
                             model: provider.name.clone(),
@@ -216,7 +260,7 @@ impl Client {
         provider: &Provider,
         request: reqwest::RequestBuilder,
         endpoint: Endpoint,
-        stream: bool,
+        streamed: &Streamed<'_>,
         started: Instant,
     ) -> Result<Exchange, AttemptError> {
         let response = request
@@ -250,8 +294,8 @@ impl Client {
                 retry_after,
             });
         }
-        let mut ex = if stream {
-            read_stream(response, endpoint, started).await?
+        let mut ex = if streamed.stream {
+            read_stream(response, endpoint, started, streamed).await?
         } else {
             let bytes = response
                 .bytes()

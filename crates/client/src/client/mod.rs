@@ -26,11 +26,11 @@ mod types;
 use http::describe;
 #[cfg(feature = "zoo")]
 pub(crate) use http::Endpoint;
-pub(crate) use http::{Body, Exchange};
+pub(crate) use http::{Body, Exchange, Streamed};
 use tally::{Generated, Reply, Tally};
 pub use types::{
-    CallOutcome, CallRequest, ClientError, Embeddings, Failure, TokenUsage, AGENT_HEADER,
-    MODELLED_LATENCY_HEADER,
+    CallOutcome, CallRequest, ClientError, Delta, DeltaSink, Embeddings, Failure, TokenUsage,
+    AGENT_HEADER, MODELLED_LATENCY_HEADER,
 };
 
 /// Async client of OpenAI-compatible servers; cheap to clone (clones share limits and connections).
@@ -184,7 +184,7 @@ impl Client {
                         provider,
                         Body::Chat(&body),
                         req.agent.as_deref(),
-                        req.stream,
+                        Streamed::new(req.stream, req.deltas.as_ref()),
                     )
                     .await?;
                 tally.add(
@@ -208,7 +208,9 @@ impl Client {
                     BudgetMode::None => answer_tokens,
                     _ => req.budget_tokens.saturating_add(answer_tokens),
                 };
-                let ex = self.complete(provider, prompt, max_tokens, &req).await?;
+                let ex = self
+                    .complete(provider, prompt, max_tokens, &req, req.deltas.as_ref())
+                    .await?;
                 tally.add(
                     &ex,
                     if enable_thinking {
@@ -251,12 +253,14 @@ impl Client {
         let prompt = self.render(provider, &req.messages, true)?;
         if req.budget_tokens == 0 {
             let prompt = format!("{prompt}{THINK_OPEN}\n\n{THINK_CLOSE}\n\n");
-            let ex = self.complete(provider, prompt, answer_tokens, req).await?;
+            let ex = self
+                .complete(provider, prompt, answer_tokens, req, req.deltas.as_ref())
+                .await?;
             tally.add(&ex, Generated::AnswerOnly);
             return Ok(Reply::split(ex));
         }
         let think = self
-            .complete(provider, prompt.clone(), req.budget_tokens, req)
+            .complete(provider, prompt.clone(), req.budget_tokens, req, None)
             .await?;
         match forcing_step(&prompt, &think.text, think.finish_reason.as_deref()) {
             ForcingStep::Done => {
@@ -274,7 +278,9 @@ impl Client {
                 );
                 tracing::debug!(model = %provider.name, forced, "budget forcing: asking for the answer");
                 let reasoning = split_thinking(&think.text).reasoning.map(str::to_string);
-                let ex = self.complete(provider, prompt, answer_tokens, req).await?;
+                let ex = self
+                    .complete(provider, prompt, answer_tokens, req, req.deltas.as_ref())
+                    .await?;
                 tally.add(&ex, Generated::AnswerOnly);
                 Ok(Reply {
                     text: ex.text.trim().to_string(),
@@ -293,6 +299,7 @@ impl Client {
         prompt: String,
         max_tokens: u32,
         req: &CallRequest<'_>,
+        deltas: Option<&DeltaSink>,
     ) -> Result<Exchange, ClientError> {
         let common = Common {
             seed: req.seed,
@@ -303,7 +310,7 @@ impl Client {
             provider,
             Body::Completions(&body),
             req.agent.as_deref(),
-            req.stream,
+            Streamed::new(req.stream, deltas),
         )
         .await
     }
@@ -317,7 +324,12 @@ impl Client {
             ..Default::default()
         };
         let ex = self
-            .post(provider, Body::Embeddings(&body), None, false)
+            .post(
+                provider,
+                Body::Embeddings(&body),
+                None,
+                Streamed::new(false, None),
+            )
             .await?;
         let mut response = ex.embeddings.unwrap_or_default();
         response.data.sort_by_key(|e| e.index);

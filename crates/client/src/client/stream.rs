@@ -5,7 +5,8 @@ use std::time::Instant;
 use flowcompile_openai::{ChatCompletionChunk, CompletionChunk, ErrorResponse, STREAM_DONE};
 use futures::StreamExt;
 
-use super::http::{describe, invalid_json, Endpoint, Exchange};
+use super::http::{describe, invalid_json, Endpoint, Exchange, Streamed};
+use super::types::Delta;
 use super::types::Failure;
 use crate::sse::SseParser;
 
@@ -19,7 +20,18 @@ pub(super) struct StreamState {
 }
 
 impl StreamState {
-    fn event(&mut self, data: &str, endpoint: Endpoint, started: Instant) -> Result<(), Failure> {
+    fn event(
+        &mut self,
+        data: &str,
+        endpoint: Endpoint,
+        started: Instant,
+        streamed: Option<&Streamed<'_>>,
+    ) -> Result<(), Failure> {
+        let send = |delta: Delta| {
+            if let Some(s) = streamed {
+                s.send(delta);
+            }
+        };
         if data.trim() == STREAM_DONE {
             self.done = true;
             return Ok(());
@@ -40,6 +52,7 @@ impl StreamState {
                     let delta = choice.delta;
                     if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
                         self.ex.text.push_str(&text);
+                        send(Delta::Text(text));
                         got_text = true;
                     }
                     if let Some(text) = delta
@@ -48,6 +61,7 @@ impl StreamState {
                         .filter(|t| !t.is_empty())
                     {
                         self.reasoning.push_str(&text);
+                        send(Delta::Reasoning(text));
                         got_text = true;
                     }
                     if choice.finish_reason.is_some() {
@@ -62,6 +76,7 @@ impl StreamState {
                     self.saw_choice = true;
                     if !choice.text.is_empty() {
                         self.ex.text.push_str(&choice.text);
+                        send(Delta::Text(choice.text));
                         got_text = true;
                     }
                     if choice.finish_reason.is_some() {
@@ -108,6 +123,7 @@ pub(super) async fn read_stream(
     response: reqwest::Response,
     endpoint: Endpoint,
     started: Instant,
+    streamed: &Streamed<'_>,
 ) -> Result<Exchange, Failure> {
     let mut parser = SseParser::default();
     let mut state = StreamState::default();
@@ -115,14 +131,14 @@ pub(super) async fn read_stream(
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| Failure::Stream(describe(e)))?;
         for data in parser.push(&chunk) {
-            state.event(&data, endpoint, started)?;
+            state.event(&data, endpoint, started, Some(streamed))?;
         }
         if state.done {
             break;
         }
     }
     if let Some(data) = parser.finish() {
-        state.event(&data, endpoint, started)?;
+        state.event(&data, endpoint, started, Some(streamed))?;
     }
     state.finish()
 }
@@ -141,7 +157,7 @@ mod tests {
         let started = Instant::now();
         let mut result = Ok(());
         for e in events {
-            result = result.and_then(|()| state.event(e, endpoint, started));
+            result = result.and_then(|()| state.event(e, endpoint, started, None));
         }
         let got = result.and_then(|()| state.finish());
         match (got, expected) {
@@ -205,7 +221,7 @@ mod tests {
 
     fn check_stream_err(endpoint: Endpoint, event: &str) -> Failure {
         let mut state = StreamState::default();
-        match state.event(event, endpoint, Instant::now()) {
+        match state.event(event, endpoint, Instant::now(), None) {
             Err(f) => f,
             Ok(()) => panic!("event {event:?} was accepted"),
         }

@@ -24,7 +24,21 @@ pub struct CallRequest<'a> {
     pub agent: Option<String>,
     /// Stream the reply (measures time to first token).
     pub stream: bool,
+    /// Where the reply's text goes as it arrives ([`CallRequest::deltas`]).
+    pub deltas: Option<DeltaSink>,
 }
+
+/// A piece of a reply as the model produces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delta {
+    /// Answer text.
+    Text(String),
+    /// Thinking the server sent apart from the answer (`reasoning_content`).
+    Reasoning(String),
+}
+
+/// Receives a call's [`Delta`]s as they arrive.
+pub type DeltaSink = tokio::sync::mpsc::UnboundedSender<Delta>;
 
 impl<'a> CallRequest<'a> {
     /// A non-streamed call of `model` on `messages` with `budget_tokens` of thinking.
@@ -37,6 +51,7 @@ impl<'a> CallRequest<'a> {
             seed: None,
             agent: None,
             stream: false,
+            deltas: None,
         }
     }
 
@@ -55,6 +70,15 @@ impl<'a> CallRequest<'a> {
     /// Streams the reply when `stream` is true.
     pub fn stream(mut self, stream: bool) -> Self {
         self.stream = stream;
+        self
+    }
+
+    /// Streams the reply and sends its text to `sink` as it arrives: everything the model
+    /// generates, in order (with budget forcing, the thinking request's text, then the answer's).
+    /// A request that failed after sending text is not retried (the text is out).
+    pub fn deltas(mut self, sink: DeltaSink) -> Self {
+        self.stream = true;
+        self.deltas = Some(sink);
         self
     }
 

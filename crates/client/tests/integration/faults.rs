@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use flowcompile_client::{
-    BudgetMode, CallRequest, ClientError, Failure, TokenUsage, AGENT_HEADER, EARLY_STOP,
+    BudgetMode, CallRequest, ClientError, Delta, Failure, TokenUsage, AGENT_HEADER, EARLY_STOP,
 };
 use flowcompile_openai::ChatMessage;
 use serde_json::json;
@@ -439,6 +439,71 @@ async fn a_stream_that_breaks_off_is_retried() {
         .await
         .unwrap();
     assert_eq!((out.text.as_str(), out.attempts, out.usage), ("5", 2, None));
+}
+
+#[tokio::test]
+async fn a_delta_sink_gets_the_reply_piece_by_piece_as_it_streams() {
+    let events = vec![
+        chat_chunk(json!({ "role": "assistant" }), None),
+        chat_chunk(json!({ "reasoning_content": "hm" }), None),
+        chat_chunk(json!({ "content": "4" }), None),
+        chat_chunk(json!({ "content": "2" }), Some("stop")),
+    ];
+    let mock = Mock::start(vec![Reply::Stream {
+        first_delay: Duration::ZERO,
+        events,
+        done: true,
+    }])
+    .await;
+    let client = fast_client(providers(&chat_toml(&mock.base_url(), ""), &[]));
+    let (sink, mut deltas) = tokio::sync::mpsc::unbounded_channel();
+    let out = client
+        .call(CallRequest::new("m", question(), 0).deltas(sink))
+        .await
+        .unwrap();
+    assert_eq!(out.text, "42");
+    let mut got = Vec::new();
+    while let Ok(d) = deltas.try_recv() {
+        got.push(d);
+    }
+    assert_eq!(
+        got,
+        vec![
+            Delta::Reasoning("hm".into()),
+            Delta::Text("4".into()),
+            Delta::Text("2".into())
+        ]
+    );
+    assert_eq!(mock.requests()[0].body["stream"], json!(true));
+}
+
+#[tokio::test]
+async fn a_stream_that_breaks_off_after_its_text_went_out_is_not_retried() {
+    let broken = || Reply::Stream {
+        first_delay: Duration::ZERO,
+        events: vec![chat_chunk(json!({ "content": "4" }), None)],
+        done: false,
+    };
+    let whole = || Reply::Stream {
+        first_delay: Duration::ZERO,
+        events: vec![chat_chunk(json!({ "content": "5" }), Some("stop"))],
+        done: true,
+    };
+    let mock = Mock::start(vec![broken(), whole()]).await;
+    let client = fast_client(providers(&chat_toml(&mock.base_url(), ""), &[]));
+    let (sink, mut deltas) = tokio::sync::mpsc::unbounded_channel();
+    let err = client
+        .call(CallRequest::new("m", question(), 0).deltas(sink))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Request { .. }), "{err}");
+    assert_eq!(
+        mock.requests().len(),
+        1,
+        "a retry would send the text twice"
+    );
+    assert_eq!(deltas.try_recv().unwrap(), Delta::Text("4".into()));
+    assert!(deltas.try_recv().is_err());
 }
 
 #[tokio::test]

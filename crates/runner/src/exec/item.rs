@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
+use flowcompile_client::DeltaSink;
 use flowcompile_ir::{Expr, SlotId, ToolKind};
 use futures::future::{join_all, BoxFuture};
 use serde_json::{Map, Value};
@@ -24,6 +25,8 @@ pub(super) struct ItemRun<'r> {
     pub(super) config: &'r Config,
     pub(super) item_id: String,
     pub(super) trace: Mutex<Trace>,
+    /// The site whose reply streams, and where it goes ([`Runner::run_streaming`]).
+    pub(super) stream_to: Option<(usize, DeltaSink)>,
 }
 
 impl ItemRun<'_> {
@@ -233,8 +236,11 @@ impl ItemRun<'_> {
                 ctx,
                 &self.item_id,
                 item,
-                site,
-                sample,
+                (site, sample),
+                self.stream_to
+                    .as_ref()
+                    .filter(|(at, _)| *at == site && sample == 0)
+                    .map(|(_, sink)| sink.clone()),
             )
             .await?;
         let parsed = record.parsed.clone();

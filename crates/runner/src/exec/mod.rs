@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use flowcompile_client::{CallRequest, Client, ClientError};
+use flowcompile_client::{CallRequest, Client, ClientError, DeltaSink};
 use flowcompile_ir::{AgentId, DesignSpace, Expr, Setting, Workflow};
 use flowcompile_openai::ChatMessage;
 use minijinja::{Environment, UndefinedBehavior};
@@ -62,6 +62,40 @@ struct Flow {
     passed: Option<bool>,
     attempts: Vec<(String, bool)>,
     context: Option<Value>,
+}
+
+/// The site of the call whose reply becomes the answer of `expr` (numbered from `site`): the last
+/// call of a sequence (tools after it may still transform its reply), the one branch of a
+/// single-branch any-of or all-of. `None` where the answer's call is only known at run time
+/// (several branches, a conditional, a retry) or no call gives it.
+fn final_call_site(expr: &Expr, site: usize) -> Option<usize> {
+    match expr {
+        Expr::Call { .. } => Some(site),
+        Expr::Tool(_) => None,
+        Expr::Seq(steps) => {
+            let mut at = site + n_sites(expr);
+            for step in steps.iter().rev() {
+                at -= n_sites(step);
+                if has_call(step) {
+                    return final_call_site(step, at);
+                }
+            }
+            None
+        }
+        Expr::AnyOf(v) | Expr::AllOf(v) if v.len() == 1 => final_call_site(&v[0], site),
+        Expr::AnyOf(_) | Expr::AllOf(_) | Expr::Cond(_) | Expr::Retry { .. } => None,
+    }
+}
+
+/// Whether `expr` calls a model anywhere.
+fn has_call(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call { .. } => true,
+        Expr::Tool(_) => false,
+        Expr::Seq(v) | Expr::AnyOf(v) | Expr::AllOf(v) => v.iter().any(has_call),
+        Expr::Cond(b) => b.iter().any(|(_, e)| has_call(e)),
+        Expr::Retry { body, fixer, .. } => has_call(body) || has_call(fixer),
+    }
 }
 
 /// Sites (calls, tools and conditionals) in `expr`, the numbering of [`CallRecord::site`].
@@ -129,14 +163,37 @@ impl Runner {
         self.run_item(config, item, false).await
     }
 
+    /// Runs `config` on `item` unscored, as [`Runner::run_unscored`], and streams the reply of the
+    /// call that gives the answer to `sink` as the model produces it: the final agent's text before
+    /// the workflow's parsers and tools turn it into the answer. Nothing is sent when that call is
+    /// only known at run time (several branches, a conditional, a retry). For serving streamed.
+    pub async fn run_streaming(&self, config: &Config, item: &Value, sink: DeltaSink) -> RunResult {
+        self.run_item_with(config, item, false, Some(sink)).await
+    }
+
     async fn run_item(&self, config: &Config, item: &Value, scored: bool) -> RunResult {
+        self.run_item_with(config, item, scored, None).await
+    }
+
+    async fn run_item_with(
+        &self,
+        config: &Config,
+        item: &Value,
+        scored: bool,
+        sink: Option<DeltaSink>,
+    ) -> RunResult {
         let id = item_id(item);
         let started = Instant::now();
+        let stream_to = sink.and_then(|sink| {
+            let expr = &self.space.structures.get(config.structure)?.expr;
+            Some((final_call_site(expr, 0)?, sink))
+        });
         let item_run = ItemRun {
             runner: self,
             config,
             item_id: id.clone(),
             trace: Mutex::new((Vec::new(), Vec::new())),
+            stream_to,
         };
         let outcome = item_run.execute(item, scored).await;
         let latency_s = started.elapsed().as_secs_f64();
@@ -190,7 +247,16 @@ impl Runner {
         let idx = agent.0 as usize;
         let name = self.wf.agents[idx].name.clone();
         let (record, _) = self
-            .invoke(idx, name, setting, inputs.clone(), key, inputs, 0, sample)
+            .invoke(
+                idx,
+                name,
+                setting,
+                inputs.clone(),
+                key,
+                inputs,
+                (0, sample),
+                None,
+            )
             .await?;
         Ok(record)
     }
@@ -206,8 +272,8 @@ impl Runner {
         ctx: Map<String, Value>,
         item_id: &str,
         fields: &Map<String, Value>,
-        site: usize,
-        sample: u64,
+        (site, sample): (usize, u64),
+        deltas: Option<DeltaSink>,
     ) -> Result<(CallRecord, Result<f64, ClientError>), RunError> {
         let agent = &self.wf.agents[agent_idx];
         let mut messages = Vec::new();
@@ -223,14 +289,13 @@ impl Runner {
         messages.push(ChatMessage::user(prompt));
         let call_seed = seed(item_id, site, sample, "call");
         let started = Instant::now();
-        let result = self
-            .client
-            .call(
-                CallRequest::new(&setting.model, messages, setting.budget_tokens)
-                    .seed(call_seed)
-                    .agent(agent.name.clone()),
-            )
-            .await;
+        let mut request = CallRequest::new(&setting.model, messages, setting.budget_tokens)
+            .seed(call_seed)
+            .agent(agent.name.clone());
+        if let Some(sink) = deltas {
+            request = request.deltas(sink);
+        }
+        let result = self.client.call(request).await;
         let mut record = CallRecord {
             site,
             sample,
@@ -340,6 +405,40 @@ mod tests {
             },
         ]);
         assert_eq!(n_sites(&e), 8);
+    }
+
+    #[test]
+    fn the_answer_streams_from_the_last_call_when_it_is_known_before_the_run() {
+        let call = |s: u32| Expr::Call {
+            slot: SlotId(s),
+            agent: AgentId(0),
+        };
+        let tool = || Expr::Tool(ToolId(0));
+        // vote(solver, solver) -> voter -> extract: the voter (site 2) answers, the tool after it
+        // only transforms its reply.
+        let vote = Expr::Seq(vec![Expr::AnyOf(vec![call(0), call(1)]), call(2), tool()]);
+        assert_eq!(final_call_site(&vote, 0), Some(2));
+        assert_eq!(final_call_site(&vote, 10), Some(12));
+        // One solver left of the vote: it answers.
+        let single = Expr::Seq(vec![Expr::AnyOf(vec![call(0)]), tool()]);
+        assert_eq!(final_call_site(&single, 0), Some(0));
+        // A nested sequence ending in a tool-only step: the call before it.
+        let nested = Expr::Seq(vec![tool(), Expr::Seq(vec![call(0), tool()]), tool()]);
+        assert_eq!(final_call_site(&nested, 0), Some(1));
+        // Known only at run time: several branches, a conditional, a retry; or no call at all.
+        assert_eq!(
+            final_call_site(&Expr::AnyOf(vec![call(0), call(1)]), 0),
+            None
+        );
+        let cond = Expr::Cond(vec![(0.5, call(0)), (0.5, call(1))]);
+        assert_eq!(final_call_site(&cond, 0), None);
+        let retry = Expr::Retry {
+            body: Box::new(call(0)),
+            fixer: Box::new(call(1)),
+            attempts: 1,
+        };
+        assert_eq!(final_call_site(&Expr::Seq(vec![retry, tool()]), 0), None);
+        assert_eq!(final_call_site(&Expr::Seq(vec![tool(), tool()]), 0), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::{
     STRUCTURE_HEADER, WORKFLOW_HEADER,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use flowcompile_artifact::{PointSetting, PointStructure, Predicted};
+use flowcompile_artifact::{Point, PointSetting, PointStructure, Predicted};
 use flowcompile_runner::{CallRecord, ToolRecord};
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -112,29 +112,41 @@ pub(super) const PREDICTED_LATENCY_INTERVAL_HEADER: &str =
 
 /// The response headers naming the point and its figures.
 pub(super) fn info_headers(info: &RunInfo) -> HeaderMap {
+    let mut h = headers(
+        &info.workflow,
+        &info.point,
+        info.structure.index,
+        &info.predicted,
+    );
+    if let Ok(v) = HeaderValue::from_str(&info.measured.latency_s.to_string()) {
+        h.insert(HeaderName::from_static(MEASURED_LATENCY_HEADER), v);
+    }
+    h
+}
+
+/// The headers of a reply that starts before its run ends: [`info_headers`] without what the run
+/// measured (the last streamed chunk has it).
+pub(super) fn point_headers(workflow: &str, point: &Point) -> HeaderMap {
+    headers(workflow, &point.id, point.structure.index, &point.predicted)
+}
+
+fn headers(workflow: &str, point: &str, structure: u32, predicted: &Predicted) -> HeaderMap {
     let mut h = HeaderMap::new();
     let values = [
-        (WORKFLOW_HEADER, info.workflow.clone()),
-        (POINT_HEADER, info.point.clone()),
-        (STRUCTURE_HEADER, info.structure.index.to_string()),
-        (
-            PREDICTED_ACCURACY_HEADER,
-            info.predicted.accuracy.to_string(),
-        ),
-        (
-            PREDICTED_LATENCY_HEADER,
-            info.predicted.latency_s.to_string(),
-        ),
-        (MEASURED_LATENCY_HEADER, info.measured.latency_s.to_string()),
+        (WORKFLOW_HEADER, workflow.to_string()),
+        (POINT_HEADER, point.to_string()),
+        (STRUCTURE_HEADER, structure.to_string()),
+        (PREDICTED_ACCURACY_HEADER, predicted.accuracy.to_string()),
+        (PREDICTED_LATENCY_HEADER, predicted.latency_s.to_string()),
     ];
     let intervals = [
         (
             PREDICTED_ACCURACY_INTERVAL_HEADER,
-            info.predicted.accuracy_interval,
+            predicted.accuracy_interval,
         ),
         (
             PREDICTED_LATENCY_INTERVAL_HEADER,
-            info.predicted.latency_interval_s,
+            predicted.latency_interval_s,
         ),
     ];
     let intervals = intervals

@@ -18,11 +18,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
+use flowcompile_artifact::Point;
+use flowcompile_client::Delta;
+use flowcompile_ir::Config;
 use flowcompile_openai::{
     AssistantMessage, ChatChoice, ChatChunkChoice, ChatCompletionChunk, ChatCompletionRequest,
-    ChatCompletionResponse, ChatDelta, ErrorBody, Model, ModelList, Usage, STREAM_DONE,
+    ChatCompletionResponse, ChatDelta, ChatMessage, CompletionChoice, CompletionChunk,
+    CompletionRequest, CompletionResponse, ErrorBody, Model, ModelList, Usage, STREAM_DONE,
 };
-use flowcompile_runner::RunError;
+use flowcompile_runner::{RunError, RunResult};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -56,7 +60,7 @@ mod info;
 mod params;
 mod served;
 
-use info::{info_headers, Reply};
+use info::{info_headers, point_headers, Reply};
 pub use info::{Measured, RoutedBy, RunInfo, Selection, Trace};
 use params::{choose, find_workflow, route, task_item, wants_trace};
 pub use served::{ServeError, ServedWorkflow, WorkflowServeOptions};
@@ -98,6 +102,7 @@ pub fn workflow_router(
     let api = Router::new()
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Ok(Router::new()
         .merge(api)
@@ -149,7 +154,7 @@ async fn authorize(State(st): State<Shared>, req: Request, next: Next) -> Respon
         }
         Some(_) => "invalid bearer token",
     };
-    if req.uri().path() == "/v1/chat/completions" {
+    if matches!(req.uri().path(), "/v1/chat/completions" | "/v1/completions") {
         st.metrics.record("", "", 401, 0.0);
     }
     let mut response = ApiError {
@@ -213,13 +218,39 @@ async fn chat(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    respond(st, headers, body, Api::Chat).await
+}
+
+async fn completions(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    respond(st, headers, body, Api::Completions).await
+}
+
+/// Which OpenAI endpoint a request came to: the reply takes its shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Api {
+    /// `/v1/chat/completions`.
+    Chat,
+    /// `/v1/completions`: the prompt is the one user message; the reply is `text_completion`.
+    Completions,
+}
+
+async fn respond(
+    st: Shared,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    api: Api,
+) -> Response {
     let started = Instant::now();
     let _in_flight = st.metrics.start();
     let mut outcome = Outcome {
         workflow: String::new(),
         point: String::new(),
     };
-    let response = match answer(&st, &headers, body, &mut outcome).await {
+    let response = match answer(&st, &headers, body, api, &mut outcome).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -238,13 +269,17 @@ async fn chat(
 }
 
 async fn answer(
-    st: &AppState,
+    st: &Shared,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    api: Api,
     outcome: &mut Outcome,
 ) -> Result<Response, ApiError> {
     let bytes = body.map_err(|r| ApiError::from_body_rejection(r, st.opts.body_limit_bytes))?;
-    let req: ChatCompletionRequest = parse_json(&bytes)?;
+    let req: ChatCompletionRequest = match api {
+        Api::Chat => parse_json(&bytes)?,
+        Api::Completions => as_chat(parse_json(&bytes)?)?,
+    };
     let (served, suffix) = find_workflow(st, &req.model)?;
     outcome.workflow = served.name.clone();
     if req.n.is_some_and(|n| n != 1) {
@@ -266,119 +301,74 @@ async fn answer(
     };
     outcome.point = point.id.clone();
 
-    let run = tokio::time::timeout(
-        st.opts.request_timeout,
+    let prefix = match api {
+        Api::Chat => "chatcmpl",
+        Api::Completions => "cmpl",
+    };
+    let chunks = Chunks {
+        api,
+        id: format!(
+            "{prefix}-flowcompile-{}",
+            st.next_id.fetch_add(1, Ordering::Relaxed)
+        ),
+        created: now(),
+        model: req.model.clone(),
+        include_usage: req.include_usage(),
+    };
+    let ran = Ran {
+        point: point.clone(),
+        selection,
+        trace,
+    };
+    if req.is_stream() && api == Api::Chat {
+        let workflow = st.by_name[&served.name];
+        return stream(st.clone(), workflow, config.clone(), item, ran, chunks).await;
+    }
+    let run = timed(
+        st,
+        served,
+        &ran.point,
         served.runner.run_unscored(config, &item),
     )
-    .await
-    .map_err(|_| {
-        error(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            format!(
-                "workflow `{}` point {} did not finish within the request timeout of {} s",
-                served.name,
-                point.id,
-                st.opts.request_timeout.as_secs_f64()
-            ),
-        )
-    })?;
-    let text = match run.answer {
-        Ok(text) => text,
-        Err(e) => return Err(run_error(st, served, e)),
-    };
-    let prompt_tokens: u64 = run.calls.iter().map(|c| c.prompt_tokens).sum();
-    let completion_tokens: u64 = run.calls.iter().map(|c| c.completion_tokens).sum();
-    let info = RunInfo {
-        workflow: served.name.clone(),
-        point: point.id.clone(),
-        structure: point.structure.clone(),
-        settings: point.settings.clone(),
-        selected_by: selection,
-        predicted: point.predicted,
-        measured: Measured {
-            latency_s: run.latency_s,
-            modelled_latency_s: run.modelled_latency_s,
-            calls: run.calls.len(),
-            tools: run.tools.len(),
-        },
-        models_label: served.models_label.clone(),
-        trace: trace.then_some(Trace {
-            calls: run.calls,
-            tools: run.tools,
-        }),
-    };
-    let headers = info_headers(&info);
-    let id = format!(
-        "chatcmpl-flowcompile-{}",
-        st.next_id.fetch_add(1, Ordering::Relaxed)
-    );
-    let created = now();
-    let usage = Usage::new(prompt_tokens, completion_tokens);
+    .await?;
+    let (text, info, usage) = finished(st, served, ran, run)?;
     if req.is_stream() {
-        let chunk = |delta: ChatDelta, finish: Option<&str>| ChatCompletionChunk {
-            id: id.clone(),
-            object: "chat.completion.chunk".into(),
-            created,
-            model: req.model.clone(),
-            choices: vec![ChatChunkChoice {
+        // A completion has no thinking field: its stream is the answer, once the run ends.
+        let headers = info_headers(&info);
+        let body = futures::stream::iter(
+            chunks
+                .ending(text, info, usage)
+                .into_iter()
+                .map(Ok::<_, Infallible>),
+        );
+        return Ok((headers, Sse::new(body)).into_response());
+    }
+    if api == Api::Completions {
+        let body = CompletionResponse {
+            id: chunks.id,
+            object: "text_completion".into(),
+            created: chunks.created,
+            model: chunks.model,
+            choices: vec![CompletionChoice {
                 index: 0,
-                delta,
-                finish_reason: finish.map(str::to_owned),
+                text,
+                finish_reason: Some("stop".into()),
+                logprobs: None,
             }],
-            usage: None,
+            usage: Some(usage),
             system_fingerprint: None,
         };
-        let role = chunk(
-            ChatDelta {
-                role: Some("assistant".into()),
-                content: Some(String::new()),
-                ..Default::default()
-            },
-            None,
-        );
-        let content = chunk(
-            ChatDelta {
-                content: Some(text),
-                ..Default::default()
-            },
-            None,
-        );
-        let last = chunk(ChatDelta::default(), Some("stop"));
-        let mut events = vec![
-            event(&Reply {
-                base: role,
-                flowcompile: None,
-            }),
-            event(&Reply {
-                base: content,
-                flowcompile: None,
-            }),
-            event(&Reply {
-                base: last,
-                flowcompile: Some(info),
-            }),
-        ];
-        if req.include_usage() {
-            let usage_chunk = ChatCompletionChunk {
-                choices: Vec::new(),
-                usage: Some(usage),
-                ..chunk(ChatDelta::default(), None)
-            };
-            events.push(event(&Reply {
-                base: usage_chunk,
-                flowcompile: None,
-            }));
-        }
-        events.push(Event::default().data(STREAM_DONE));
-        let stream = futures::stream::iter(events.into_iter().map(Ok::<_, Infallible>));
-        return Ok((headers, Sse::new(stream)).into_response());
+        let reply = Reply {
+            base: body,
+            flowcompile: Some(info.clone()),
+        };
+        return Ok((info_headers(&info), Json(reply)).into_response());
     }
     let body = ChatCompletionResponse {
-        id,
+        id: chunks.id,
         object: "chat.completion".into(),
-        created,
-        model: req.model.clone(),
+        created: chunks.created,
+        model: chunks.model,
         choices: vec![ChatChoice {
             index: 0,
             message: AssistantMessage {
@@ -392,13 +382,318 @@ async fn answer(
         system_fingerprint: None,
     };
     Ok((
-        headers,
+        info_headers(&info),
         Json(Reply {
             base: body,
             flowcompile: Some(info),
         }),
     )
         .into_response())
+}
+
+/// The point a request runs and what it asked to see of the run.
+struct Ran {
+    point: Point,
+    selection: Selection,
+    trace: bool,
+}
+
+/// Runs `run` under the request timeout: 504 naming the point when it does not finish.
+async fn timed(
+    st: &AppState,
+    served: &ServedWorkflow,
+    point: &Point,
+    run: impl Future<Output = RunResult>,
+) -> Result<RunResult, ApiError> {
+    tokio::time::timeout(st.opts.request_timeout, run)
+        .await
+        .map_err(|_| {
+            error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                format!(
+                    "workflow `{}` point {} did not finish within the request timeout of {} s",
+                    served.name,
+                    point.id,
+                    st.opts.request_timeout.as_secs_f64()
+                ),
+            )
+        })
+}
+
+/// A finished run's answer, its `flowcompile` info and its token usage, or the error it ended in.
+fn finished(
+    st: &AppState,
+    served: &ServedWorkflow,
+    ran: Ran,
+    run: RunResult,
+) -> Result<(String, RunInfo, Usage), ApiError> {
+    let text = match run.answer {
+        Ok(text) => text,
+        Err(e) => return Err(run_error(st, served, e)),
+    };
+    let prompt_tokens: u64 = run.calls.iter().map(|c| c.prompt_tokens).sum();
+    let completion_tokens: u64 = run.calls.iter().map(|c| c.completion_tokens).sum();
+    let info = RunInfo {
+        workflow: served.name.clone(),
+        point: ran.point.id.clone(),
+        structure: ran.point.structure.clone(),
+        settings: ran.point.settings.clone(),
+        selected_by: ran.selection,
+        predicted: ran.point.predicted,
+        measured: Measured {
+            latency_s: run.latency_s,
+            modelled_latency_s: run.modelled_latency_s,
+            calls: run.calls.len(),
+            tools: run.tools.len(),
+        },
+        models_label: served.models_label.clone(),
+        trace: ran.trace.then_some(Trace {
+            calls: run.calls,
+            tools: run.tools,
+        }),
+    };
+    Ok((text, info, Usage::new(prompt_tokens, completion_tokens)))
+}
+
+/// A `/v1/completions` request as the chat request the workflow reads: its prompt becomes the one
+/// user message. A batch of prompts is refused (a workflow answers one input per request).
+fn as_chat(req: CompletionRequest) -> Result<ChatCompletionRequest, ApiError> {
+    let prompt = match req.prompt.as_slice() {
+        [one] => one.clone(),
+        many => {
+            return Err(ApiError::bad_request(
+                format!(
+                    "`prompt` must be one string: a workflow answers one input per request, got {}",
+                    many.len()
+                ),
+                Some("prompt"),
+            ))
+        }
+    };
+    if req.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::bad_request(
+            "only `n` = 1 is supported: a workflow gives one answer per request",
+            Some("n"),
+        ));
+    }
+    let mut chat = ChatCompletionRequest::new(req.model, vec![ChatMessage::user(prompt)]);
+    chat.stream = req.stream;
+    chat.stream_options = req.stream_options;
+    chat.extra = req.extra;
+    Ok(chat)
+}
+
+/// The chunks of one streamed reply.
+struct Chunks {
+    api: Api,
+    id: String,
+    created: u64,
+    model: String,
+    include_usage: bool,
+}
+
+impl Chunks {
+    fn chunk(&self, delta: ChatDelta, finish: Option<&str>) -> ChatCompletionChunk {
+        ChatCompletionChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".into(),
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![ChatChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish.map(str::to_owned),
+            }],
+            usage: None,
+            system_fingerprint: None,
+        }
+    }
+
+    fn event(&self, delta: ChatDelta, finish: Option<&str>, info: Option<RunInfo>) -> Event {
+        match self.api {
+            Api::Chat => event(&Reply {
+                base: self.chunk(delta, finish),
+                flowcompile: info,
+            }),
+            Api::Completions => event(&Reply {
+                base: CompletionChunk {
+                    id: self.id.clone(),
+                    object: "text_completion".into(),
+                    created: self.created,
+                    model: self.model.clone(),
+                    choices: vec![CompletionChoice {
+                        index: 0,
+                        text: delta.content.unwrap_or_default(),
+                        finish_reason: finish.map(str::to_owned),
+                        logprobs: None,
+                    }],
+                    usage: None,
+                    system_fingerprint: None,
+                },
+                flowcompile: info,
+            }),
+        }
+    }
+
+    /// The first chunk: the assistant's role.
+    fn role(&self) -> Event {
+        let delta = ChatDelta {
+            role: Some("assistant".into()),
+            content: Some(String::new()),
+            ..Default::default()
+        };
+        self.event(delta, None, None)
+    }
+
+    /// A piece of the final agent's reply, as thinking: the answer is what the workflow makes of it.
+    fn thinking(&self, delta: Delta) -> Event {
+        let (Delta::Text(text) | Delta::Reasoning(text)) = delta;
+        let delta = ChatDelta {
+            reasoning_content: Some(text),
+            ..Default::default()
+        };
+        self.event(delta, None, None)
+    }
+
+    /// The last chunks: the answer, the finish with the run's info, the usage if asked, `[DONE]`.
+    fn ending(&self, text: String, info: RunInfo, usage: Usage) -> Vec<Event> {
+        let content = ChatDelta {
+            content: Some(text),
+            ..Default::default()
+        };
+        let mut events = vec![
+            self.event(content, None, None),
+            self.event(ChatDelta::default(), Some("stop"), Some(info)),
+        ];
+        if self.include_usage {
+            let usage_chunk = ChatCompletionChunk {
+                object: match self.api {
+                    Api::Chat => "chat.completion.chunk".into(),
+                    Api::Completions => "text_completion".into(),
+                },
+                choices: Vec::new(),
+                usage: Some(usage),
+                ..self.chunk(ChatDelta::default(), None)
+            };
+            events.push(event(&Reply {
+                base: usage_chunk,
+                flowcompile: None,
+            }));
+        }
+        events.push(Event::default().data(STREAM_DONE));
+        events
+    }
+}
+
+/// How a streamed run started: its final agent began to reply (the stream is live), or the run
+/// ended first (its reply, or its error as a status, is known before any byte goes out).
+enum Start {
+    Live,
+    Ended(Box<Result<(String, RunInfo, Usage), ApiError>>),
+}
+
+/// Streams a run: the final agent's reply goes out as `reasoning_content` as the model produces it,
+/// then the workflow's answer as `content` and the run's info on the last chunk. A run that fails
+/// before the first token answers with an error status as unstreamed requests do; one that fails
+/// after it ends the stream with an OpenAI error event. The headers of a live stream carry the
+/// point and its predictions but not the measured latency, which is on the last chunk.
+async fn stream(
+    st: Shared,
+    workflow: usize,
+    config: Config,
+    item: Value,
+    ran: Ran,
+    chunks: Chunks,
+) -> Result<Response, ApiError> {
+    let (events, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let (start, started) = tokio::sync::oneshot::channel::<Start>();
+    let point = ran.point.clone();
+    let ending = Chunks {
+        id: chunks.id.clone(),
+        model: chunks.model.clone(),
+        ..chunks
+    };
+    let task_st = st.clone();
+    tokio::spawn(async move {
+        let st = task_st;
+        let served = &st.workflows[workflow];
+        let (sink, mut deltas) = tokio::sync::mpsc::unbounded_channel();
+        let timed_point = ran.point.clone();
+        let run = timed(
+            &st,
+            served,
+            &timed_point,
+            served.runner.run_streaming(&config, &item, sink),
+        );
+        tokio::pin!(run);
+        let mut start = Some(start);
+        let ended = loop {
+            tokio::select! {
+                biased;
+                Some(delta) = deltas.recv() => {
+                    if let Some(start) = start.take() {
+                        if start.send(Start::Live).is_err() || events.send(chunks.role()).is_err() {
+                            return;
+                        }
+                    }
+                    if events.send(chunks.thinking(delta)).is_err() {
+                        // The client left: dropping the run cancels its calls.
+                        return;
+                    }
+                }
+                ended = &mut run => break ended,
+            }
+        };
+        let ended = ended.and_then(|run| finished(&st, served, ran, run));
+        let mut rest = std::iter::from_fn(|| deltas.try_recv().ok()).peekable();
+        if let Some(start) = start {
+            // Text sent in the poll that ended the run still makes the stream live: a failure
+            // after it is the stream's, not the status's.
+            if rest.peek().is_none() {
+                let _ = start.send(Start::Ended(Box::new(ended)));
+                return;
+            }
+            if start.send(Start::Live).is_err() || events.send(chunks.role()).is_err() {
+                return;
+            }
+        }
+        for delta in rest {
+            let _ = events.send(chunks.thinking(delta));
+        }
+        let out = match ended {
+            Ok((text, info, usage)) => chunks.ending(text, info, usage),
+            Err(e) => vec![
+                event(&serde_json::json!({ "error": e.body })),
+                Event::default().data(STREAM_DONE),
+            ],
+        };
+        for e in out {
+            let _ = events.send(e);
+        }
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
+    });
+    match started.await {
+        Ok(Start::Live) => {
+            let headers = point_headers(&st.workflows[workflow].name, &point);
+            Ok((headers, Sse::new(body)).into_response())
+        }
+        Ok(Start::Ended(ended)) => {
+            let (text, info, usage) = (*ended)?;
+            let headers = info_headers(&info);
+            let mut events = vec![ending.role()];
+            events.extend(ending.ending(text, info, usage));
+            let body = futures::stream::iter(events.into_iter().map(Ok::<_, Infallible>));
+            Ok((headers, Sse::new(body)).into_response())
+        }
+        Err(_) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "workflow_error",
+            "the workflow's run ended without a reply".into(),
+        )),
+    }
 }
 
 fn event<T: Serialize>(chunk: &T) -> Event {
