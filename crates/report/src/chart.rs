@@ -124,7 +124,7 @@ impl Series {
     }
 }
 
-/// Thin segments from one position to another (a prediction to its measurement).
+/// Thin segments from one position to another (a prediction to its measurement, an interval).
 #[derive(Clone, Debug)]
 pub(crate) struct Links {
     /// Legend text.
@@ -133,6 +133,8 @@ pub(crate) struct Links {
     pub class: String,
     /// Colour.
     pub color: String,
+    /// Dashed (a link between two marks) rather than solid and faint (an error bar).
+    pub dashed: bool,
     /// The segments.
     pub segments: Vec<Segment>,
 }
@@ -329,7 +331,7 @@ impl Chart {
             .map(|l| {
                 let mut look =
                     Series::new(&l.name, &l.class, &l.color, Line::Straight, Shape::None);
-                look.dashed = true;
+                look.dashed = l.dashed;
                 look
             });
         let series = self
@@ -520,9 +522,14 @@ impl Chart {
                 tooltip: tip,
             } in &l.segments
             {
+                let look = if l.dashed {
+                    r#"stroke-width="1.2" stroke-dasharray="3 3""#
+                } else {
+                    r#"stroke-width="1" stroke-opacity="0.45""#
+                };
                 let _ = write!(
                     out,
-                    r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="1.2" stroke-dasharray="3 3"><title>{}</title></line>"#,
+                    r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" {look}><title>{}</title></line>"#,
                     sx.map(*ax),
                     sy.map(*ay),
                     sx.map(*bx),

@@ -37,14 +37,53 @@ pub(crate) fn settings_text(p: &Point) -> String {
 }
 
 fn point_tooltip(p: &Point) -> String {
+    let intervals = match (
+        p.predicted.accuracy_interval,
+        p.predicted.latency_interval_s,
+    ) {
+        (Some([a, b]), Some([c, d])) => {
+            format!(" (90%: accuracy [{a:.4}, {b:.4}], latency [{c:.3}, {d:.3}] s)")
+        }
+        _ => String::new(),
+    };
     format!(
-        "{} (structure s{}): predicted accuracy {:.4}, latency {:.3} s\n{}",
+        "{} (structure s{}): predicted accuracy {:.4}, latency {:.3} s{intervals}\n{}",
         p.id,
         p.structure.index,
         p.predicted.accuracy,
         p.predicted.latency_s,
         settings_text(p)
     )
+}
+
+/// Error bars of the points' 90% intervals: a vertical bar for accuracy, a horizontal one for
+/// latency (none for an artifact without intervals, and then no legend entry).
+fn interval_bars(a: &flowcompile_artifact::Artifact) -> Links {
+    let mut segments = Vec::new();
+    for p in &a.points {
+        let (x, y) = (p.predicted.latency_s, p.predicted.accuracy);
+        if let Some([lo, hi]) = p.predicted.accuracy_interval {
+            segments.push(Segment {
+                from: (x, lo),
+                to: (x, hi),
+                tooltip: format!("{}: 90% interval of accuracy [{lo:.4}, {hi:.4}]", p.id),
+            });
+        }
+        if let Some([lo, hi]) = p.predicted.latency_interval_s {
+            segments.push(Segment {
+                from: (lo, y),
+                to: (hi, y),
+                tooltip: format!("{}: 90% interval of latency [{lo:.3}, {hi:.3}] s", p.id),
+            });
+        }
+    }
+    Links {
+        name: "90% intervals".into(),
+        class: "interval".into(),
+        color: FRONTIER.into(),
+        dashed: false,
+        segments,
+    }
 }
 
 fn frontier(m: &Model) -> Plot {
@@ -158,6 +197,7 @@ fn frontier(m: &Model) -> Plot {
         })
         .collect();
     chart.series.push(s);
+    chart.links.push(interval_bars(a));
     chart.series.extend(mark_series(m));
 
     if !m.measured.is_empty() {
@@ -167,6 +207,7 @@ fn frontier(m: &Model) -> Plot {
             name: "prediction to measurement".into(),
             class: "measured-link".into(),
             color: MEASURED.into(),
+            dashed: true,
             segments: Vec::new(),
         };
         let label = match m.inputs.validation.and_then(|(v, _)| v.n_items) {

@@ -232,6 +232,50 @@ fn one_point_and_one_measurement_still_draw() {
         .contains("Spearman ρ undefined (n = 1)"));
 }
 
+#[test]
+fn points_with_intervals_get_error_bars_and_points_without_get_none() {
+    let v1 = artifact("measured");
+    let text = serde_json::to_string(&v1).unwrap().replace(
+        "\"latency_s\":3.0",
+        "\"latency_s\":3.0,\"accuracy_interval\":[0.6,0.78],\"latency_interval_s\":[2.5,3.5]",
+    );
+    let text = text
+        .replace("flowcompile.artifact.v1", "flowcompile.artifact.v2")
+        .replace(
+            "\"latency\":\"measured\"",
+            "\"latency\":\"measured\",\"intervals\":{\"level\":0.9,\"method\":\"bootstrap-items\",\"resamples\":200,\"seed\":1}",
+        );
+    let v2 = Artifact::from_json(&text, "two.json").unwrap();
+    assert_eq!(v2.points[1].predicted.accuracy_interval, Some([0.6, 0.78]));
+    let bars = |a: &Artifact| {
+        let report = render(&Inputs::new(a, "two.json")).unwrap();
+        let svg = report.plots[0].svg.clone();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let lines: Vec<[f64; 4]> = doc
+            .descendants()
+            .filter(|n| has_class(n, "interval") && has_class(n, "links"))
+            .flat_map(|g| g.children().filter(|n| n.has_tag_name("line")))
+            .map(|n| [num(&n, "x1"), num(&n, "y1"), num(&n, "x2"), num(&n, "y2")])
+            .collect();
+        (lines, svg.contains("90% intervals"))
+    };
+    let (lines, legend) = bars(&v1);
+    assert!(lines.is_empty() && !legend);
+    let (lines, legend) = bars(&v2);
+    assert!(legend);
+    assert_eq!(lines.len(), 2, "p1's accuracy and latency bars: {lines:?}");
+    // The accuracy bar is vertical (higher accuracy is up), the latency one horizontal, and they
+    // cross at the point.
+    let [ax1, ay1, ax2, ay2] = lines[0];
+    assert!(ax1 == ax2 && ay1 > ay2, "{lines:?}");
+    let [lx1, ly1, lx2, ly2] = lines[1];
+    assert!(ly1 == ly2 && lx1 < lx2, "{lines:?}");
+    assert!(
+        lx1 < ax1 && ax1 < lx2 && ay2 < ly1 && ly1 < ay1,
+        "{lines:?}"
+    );
+}
+
 fn has_class(n: &roxmltree::Node, class: &str) -> bool {
     n.attribute("class")
         .is_some_and(|c| c.split_whitespace().any(|x| x == class))
