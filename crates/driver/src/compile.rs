@@ -16,6 +16,7 @@ use flowcompile_proxy::{Dependence, ProxyKind};
 use flowcompile_search::{pareto, Frontier, Problem};
 
 use crate::dependence::FailurePairs;
+use crate::itemwise::{self, Agreement};
 use crate::load::{self, Restriction};
 use crate::measure::{self, MeasureOptions, Measured};
 use crate::uncertainty;
@@ -131,6 +132,8 @@ struct Profiles {
     /// The profiling calls grouped by validation item (`None` from profile files, which hold
     /// averages only): what the dependence and the intervals are measured from.
     per_item: Option<ItemProfiles>,
+    /// How the voters' profiled inputs agreed (`None` from profile files).
+    agreement: Option<Agreement>,
 }
 
 /// Runs the passes: load, restrict, profiles (read or measured), resolve, search, write.
@@ -209,8 +212,21 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
     let started = Instant::now();
     let problem =
         Problem::new(&space, &wf.tools, &metrics, opts.execution).with_dependence(dependence);
-    let frontier = pareto(&problem);
+    let mut frontier = pareto(&problem);
     timings.search_s = started.elapsed().as_secs_f64();
+    let itemwise = match (opts.proxy, &profiles.per_item, &profiles.agreement) {
+        (ProxyKind::Dependent, Some(items), Some(agreement)) => {
+            let r = itemwise::repredict(&wf, &space, &mut frontier, items, agreement);
+            observer.note(&format!(
+                "note: {} of the search's {} points predicted again item by item on the validation items (votes by how often their candidates agree); {} matched or beaten by another dropped",
+                r.n_repredicted,
+                r.per_item.len() + r.n_dropped,
+                r.n_dropped
+            ));
+            Some(r)
+        }
+        _ => None,
+    };
 
     let started = Instant::now();
     let models_label = opts.models_label.clone().or_else(|| {
@@ -231,7 +247,11 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
                     .filter(|_| opts.proxy == ProxyKind::Dependent && measured_dependence.is_some())
                     .map(|pairs| (pairs, dependence)),
             };
-            let (intervals, method) = uncertainty::intervals(&proxy, &frontier, items, observer);
+            let (mut intervals, method) =
+                uncertainty::intervals(&proxy, &frontier, items, observer);
+            if let Some(r) = &itemwise {
+                uncertainty::itemwise_accuracy(&mut intervals, &frontier, &r.per_item);
+            }
             (intervals, Some(method))
         }
         None => {
@@ -359,6 +379,7 @@ fn from_files(
         digest_input: files.digest_input,
         measured: None,
         per_item: None,
+        agreement: None,
     })
 }
 
@@ -411,25 +432,32 @@ fn from_measurement(
     if let Some(path) = export_profiles {
         measure::export(path, &report.rows, &throughput)?;
     }
+    let (per_item, agreement) = per_item_profiles(wf, options, &m.induce.key, report)?;
     Ok(Profiles {
         table,
         throughput,
         digest_input,
-        per_item: Some(per_item_profiles(wf, options, report)?),
+        per_item: Some(per_item),
+        agreement: Some(agreement),
         measured: Some(m),
     })
 }
 
-/// The profiling calls in the store, grouped by validation item.
+/// The profiling calls in the store, grouped by validation item, and how the voters' profiled
+/// inputs agreed.
 fn per_item_profiles(
     wf: &Workflow,
     options: &MeasureOptions,
+    induction_key: &str,
     report: &flowcompile_pipeline::ProfileReport,
-) -> Result<ItemProfiles> {
+) -> Result<(ItemProfiles, Agreement)> {
     let keys: Vec<String> = report.agents.iter().map(|a| a.prompt_key.clone()).collect();
     let store =
         flowcompile_store::Store::open(&options.store).map_err(|e| Error::Other(e.into()))?;
-    item_profiles(&store, wf, &keys).map_err(|e| Error::Other(e.into()))
+    let items = item_profiles(&store, wf, &keys).map_err(|e| Error::Other(e.into()))?;
+    let agreement =
+        Agreement::read(&store, wf, induction_key).map_err(|e| Error::Other(e.into()))?;
+    Ok((items, agreement))
 }
 
 /// The artifact of a search: its points (with the intervals of the frontier's points, in its

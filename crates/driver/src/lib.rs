@@ -50,6 +50,7 @@ pub mod compile;
 pub mod config;
 mod dependence;
 mod error;
+pub mod itemwise;
 pub mod load;
 pub mod measure;
 pub mod models;

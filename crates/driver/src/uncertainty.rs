@@ -202,6 +202,44 @@ pub fn intervals(
     (out, method)
 }
 
+/// Replaces the accuracy interval of every point predicted item-wise ([`crate::itemwise`]:
+/// `per_item[i]` holds point `i`'s per-item successes) by a bootstrap of the mean of those
+/// successes over the items (the same resample count and seed), around the point's prediction. A
+/// point that had no interval (a thin setting) keeps none. The interval is widened to at least the
+/// Wilson score interval of the mean over that many items, so a point right (or wrong) on every
+/// item still gets the width its item count leaves, not a bootstrap's zero. The voter's rates by
+/// agreement are not resampled, so these intervals err narrow by their noise.
+pub fn itemwise_accuracy(
+    intervals: &mut [PointIntervals],
+    frontier: &Frontier,
+    per_item: &[Option<Vec<f64>>],
+) {
+    let mut rng = SplitMix(SEED);
+    for ((interval, p), values) in intervals.iter_mut().zip(&frontier.points).zip(per_item) {
+        let (Some(values), Some(_)) = (values, interval.accuracy) else {
+            continue;
+        };
+        let n = values.len();
+        let mut means: Vec<f64> = (0..RESAMPLES)
+            .map(|_| (0..n).map(|_| values[rng.below(n)]).sum::<f64>() / n as f64)
+            .collect();
+        let [w_lo, w_hi] = wilson(p.metrics.accuracy, n);
+        interval.accuracy = around(&mut means, p.metrics.accuracy)
+            .map(|[lo, hi]| [lo.min(w_lo).max(0.0), hi.max(w_hi).min(1.0)]);
+    }
+}
+
+/// The two-sided Wilson score interval at [`INTERVAL_LEVEL`] of a proportion `p` measured on `n`
+/// items.
+fn wilson(p: f64, n: usize) -> [f64; 2] {
+    let n = n as f64;
+    let z = flowcompile_select::normal_quantile(0.5 + INTERVAL_LEVEL / 2.0);
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    [centre - half, centre + half]
+}
+
 /// The weighted mean score and latency of one setting's calls (each item weighted by
 /// `weights[item]`, all 1 without weights); `None` when no weighted call is left.
 fn weighted(cells: &Cells, weights: Option<&[f64]>) -> Option<(f64, f64)> {

@@ -14,6 +14,10 @@
 //! estimated from measured calls (how often two answer agents fail on the same validation item,
 //! against what independence and comonotonicity would give); see [`Dependence::estimate`].
 //!
+//! These are the rules the search composes with. The driver's default proxy then predicts the
+//! points found again item by item, votes by their candidates' agreement
+//! (`flowcompile_driver::itemwise`); `--proxy independent` keeps this table's numbers at `r = 0`.
+//!
 //! Every rule is monotone: a better (more accurate or faster) sub-agent never makes the workflow worse.
 //! The search relies on this to prune, and on the [`fold`] primitives being the only arithmetic: the
 //! search composes partial results with the same operations in the same order as [`evaluate`], so its
