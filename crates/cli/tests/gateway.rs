@@ -1,0 +1,366 @@
+//! `flowcompile gateway` as a process on a free loopback port in front of the zoo's HTTP server,
+//! called with curl: the gateway's own token, pass-through, agent calls routed by a compiled math
+//! artifact, the plan, metrics, one access-log line per call, and no provider key anywhere.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use flowcompile_testsupport::ZooServer;
+use flowcompile_zoo::http::ZooServeOptions;
+use flowcompile_zoo::{Zoo, ZooConfig};
+use serde_json::Value;
+
+mod common;
+use common::path;
+
+const TOKEN_VAR: &str = "FLOWCOMPILE_TEST_GATEWAY_TOKEN";
+const TOKEN: &str = "gw-token-cli-test-5e1a";
+const KEY_VAR: &str = "FLOWCOMPILE_TEST_PROVIDER_KEY";
+const KEY: &str = "sk-provider-secret-cli-77d0";
+
+/// The zoo's HTTP server in a runtime of its own, kept for the test's length.
+fn zoo() -> (tokio::runtime::Runtime, ZooServer) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let zoo = Arc::new(Zoo::new(ZooConfig::default(), vec![]).unwrap());
+    let server = rt.block_on(ZooServer::start(zoo, ZooServeOptions::default()));
+    (rt, server)
+}
+
+/// The example providers (forcing over completions, Qwen3 template) pointed at `base_url`, with
+/// a key read from [`KEY_VAR`].
+fn providers(dir: &Path, base_url: &str) -> String {
+    let text = std::fs::read_to_string(path("examples/providers/zoo.toml"))
+        .unwrap()
+        .replace("http://127.0.0.1:8000/v1", base_url)
+        .replace(
+            "[defaults]\n",
+            &format!("[defaults]\napi_key_env = \"{KEY_VAR}\"\n"),
+        );
+    let file = dir.join("providers.toml");
+    std::fs::write(&file, text).unwrap();
+    file.display().to_string()
+}
+
+fn compile(dir: &Path) -> String {
+    let out = dir.join("math.json").display().to_string();
+    let run = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args([
+            "compile",
+            &path("examples/math/workflow.toml"),
+            "--profiles",
+        ])
+        .arg(path("examples/math/profiles.csv"))
+        .args(["-o", &out])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    out
+}
+
+/// A running `flowcompile gateway`, stopped with SIGTERM.
+struct Gateway {
+    child: Option<Child>,
+    origin: String,
+}
+
+impl Gateway {
+    fn start(args: &[&str]) -> Gateway {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+            .arg("gateway")
+            .args(args)
+            .args(["--port", "0", "--token-env", TOKEN_VAR])
+            .env(TOKEN_VAR, TOKEN)
+            .env(KEY_VAR, KEY)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("gateway on http://127.0.0.1:"), "{line}");
+        let origin = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .trim_end_matches(',')
+            .trim_end_matches("/v1")
+            .to_string();
+        Gateway {
+            child: Some(child),
+            origin,
+        }
+    }
+
+    fn terminate(mut self) -> String {
+        let child = self.child.take().unwrap();
+        let kill = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs curl; returns (HTTP status, response headers lowercased, body).
+fn curl(args: &[&str]) -> (u16, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let headers = dir.path().join("headers.txt");
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-D"])
+        .arg(&headers)
+        .args(["-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (
+        status.parse().unwrap(),
+        std::fs::read_to_string(headers).unwrap().to_lowercase(),
+        body.to_string(),
+    )
+}
+
+fn header<'h>(headers: &'h str, name: &str) -> &'h str {
+    headers
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {headers}"))
+        .trim()
+}
+
+fn body(model: &str) -> String {
+    serde_json::json!({"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "What is 12 * 7?"}]})
+        .to_string()
+}
+
+#[test]
+fn the_gateway_routes_agent_calls_by_the_artifact_and_keeps_provider_keys_to_itself() {
+    let (_rt, zoo) = zoo();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = providers(dir.path(), zoo.base_url());
+    let artifact = compile(dir.path());
+    let gw = Gateway::start(&[
+        "--providers",
+        &providers,
+        "--shape",
+        &path("examples/math/workflow.toml"),
+        "--artifact",
+        &artifact,
+        "--preset",
+        "fast",
+    ]);
+    let chat = format!("{}/v1/chat/completions", gw.origin);
+    let auth = format!("authorization: Bearer {TOKEN}");
+    let json = "content-type: application/json";
+
+    let (status, _, text) = curl(&[&chat, "-H", json, "-d", &body("qwen3-8b")]);
+    assert_eq!(status, 401, "{text}");
+    let provider_auth = format!("authorization: Bearer {KEY}");
+    let (status, _, _) = curl(&[
+        &chat,
+        "-H",
+        json,
+        "-H",
+        &provider_auth,
+        "-d",
+        &body("qwen3-8b"),
+    ]);
+    assert_eq!(status, 401, "a provider key is not the gateway's token");
+
+    // Pass-through: a providers-file model, no agent.
+    let (status, _, text) = curl(&[&chat, "-H", json, "-H", &auth, "-d", &body("qwen3-8b")]);
+    assert_eq!(status, 200, "{text}");
+    let reply: Value = serde_json::from_str(&text).unwrap();
+    assert!(reply["choices"][0]["text"].is_null());
+    assert!(!text.contains(KEY));
+
+    // An agent call of run r1 at the most accurate point; the plan agrees with its headers.
+    let (status, headers, text) = curl(&[
+        &chat,
+        "-H",
+        json,
+        "-H",
+        &auth,
+        "-H",
+        "x-flowcompile-agent: generate_solver",
+        "-H",
+        "x-flowcompile-run: r1",
+        "-H",
+        "x-flowcompile-preference: xhigh",
+        "-d",
+        &body("generate_solver"),
+    ]);
+    assert_eq!(status, 200, "{text}");
+    let point = header(&headers, "x-flowcompile-point").to_string();
+    let model = header(&headers, "x-flowcompile-agent-model").to_string();
+    let budget = header(&headers, "x-flowcompile-agent-budget").to_string();
+    let (status, _, text) = curl(&[
+        &format!("{}/flowcompile/plan?run=r1", gw.origin),
+        "-H",
+        &auth,
+    ]);
+    assert_eq!(status, 200, "{text}");
+    let plan: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(plan["point"], point.as_str());
+    let solver = &plan["agents"]["generate_solver"];
+    if solver["enabled"] == true {
+        assert_eq!(solver["model"], model.as_str());
+        assert_eq!(solver["budget"].to_string(), budget);
+    }
+    for agent in [
+        "programmer",
+        "refine_solver",
+        "detailed_solver",
+        "generate_solver",
+        "sc_ensemble",
+    ] {
+        assert!(plan["agents"][agent]["samples"].is_u64(), "{plan}");
+    }
+    // The default (fast) point differs from the most accurate one.
+    let (_, _, text) = curl(&[&format!("{}/flowcompile/plan", gw.origin), "-H", &auth]);
+    let fast: Value = serde_json::from_str(&text).unwrap();
+    assert_ne!(fast["point"], plan["point"], "{fast}");
+
+    let (status, _, text) = curl(&[
+        &chat,
+        "-H",
+        json,
+        "-H",
+        &auth,
+        "-H",
+        "x-flowcompile-agent: planner",
+        "-d",
+        &body("x"),
+    ]);
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("planner") && text.contains("sc_ensemble"),
+        "{text}"
+    );
+
+    let (status, _, metrics) = curl(&[&format!("{}/metrics", gw.origin)]);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!(
+            "flowcompile_gateway_calls_total{{agent=\"generate_solver\",point=\"{point}\",status=\"200\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("flowcompile_gateway_calls_total{agent=\"\",point=\"\",status=\"401\"} 2"),
+        "{metrics}"
+    );
+
+    let log = gw.terminate();
+    assert!(!log.contains(KEY) && !log.contains(TOKEN), "{log}");
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" call ") || l.ends_with(" call"))
+        .collect();
+    let routed = lines
+        .iter()
+        .find(|l| l.contains("agent=generate_solver") && l.contains("run=r1"))
+        .unwrap_or_else(|| panic!("no access-log line of the agent call in\n{log}"));
+    for field in [
+        format!("point={point}"),
+        format!("model={model}"),
+        "status=200".to_string(),
+        "latency_ms=".to_string(),
+    ] {
+        assert!(routed.contains(&field), "{field} missing from {routed}");
+    }
+    // 2 refused, 1 pass-through, 1 agent call, 1 unknown agent: one line each.
+    assert_eq!(lines.len(), 5, "{log}");
+}
+
+#[test]
+fn bad_gateway_inputs_name_the_flag_or_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+            .arg("gateway")
+            .args(args)
+            .env_remove(TOKEN_VAR)
+            .output()
+            .unwrap()
+    };
+    let providers = providers(dir.path(), "http://127.0.0.1:9/v1");
+    let out = run(&["--providers", &providers, "--token-env", TOKEN_VAR]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(TOKEN_VAR));
+    let out = run(&[
+        "--providers",
+        &providers,
+        "--shape",
+        &path("examples/math/workflow.toml"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--shape without --artifact is a usage error"
+    );
+    let other = dir.path().join("other.json");
+    let artifact = compile(dir.path());
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&artifact)
+            .unwrap()
+            .replace("\"workflow\": \"math\"", "\"workflow\": \"hotpotqa\""),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args([
+            "gateway",
+            "--providers",
+            &providers,
+            "--shape",
+            &path("examples/math/workflow.toml"),
+            "--artifact",
+        ])
+        .arg(&other)
+        .env(KEY_VAR, KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("other.json") && err.contains("hotpotqa"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args(["gateway", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("flowcompile gateway --providers") && help.contains("/flowcompile/plan"),
+        "{help}"
+    );
+}
