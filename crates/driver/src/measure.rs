@@ -147,8 +147,9 @@ pub fn plan(
             .sum::<f64>()
             / items.len() as f64
     };
-    let prompt_tokens =
-        |agent: &flowcompile_ir::Agent| (agent.prompt.len() as f64 + item_chars) / CHARS_PER_TOKEN;
+    let prompt_tokens = |agent: &flowcompile_ir::Agent| {
+        (agent.prompt.as_ref().map_or(0, String::len) as f64 + item_chars) / CHARS_PER_TOKEN
+    };
     let cost = |model: &str, prompt: f64, completion: f64| {
         models
             .providers

@@ -85,7 +85,7 @@ pub fn prompt_key(agent: &Agent, induction_key: &str, providers: &Providers) -> 
         agent.name.as_str(),
         agent.role.as_str(),
         agent.system.as_deref().unwrap_or(""),
-        agent.prompt.as_str(),
+        agent.prompt.as_deref().unwrap_or(""),
         parser.as_str(),
     ];
     parts.extend(fingerprints.iter().map(String::as_str));
@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn prompt_keys_follow_prompts_and_models_not_urls() {
         let mut agent = Agent::new("solver", vec![Setting::new("m", 10)]);
-        agent.prompt = "Solve {{ q }}".into();
+        agent.prompt = Some("Solve {{ q }}".into());
         let p = providers("zoo-8b", "http://127.0.0.1:1/v1");
         let k = prompt_key(&agent, "ind", &p);
         assert_eq!(
@@ -164,7 +164,7 @@ mod tests {
         );
         assert_ne!(k, prompt_key(&agent, "other", &p));
         let mut edited = agent.clone();
-        edited.prompt = "Solve carefully {{ q }}".into();
+        edited.prompt = Some("Solve carefully {{ q }}".into());
         assert_ne!(k, prompt_key(&edited, "ind", &p));
         let mut parser = agent.clone();
         parser.output = OutputParser::Boxed;

@@ -126,10 +126,23 @@ fn seed(item_id: &str, site: usize, sample: u64, salt: &str) -> u64 {
 }
 
 impl Runner {
-    /// A runner of `wf` calling models through `client`; builds the design space. The runner
+    /// A runner of `wf` calling models through `client`; builds the design space, and refuses a
+    /// shape (an agent without a prompt) with [`RunError::NoPrompt`]. The runner
     /// shares the workflow (an `Arc`), so a server can hold it for as long as it serves.
     pub fn new(wf: impl Into<Arc<Workflow>>, client: Client) -> Result<Runner, RunError> {
         let wf = wf.into();
+        let missing: Vec<&str> = wf
+            .agents
+            .iter()
+            .filter(|a| a.prompt.is_none())
+            .map(|a| a.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(RunError::NoPrompt {
+                workflow: wf.name.clone(),
+                agents: missing.join(", "),
+            });
+        }
         let space = wf.design_space().map_err(|source| RunError::Space {
             workflow: wf.name.clone(),
             source,
@@ -284,7 +297,11 @@ impl Runner {
             all_text.push('\u{0}');
             messages.push(ChatMessage::system(text));
         }
-        let prompt = render(&agent.name, "prompt", &agent.prompt, &ctx, item_id, fields)?;
+        let template = agent.prompt.as_deref().ok_or_else(|| RunError::NoPrompt {
+            workflow: self.wf.name.clone(),
+            agents: agent.name.clone(),
+        })?;
+        let prompt = render(&agent.name, "prompt", template, &ctx, item_id, fields)?;
         all_text.push_str(&prompt);
         messages.push(ChatMessage::user(prompt));
         let call_seed = seed(item_id, site, sample, "call");
