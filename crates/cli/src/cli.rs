@@ -209,6 +209,14 @@ pub enum Command {
     ///       -H 'content-type: application/json' \
     ///       -d '{"model": "generate_solver", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
     ///   curl -s 'localhost:8090/flowcompile/plan?run=item-17' -H "authorization: Bearer $GATEWAY_TOKEN"
+    ///
+    /// With --capture instead of --artifact, every agent call goes to the agent's reference setting
+    /// (--reference, default the induction's: each agent's last model at its largest budget) and
+    /// is written to --store per (run, agent, call index): request messages and sampling
+    /// parameters (no header, no key), reply, usage and latency. The shape may leave out prompts.
+    ///
+    ///   flowcompile gateway --providers examples/providers/zoo.toml --shape app-shape.toml \
+    ///       --capture --store capture.sqlite --reference qwen3-8b@1000
     #[command(verbatim_doc_comment)]
     Gateway(GatewayArgs),
     /// Run every configuration of a small space on a split (in-process zoo): the true frontier
@@ -878,19 +886,33 @@ pub struct ServeArgs {
     pub routers: Vec<PathBuf>,
 }
 
-/// Where `gateway` sends calls, what it deploys, and its limits.
+/// Where `gateway` sends calls, what it deploys or captures, and its limits.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("agent_mode").args(["artifact", "capture"])))]
 pub struct GatewayArgs {
     /// Providers file: each model name -> an OpenAI-compatible endpoint and its key variable
     /// (examples/providers/zoo.toml, examples/providers/vllm.toml).
     #[arg(long)]
     pub providers: PathBuf,
-    /// Shape file: the workflow TOML whose agents and graph the application follows.
-    #[arg(long, requires = "artifact")]
+    /// Shape file: the workflow TOML whose agents and graph the application follows (agents may
+    /// leave out `prompt`: the application owns the prompts). Needs --artifact or --capture.
+    #[arg(long, requires = "agent_mode")]
     pub shape: Option<PathBuf>,
     /// Artifact compiled for the --shape: each run's agent calls go to its point's settings.
     #[arg(long, requires = "shape")]
     pub artifact: Option<PathBuf>,
+    /// Capture: every agent call goes to the agent's reference setting and is written to --store
+    /// (request messages, reply, usage, latency per run, agent and call). Calls must send
+    /// x-flowcompile-run (the labelled item's id).
+    #[arg(long, requires_all = ["shape", "store"])]
+    pub capture: bool,
+    /// SQLite store captured calls are written to (with --capture).
+    #[arg(long, requires = "capture")]
+    pub store: Option<PathBuf>,
+    /// The reference setting of every agent while capturing, MODEL@BUDGET (default: each agent's
+    /// last model at its largest budget, in the shape's largest structure).
+    #[arg(long, value_name = "MODEL@BUDGET", requires = "shape")]
+    pub reference: Option<String>,
     /// The point of runs that name none (x-flowcompile-point or x-flowcompile-preference): a preset
     /// (fast, medium, high, xhigh) or a weight from 0 (fastest) to 1 (most accurate).
     #[arg(long, default_value = "medium", requires = "artifact")]

@@ -364,3 +364,116 @@ fn bad_gateway_inputs_name_the_flag_or_file() {
         "{help}"
     );
 }
+
+/// examples/math/workflow.toml without its prompts: the application owns them.
+fn bare_shape(dir: &Path) -> String {
+    let text = std::fs::read_to_string(path("examples/math/workflow.toml")).unwrap();
+    let mut out = String::new();
+    let mut in_prompt = false;
+    for line in text.lines() {
+        if line.starts_with("prompt = '''") {
+            in_prompt = !line.ends_with("'''") || line == "prompt = '''";
+            continue;
+        }
+        if in_prompt {
+            in_prompt = !line.ends_with("'''");
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    assert!(!out.contains("prompt"), "{out}");
+    let file = dir.join("shape.toml");
+    std::fs::write(&file, out).unwrap();
+    file.display().to_string()
+}
+
+#[test]
+fn capture_writes_each_agent_call_at_the_reference_without_secrets() {
+    let (_rt, zoo) = zoo();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = providers(dir.path(), zoo.base_url());
+    let shape = bare_shape(dir.path());
+    let store = dir.path().join("capture.sqlite").display().to_string();
+    let gw = Gateway::start(&[
+        "--providers",
+        &providers,
+        "--shape",
+        &shape,
+        "--capture",
+        "--store",
+        &store,
+        "--reference",
+        "qwen3-4b@200",
+    ]);
+    let chat = format!("{}/v1/chat/completions", gw.origin);
+    let auth = format!("authorization: Bearer {TOKEN}");
+    for (agent, run) in [
+        ("generate_solver", "q1"),
+        ("generate_solver", "q1"),
+        ("sc_ensemble", "q1"),
+    ] {
+        let (status, headers, text) = curl(&[
+            &chat,
+            "-H",
+            "content-type: application/json",
+            "-H",
+            &auth,
+            "-H",
+            &format!("x-flowcompile-run: {run}"),
+            "-d",
+            &body(agent),
+        ]);
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(header(&headers, "x-flowcompile-agent-model"), "qwen3-4b");
+        assert_eq!(header(&headers, "x-flowcompile-agent-budget"), "200");
+        assert_eq!(header(&headers, "x-flowcompile-point"), "reference");
+    }
+    let log = gw.terminate();
+    assert!(!log.contains(KEY), "{log}");
+    let rows = flowcompile_store::Store::open(&store)
+        .unwrap()
+        .captured_calls()
+        .unwrap();
+    let keys: Vec<(&str, &str, u32)> = rows
+        .iter()
+        .map(|r| (r.run.as_str(), r.agent.as_str(), r.call_index))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("q1", "generate_solver", 0),
+            ("q1", "generate_solver", 1),
+            ("q1", "sc_ensemble", 0)
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r.error.is_none() && !r.reply.is_empty()));
+    let bytes = std::fs::read(&store).unwrap();
+    let wal = std::fs::read(format!("{store}-wal")).unwrap_or_default();
+    for secret in [KEY, TOKEN] {
+        let found = |b: &[u8]| b.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found(&bytes) && !found(&wal), "{secret} is in the store");
+    }
+
+    // flowcompile's runner refuses the shape, naming why.
+    let out = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args([
+            "run",
+            &shape,
+            "--zoo",
+            "--all",
+            "qwen3-4b@200",
+            "--input",
+            "{\"problem\": \"1 + 1?\", \"answer\": \"2\"}",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("shape file") && err.contains("refine_solver"),
+        "{err}"
+    );
+}

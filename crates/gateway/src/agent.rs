@@ -3,22 +3,25 @@
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use flowcompile_client::{CallOutcome, CallRequest};
+use flowcompile_client::{CallOutcome, CallRequest, ClientError};
 use flowcompile_ir::Setting;
 use flowcompile_openai::{
     AssistantMessage, ChatChoice, ChatChunkChoice, ChatCompletionChunk, ChatCompletionRequest,
     ChatCompletionResponse, ChatDelta, Usage, STREAM_DONE,
 };
+use flowcompile_store::{CapturedCallRow, Store};
+use serde_json::json;
 
 use crate::{
-    bad_request, error, Agents, Gateway, Outcome, AGENT_BUDGET_HEADER, AGENT_MODEL_HEADER,
-    POINT_HEADER,
+    bad_request, error, Agents, Gateway, Mode, Outcome, AGENT_BUDGET_HEADER, AGENT_MODEL_HEADER,
+    POINT_HEADER, REFERENCE_POINT, RUN_HEADER,
 };
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -45,6 +48,17 @@ pub(crate) async fn chat(
         ))
         .into_response();
     }
+    let capture = match &agents.mode {
+        Mode::Capture { store } => Some(store),
+        Mode::Deploy { .. } => None,
+    };
+    if capture.is_some() && outcome.run.is_empty() {
+        return bad_request(format!(
+            "agent `{}`: a captured call must name its run with the header `{RUN_HEADER}` (the labelled item's id)",
+            outcome.agent
+        ))
+        .into_response();
+    }
     let seen = if outcome.run.is_empty() {
         agents
             .choose(headers)
@@ -59,9 +73,17 @@ pub(crate) async fn chat(
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    let plan = &agents.deployment.points[seen.point];
-    outcome.point = plan.point.id.clone();
-    let agent_plan = &plan.agents[agent];
+    let agent_plan = match &agents.mode {
+        Mode::Deploy { deployment, .. } => {
+            let plan = &deployment.points[seen.point];
+            outcome.point = plan.point.id.clone();
+            &plan.agents[agent]
+        }
+        Mode::Capture { .. } => {
+            outcome.point = REFERENCE_POINT.to_owned();
+            &agents.reference.agents[agent]
+        }
+    };
     if !agent_plan.enabled {
         gw.metrics.drift(&outcome.agent);
         tracing::warn!(
@@ -84,26 +106,103 @@ pub(crate) async fn chat(
         call = call.max_answer_tokens(u32::try_from(limit).unwrap_or(u32::MAX));
     }
     let result = gw.client.call(call).await;
+    if let Some(store) = capture {
+        let row = captured_row(&req, outcome, &setting, &result);
+        if let Err(e) = write(store, row).await {
+            tracing::error!(target: "flowcompile_gateway", agent = %outcome.agent, run = %outcome.run, error = %e, "capture failed");
+            return with_headers(
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    format!(
+                        "agent `{}`: the call could not be written to the capture store; the gateway's log has the details",
+                        outcome.agent
+                    ),
+                ),
+                &outcome.point,
+                &setting,
+            );
+        }
+    }
     let reply = match result {
         Ok(o) => reply(&req, o, stream),
         Err(e) => {
             gw.metrics.upstream_error(&outcome.agent);
             // The client's error has the provider's secrets redacted; its URL stays in the log.
             tracing::warn!(target: "flowcompile_gateway", agent = %outcome.agent, error = %e, "agent call failed");
-            let what = e
-                .failure()
-                .map_or_else(|| "the call failed".to_owned(), ToString::to_string);
             error(
                 StatusCode::BAD_GATEWAY,
                 "upstream_error",
                 format!(
-                    "agent `{}`: model `{}` failed: {what}",
-                    outcome.agent, setting.model
+                    "agent `{}`: model `{}` failed: {}",
+                    outcome.agent,
+                    setting.model,
+                    failure_text(&e)
                 ),
             )
         }
     };
     with_headers(reply, &outcome.point, &setting)
+}
+
+/// What the caller may learn of a failed call: the last attempt's failure (secrets redacted),
+/// never the endpoint's URL.
+fn failure_text(e: &ClientError) -> String {
+    e.failure()
+        .map_or_else(|| "the call failed".to_owned(), ToString::to_string)
+}
+
+/// The store row of a captured call: the request's messages and sampling parameters (never a
+/// header or key), the reply or the failure, usage and latency.
+fn captured_row(
+    req: &ChatCompletionRequest,
+    outcome: &Outcome,
+    setting: &Setting,
+    result: &Result<CallOutcome, ClientError>,
+) -> CapturedCallRow {
+    let request = json!({
+        "messages": req.messages,
+        "max_tokens": req.token_limit(),
+        "temperature": req.temperature,
+        "top_p": req.top_p,
+        "seed": req.seed,
+    });
+    let (reply, reasoning, usage, latency_s, error) = match result {
+        Ok(o) => (
+            o.text.clone(),
+            o.reasoning.clone(),
+            o.usage,
+            o.latency_s,
+            None,
+        ),
+        Err(e) => (String::new(), None, None, 0.0, Some(failure_text(e))),
+    };
+    CapturedCallRow {
+        run: outcome.run.clone(),
+        agent: outcome.agent.clone(),
+        call_index: 0,
+        model: setting.model.clone(),
+        budget_tokens: setting.budget_tokens,
+        request_json: request.to_string(),
+        reply,
+        reasoning,
+        prompt_tokens: usage.map(|u| u.prompt_tokens),
+        completion_tokens: usage.map(|u| u.completion_tokens),
+        latency_s,
+        error,
+        created_at_unix_s: i64::try_from(now()).unwrap_or(i64::MAX),
+    }
+}
+
+/// Writes `row` on a blocking thread; returns the call index the store gave it.
+async fn write(store: &Arc<Mutex<Store>>, row: CapturedCallRow) -> Result<u32, String> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || {
+        let store = store.lock().unwrap_or_else(|e| e.into_inner());
+        store.record_captured_call(&row).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("the writer thread failed: {e}"))?
 }
 
 fn with_headers(mut response: Response, point: &str, setting: &Setting) -> Response {

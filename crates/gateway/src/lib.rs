@@ -35,7 +35,7 @@ mod plan;
 mod runs;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
@@ -48,10 +48,12 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use flowcompile_client::{Client, Providers};
+use flowcompile_ir::Workflow;
 use flowcompile_select::{select, Preference, Request as Choice};
+use flowcompile_store::Store;
 use serde_json::{json, Value};
 
-pub use plan::{AgentPlan, DeployError, Deployment, PointPlan};
+pub use plan::{AgentPlan, DeployError, Deployment, PointPlan, Reference};
 pub use runs::RunLimits;
 
 use metrics::Metrics;
@@ -94,10 +96,22 @@ impl Default for GatewayOptions {
 }
 
 /// The agents of a shape and where their calls go.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Agents {
-    deployment: Deployment,
-    default_point: usize,
+    names: Vec<String>,
+    reference: Reference,
+    mode: Mode,
+}
+
+#[derive(Debug)]
+enum Mode {
+    /// Each run's calls go to its point's settings.
+    Deploy {
+        deployment: Deployment,
+        default_point: usize,
+    },
+    /// Every call goes to its agent's reference setting and is written to the store.
+    Capture { store: Arc<Mutex<Store>> },
 }
 
 /// Why a default preference picks no point.
@@ -106,8 +120,13 @@ pub struct Agents {
 pub struct NoDefaultPoint(#[from] flowcompile_select::NoFeasible);
 
 impl Agents {
-    /// Agent calls routed by `deployment`; a run that names no point gets the one `default` picks.
-    pub fn deploy(deployment: Deployment, default: Preference) -> Result<Agents, NoDefaultPoint> {
+    /// Agent calls routed by `deployment`; a run that names no point gets the one `default` picks,
+    /// and an agent a point switches off runs under its `reference` setting.
+    pub fn deploy(
+        deployment: Deployment,
+        reference: Reference,
+        default: Preference,
+    ) -> Result<Agents, NoDefaultPoint> {
         let request = Choice {
             preference: Some(default.value()),
             min_accuracy: None,
@@ -115,16 +134,47 @@ impl Agents {
         };
         let default_point = select(&deployment.points, &request)?;
         Ok(Agents {
-            deployment,
-            default_point,
+            names: deployment.agent_names.clone(),
+            reference,
+            mode: Mode::Deploy {
+                deployment,
+                default_point,
+            },
         })
     }
 
-    /// The id of the point runs get when they name none.
+    /// Capture: every call of an agent of `wf` goes to the agent's `reference` setting, and its
+    /// request (messages and sampling parameters), reply, usage and latency are written to
+    /// `store` per (run, agent, call index) before the reply is sent. Calls must name their run.
+    pub fn capture(wf: &Workflow, reference: Reference, store: Store) -> Agents {
+        Agents {
+            names: wf.agents.iter().map(|a| a.name.clone()).collect(),
+            reference,
+            mode: Mode::Capture {
+                store: Arc::new(Mutex::new(store)),
+            },
+        }
+    }
+
+    /// The point runs get when they name none: an artifact point's id, or `reference` when
+    /// capturing.
     pub fn default_point(&self) -> &str {
-        &self.deployment.points[self.default_point].point.id
+        match &self.mode {
+            Mode::Deploy {
+                deployment,
+                default_point,
+            } => &deployment.points[*default_point].point.id,
+            Mode::Capture { .. } => REFERENCE_POINT,
+        }
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|a| a == name)
     }
 }
+
+/// The point label of captured calls, which all run under the reference configuration.
+pub const REFERENCE_POINT: &str = "reference";
 
 struct Gateway {
     providers: Providers,
@@ -148,7 +198,7 @@ pub fn gateway_router(
 ) -> Router {
     let names: Vec<&str> = agents
         .iter()
-        .flat_map(|a| a.deployment.agent_names.iter().map(String::as_str))
+        .flat_map(|a| a.names.iter().map(String::as_str))
         .collect();
     let metrics = Metrics::new(names);
     let body_limit = opts.body_limit_bytes;
@@ -302,8 +352,7 @@ async fn models(State(gw): State<Shared>) -> Json<Value> {
     if let Some(agents) = &gw.agents {
         data.extend(
             agents
-                .deployment
-                .agent_names
+                .names
                 .iter()
                 .map(|a| json!({"id": a, "object": "model", "owned_by": "flowcompile-agent"})),
         );
@@ -417,7 +466,7 @@ async fn answer(
                 outcome.agent = agent.clone();
                 return bad_request(format!(
                     "unknown agent `{agent}`; the shape's agents are: {}",
-                    agents.deployment.agent_names.join(", ")
+                    agents.names.join(", ")
                 ))
                 .into_response();
             }
@@ -429,7 +478,7 @@ async fn answer(
     };
     match agent {
         Some((agents, i)) => {
-            outcome.agent = agents.deployment.agent_names[i].clone();
+            outcome.agent = agents.names[i].clone();
             if path != "chat/completions" {
                 return bad_request(format!(
                     "agent `{}`: agent calls go to /v1/chat/completions, not /v1/{path}",
@@ -446,12 +495,6 @@ async fn answer(
             outcome.model = model.clone();
             forward(gw, value, &model, path).await
         }
-    }
-}
-
-impl Agents {
-    fn index(&self, name: &str) -> Option<usize> {
-        self.deployment.agent_names.iter().position(|a| a == name)
     }
 }
 
@@ -520,9 +563,26 @@ async fn plan_endpoint(
         return error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
-            "this gateway deploys no artifact: start it with --shape and --artifact to get plans"
-                .into(),
+            "this gateway has no shape: start it with --shape and --artifact (or --capture) to get plans".into(),
         );
+    };
+    let per_agent = |plans: &[AgentPlan]| -> serde_json::Map<String, Value> {
+        agents
+            .names
+            .iter()
+            .zip(plans)
+            .map(|(name, a)| (name.clone(), serde_json::to_value(a).unwrap_or(Value::Null)))
+            .collect()
+    };
+    let Mode::Deploy { deployment, .. } = &agents.mode else {
+        return Json(json!({
+            "run": q.run,
+            "point": REFERENCE_POINT,
+            "structure": agents.reference.structure,
+            "predicted": null,
+            "agents": per_agent(&agents.reference.agents),
+        }))
+        .into_response();
     };
     let point = match &q.run {
         Some(run) => gw
@@ -535,20 +595,13 @@ async fn plan_endpoint(
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
-    let plan = &agents.deployment.points[point];
-    let per_agent: serde_json::Map<String, Value> = agents
-        .deployment
-        .agent_names
-        .iter()
-        .zip(&plan.agents)
-        .map(|(name, a)| (name.clone(), serde_json::to_value(a).unwrap_or(Value::Null)))
-        .collect();
+    let plan = &deployment.points[point];
     Json(json!({
         "run": q.run,
         "point": plan.point.id,
         "structure": plan.point.structure,
         "predicted": plan.point.predicted,
-        "agents": per_agent,
+        "agents": per_agent(&plan.agents),
     }))
     .into_response()
 }
@@ -557,14 +610,21 @@ impl Agents {
     /// The point a new run takes: `x-flowcompile-point`, else `x-flowcompile-preference`, else the
     /// default; a 400 naming what is wrong otherwise.
     pub(crate) fn choose(&self, headers: &HeaderMap) -> Result<usize, Reject> {
-        let points = &self.deployment.points;
+        let Mode::Deploy {
+            deployment,
+            default_point,
+        } = &self.mode
+        else {
+            return Ok(0);
+        };
+        let points = &deployment.points;
         let id = header_text(headers, POINT_HEADER)?;
         let preference = header_text(headers, PREFERENCE_HEADER)?;
         match (id, preference) {
             (Some(_), Some(_)) => Err(bad_request(format!(
                 "both `{POINT_HEADER}` and `{PREFERENCE_HEADER}` are given: a point leaves nothing to prefer; give one"
             ))),
-            (Some(id), None) => self.deployment.point_index(id).ok_or_else(|| {
+            (Some(id), None) => deployment.point_index(id).ok_or_else(|| {
                 bad_request(format!(
                     "header `{POINT_HEADER}`: unknown point `{}`; the artifact has {}..{}",
                     excerpt(id),
@@ -590,7 +650,7 @@ impl Agents {
                     message: e.to_string(),
                 })
             }
-            (None, None) => Ok(self.default_point),
+            (None, None) => Ok(*default_point),
         }
     }
 }

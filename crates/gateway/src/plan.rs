@@ -2,9 +2,9 @@
 //! run makes, and the (model, budget) of each call, read from the point's structure in the design
 //! space (`flowcompile_ir::Expr`) and its settings per slot.
 
-use flowcompile_artifact::{Artifact, Point};
+use flowcompile_artifact::{Artifact, Point, PointStructure};
 use flowcompile_client::Providers;
-use flowcompile_ir::{DesignSpace, Expr, Setting, Workflow};
+use flowcompile_ir::{Config, DesignSpace, Expr, Setting, SlotId, Workflow};
 use serde::Serialize;
 
 /// Why a deployment cannot start.
@@ -40,13 +40,11 @@ pub enum DeployError {
         /// The providers' model names, comma-separated.
         known: String,
     },
-    /// The reference settings do not give one setting per agent.
-    #[error("{given} reference settings for {agents} agents: give one per agent")]
-    Reference {
-        /// Settings given.
-        given: usize,
-        /// Agents of the shape.
-        agents: usize,
+    /// The reference configuration gives an agent no setting.
+    #[error("the reference configuration gives agent `{agent}` no setting")]
+    NoReference {
+        /// The agent.
+        agent: String,
     },
 }
 
@@ -130,15 +128,115 @@ fn check_model(providers: &Providers, model: &str, place: String) -> Result<(), 
     })
 }
 
+/// The plan of every agent under `config`: the agents its structure calls with each call's
+/// setting; the others switched off, answered under `fallback` (one setting per agent).
+fn agent_plans(
+    wf: &Workflow,
+    space: &DesignSpace,
+    config: &Config,
+    fallback: &[Setting],
+    providers: &Providers,
+    place: &str,
+) -> Result<Vec<AgentPlan>, DeployError> {
+    let mut sites = Vec::new();
+    calls(&space.structures[config.structure].expr, &mut sites);
+    let mut agents: Vec<AgentPlan> = fallback
+        .iter()
+        .map(|s| AgentPlan {
+            enabled: false,
+            samples: 0,
+            model: s.model.clone(),
+            budget: s.budget_tokens,
+            calls: Vec::new(),
+        })
+        .collect();
+    for (agent, slot) in sites {
+        let Some(setting) = config.setting(SlotId(slot as u32)) else {
+            continue;
+        };
+        check_model(
+            providers,
+            &setting.model,
+            format!("{place}, agent {}", wf.agents[agent].name),
+        )?;
+        let plan = &mut agents[agent];
+        if !plan.enabled {
+            plan.enabled = true;
+            plan.model = setting.model.clone();
+            plan.budget = setting.budget_tokens;
+        }
+        plan.samples += 1;
+        plan.calls.push(setting.clone());
+    }
+    Ok(agents)
+}
+
+/// The reference configuration of a shape (the induction's: by default its largest structure,
+/// each agent on its last model at its largest budget): what capture runs every agent under, and
+/// what a deployment answers a switched-off agent with.
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// Each agent's setting (its first slot's), in agent order.
+    pub settings: Vec<Setting>,
+    /// The reference structure's index and knob values.
+    pub structure: PointStructure,
+    /// Every agent's plan under the reference.
+    pub agents: Vec<AgentPlan>,
+}
+
+impl Reference {
+    /// The reference `config` of `wf` over `space`; every model it uses must be in `providers`.
+    pub fn new(
+        wf: &Workflow,
+        space: &DesignSpace,
+        config: &Config,
+        providers: &Providers,
+    ) -> Result<Reference, DeployError> {
+        let mut per_agent: Vec<Option<Setting>> = vec![None; wf.agents.len()];
+        for (slot, setting) in space.slots.iter().zip(&config.settings) {
+            let entry = &mut per_agent[slot.agent.0 as usize];
+            if entry.is_none() {
+                entry.clone_from(setting);
+            }
+        }
+        let mut settings = Vec::with_capacity(per_agent.len());
+        for (s, agent) in per_agent.into_iter().zip(&wf.agents) {
+            let s = s.ok_or_else(|| DeployError::NoReference {
+                agent: agent.name.clone(),
+            })?;
+            check_model(
+                providers,
+                &s.model,
+                format!("reference of agent {}", agent.name),
+            )?;
+            settings.push(s);
+        }
+        let agents = agent_plans(wf, space, config, &settings, providers, "reference")?;
+        let structure = PointStructure {
+            index: config.structure as u32,
+            knobs: space.structures[config.structure]
+                .knobs
+                .iter()
+                .map(|k| (wf.node(k.node).name.clone(), k.value))
+                .collect(),
+        };
+        Ok(Reference {
+            settings,
+            structure,
+            agents,
+        })
+    }
+}
+
 impl Deployment {
     /// The plans of `artifact`'s points over `wf` (the shape) and its design space; an agent a
-    /// point switches off is answered under `reference` (one setting per agent, in agent order).
-    /// Every model a point or the reference uses must be in `providers`.
+    /// point switches off is answered under its `reference` setting. Every model a point uses must
+    /// be in `providers`.
     pub fn new(
         wf: &Workflow,
         space: &DesignSpace,
         artifact: &Artifact,
-        reference: &[Setting],
+        reference: &Reference,
         providers: &Providers,
     ) -> Result<Deployment, DeployError> {
         if artifact.workflow != wf.name {
@@ -150,55 +248,20 @@ impl Deployment {
         if artifact.points.is_empty() {
             return Err(DeployError::NoPoints);
         }
-        if reference.len() != wf.agents.len() {
-            return Err(DeployError::Reference {
-                given: reference.len(),
-                agents: wf.agents.len(),
-            });
-        }
-        for (agent, s) in wf.agents.iter().zip(reference) {
-            check_model(
-                providers,
-                &s.model,
-                format!("reference of agent {}", agent.name),
-            )?;
-        }
         let mut points = Vec::with_capacity(artifact.points.len());
         for point in &artifact.points {
             let config = point.config(space).map_err(|source| DeployError::Point {
                 point: point.id.clone(),
                 source,
             })?;
-            let mut sites = Vec::new();
-            calls(&space.structures[config.structure].expr, &mut sites);
-            let mut agents: Vec<AgentPlan> = reference
-                .iter()
-                .map(|s| AgentPlan {
-                    enabled: false,
-                    samples: 0,
-                    model: s.model.clone(),
-                    budget: s.budget_tokens,
-                    calls: Vec::new(),
-                })
-                .collect();
-            for (agent, slot) in sites {
-                let Some(setting) = config.setting(flowcompile_ir::SlotId(slot as u32)) else {
-                    continue;
-                };
-                check_model(
-                    providers,
-                    &setting.model,
-                    format!("point {}, agent {}", point.id, wf.agents[agent].name),
-                )?;
-                let plan = &mut agents[agent];
-                if !plan.enabled {
-                    plan.enabled = true;
-                    plan.model = setting.model.clone();
-                    plan.budget = setting.budget_tokens;
-                }
-                plan.samples += 1;
-                plan.calls.push(setting.clone());
-            }
+            let agents = agent_plans(
+                wf,
+                space,
+                &config,
+                &reference.settings,
+                providers,
+                &format!("point {}", point.id),
+            )?;
             points.push(PointPlan {
                 point: point.clone(),
                 agents,

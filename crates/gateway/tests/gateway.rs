@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use flowcompile_artifact::{Artifact, ArtifactFormat, Point, Predicted, Provenance, ProxyModel};
 use flowcompile_client::{CallRequest, Client, Providers};
-use flowcompile_gateway::{gateway_router, Agents, Deployment, GatewayOptions};
-use flowcompile_ir::{DesignSpace, ExecutionModel, LatencyModel, Setting, SlotId, Workflow};
+use flowcompile_gateway::{gateway_router, Agents, Deployment, GatewayOptions, Reference};
+use flowcompile_ir::{
+    Config, DesignSpace, ExecutionModel, LatencyModel, Setting, SlotId, Workflow,
+};
 use flowcompile_openai::ChatMessage;
 use flowcompile_select::Preference;
+use flowcompile_store::Store;
 use flowcompile_testsupport::{Loopback, ZooServer};
 use flowcompile_zoo::http::ZooServeOptions;
 use flowcompile_zoo::{Zoo, ZooConfig};
@@ -227,7 +230,7 @@ async fn a_provider_key_never_reaches_the_reply_of_a_failed_upstream() {
 
 /// The shape, its design space, and an artifact of two points: p0 the smallest structure (one
 /// solver, no checker) on `small@0`, p1 the largest (two solvers and the checker) on `big@200`.
-fn deployment(upstream: &ZooServer) -> (Workflow, Deployment) {
+fn deployment(upstream: &ZooServer) -> (Reference, Deployment) {
     let wf = flowcompile_spec::parse(SHAPE, "shape.toml").unwrap();
     let space: DesignSpace = wf.design_space().unwrap();
     let setting = |model: &str| {
@@ -289,14 +292,21 @@ fn deployment(upstream: &ZooServer) -> (Workflow, Deployment) {
         ],
     };
     artifact.sort_points();
-    let reference = vec![Setting::new("big", 200); wf.agents.len()];
+    let reference = reference(&wf, &space, upstream);
     let d = Deployment::new(&wf, &space, &artifact, &reference, &providers(upstream)).unwrap();
-    (wf, d)
+    (reference, d)
+}
+
+/// Every agent on `big@200` in the largest structure.
+fn reference(wf: &Workflow, space: &DesignSpace, upstream: &ZooServer) -> Reference {
+    let config =
+        Config::uniform(space, space.largest_structure(), &Setting::new("big", 200)).unwrap();
+    Reference::new(wf, space, &config, &providers(upstream)).unwrap()
 }
 
 async fn deployed(upstream: &ZooServer, default: Preference) -> Loopback {
-    let (_, d) = deployment(upstream);
-    let agents = Agents::deploy(d, default).unwrap();
+    let (reference, d) = deployment(upstream);
+    let agents = Agents::deploy(d, reference, default).unwrap();
     start_with(upstream, Some(agents), GatewayOptions::default()).await
 }
 
@@ -513,4 +523,116 @@ async fn a_streamed_agent_call_is_an_sse_stream_with_the_routing_headers() {
         text.contains("\"usage\"") && text.trim_end().ends_with("data: [DONE]"),
         "{text}"
     );
+}
+
+/// The shape without prompts: the application owns them.
+const BARE_SHAPE: &str = r#"
+name = "demo"
+[space]
+models = ["small", "big"]
+budgets = [0, 200]
+[agents.solver]
+[agents.checker]
+[graph]
+root = "flow"
+[graph.nodes.flow]
+seq = ["solvers", "maybe_check"]
+[graph.nodes.solvers]
+repeat = "solver"
+count = [1, 2]
+[graph.nodes.maybe_check]
+optional = "checker"
+"#;
+
+#[tokio::test]
+async fn capture_sends_every_call_to_the_reference_and_writes_it_per_run_agent_and_call() {
+    let upstream = upstream().await;
+    let wf = flowcompile_spec::parse(BARE_SHAPE, "shape.toml").unwrap();
+    let space = wf.design_space().unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "flowcompile-gateway-capture-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("capture.sqlite");
+    let _ = std::fs::remove_file(&path);
+    let agents = Agents::capture(
+        &wf,
+        reference(&wf, &space, &upstream),
+        Store::open(&path).unwrap(),
+    );
+    let opts = GatewayOptions {
+        token: Some("gw-capture-token".into()),
+        ..GatewayOptions::default()
+    };
+    let gateway = start_with(&upstream, Some(agents), opts).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/chat/completions", gateway.base_url());
+    let send = |agent: &str, run: Option<&str>| {
+        let mut req = http
+            .post(&url)
+            .bearer_auth("gw-capture-token")
+            .header("x-flowcompile-agent", agent)
+            .json(&agent_call(agent));
+        if let Some(run) = run {
+            req = req.header("x-flowcompile-run", run);
+        }
+        req.send()
+    };
+    for (agent, run) in [
+        ("solver", "q1"),
+        ("solver", "q1"),
+        ("checker", "q1"),
+        ("solver", "q2"),
+    ] {
+        let reply = send(agent, Some(run)).await.unwrap();
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.headers()["x-flowcompile-point"], "reference");
+        assert_eq!(reply.headers()["x-flowcompile-agent-model"], "big");
+        assert_eq!(reply.headers()["x-flowcompile-agent-budget"], "200");
+    }
+    let no_run = send("solver", None).await.unwrap();
+    assert_eq!(no_run.status(), 400);
+    assert!(no_run.text().await.unwrap().contains("x-flowcompile-run"));
+    let plan: Value = http
+        .get(format!("{}/flowcompile/plan?run=q1", gateway.origin()))
+        .bearer_auth("gw-capture-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["point"], "reference");
+    assert_eq!(plan["agents"]["solver"]["samples"], 2);
+    drop(gateway);
+
+    let rows = Store::open(&path).unwrap().captured_calls().unwrap();
+    let keys: Vec<(&str, &str, u32)> = rows
+        .iter()
+        .map(|r| (r.run.as_str(), r.agent.as_str(), r.call_index))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("q1", "checker", 0),
+            ("q1", "solver", 0),
+            ("q1", "solver", 1),
+            ("q2", "solver", 0)
+        ]
+    );
+    let first = &rows[1];
+    assert_eq!((first.model.as_str(), first.budget_tokens), ("big", 200));
+    assert!(!first.reply.is_empty() && first.error.is_none());
+    assert!(first.completion_tokens.unwrap() > 0 && first.latency_s > 0.0);
+    let request: Value = serde_json::from_str(&first.request_json).unwrap();
+    assert_eq!(request["messages"][0]["content"], "What is 6 * 7?");
+    for row in &rows {
+        assert!(
+            !row.request_json.contains("gw-capture-token"),
+            "{}",
+            row.request_json
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

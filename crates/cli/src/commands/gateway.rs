@@ -1,16 +1,18 @@
 //! `flowcompile gateway`: an OpenAI-compatible gateway in front of a providers file; with a shape
-//! and an artifact, each agent's calls routed by the run's compiled point.
+//! and an artifact, each agent's calls routed by the run's compiled point; with a shape and
+//! `--capture`, each agent's calls run at its reference setting and written to a store.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use flowcompile_client::{Client, Providers};
 use flowcompile_driver::load;
 use flowcompile_gateway::{
-    gateway_router, serve_gateway, Agents, Deployment, GatewayOptions, RunLimits,
+    gateway_router, serve_gateway, Agents, Deployment, GatewayOptions, Reference, RunLimits,
 };
-use flowcompile_ir::{Setting, Workflow};
 use flowcompile_select::Preference;
+use flowcompile_store::Store;
 
 use crate::cli::GatewayArgs;
 use crate::exit::Failure;
@@ -28,27 +30,48 @@ pub(super) fn token(var: Option<&String>) -> Result<Option<String>, Failure> {
     }
 }
 
-/// Each agent's reference setting (the induction's reference: its last model at its largest
-/// budget, or `all` for every agent), in agent order.
-fn reference(wf: &Workflow, all: Option<&str>) -> Result<Vec<Setting>, Failure> {
+/// The shape's agents: deployed by `--artifact`, or captured into `--store`.
+fn agents(args: &GatewayArgs, shape: &Path, providers: &Providers) -> Result<Agents, Failure> {
+    let wf = load::workflow(shape)?.workflow;
     let space = wf
         .design_space()
-        .map_err(|e| Failure::Input(anyhow!("workflow '{}': {e}", wf.name)))?;
-    let (config, _, _) = flowcompile_driver::config::reference(wf, &space, None, all)?;
-    let mut per_agent: Vec<Option<Setting>> = vec![None; wf.agents.len()];
-    for (slot, setting) in space.slots.iter().zip(&config.settings) {
-        let entry = &mut per_agent[slot.agent.0 as usize];
-        if entry.is_none() {
-            *entry = setting.clone();
-        }
+        .map_err(|e| Failure::Input(anyhow!("{}: {e}", shape.display())))?;
+    let (config, _, _) =
+        flowcompile_driver::config::reference(&wf, &space, None, args.reference.as_deref())?;
+    let reference = Reference::new(&wf, &space, &config, providers).map_err(|e| {
+        Failure::Input(anyhow!(
+            "{} against {}: {e}",
+            shape.display(),
+            args.providers.display()
+        ))
+    })?;
+    if args.capture {
+        let path = args
+            .store
+            .as_ref()
+            .ok_or_else(|| Failure::Input(anyhow!("--capture needs --store PATH")))?;
+        load::ensure_parent(path)?;
+        let store = Store::open(path).map_err(|e| Failure::Input(e.into()))?;
+        return Ok(Agents::capture(&wf, reference, store));
     }
-    per_agent
-        .into_iter()
-        .zip(&wf.agents)
-        .map(|(s, a)| {
-            s.ok_or_else(|| Failure::Input(anyhow!("agent '{}' has no reference setting", a.name)))
-        })
-        .collect()
+    let art_path = args
+        .artifact
+        .as_ref()
+        .ok_or_else(|| Failure::Input(anyhow!("--shape needs --artifact FILE or --capture")))?;
+    let artifact = load::artifact(art_path)?;
+    let deployment =
+        Deployment::new(&wf, &space, &artifact, &reference, providers).map_err(|e| {
+            Failure::Input(anyhow!(
+                "{} against {} and {}: {e}",
+                art_path.display(),
+                shape.display(),
+                args.providers.display()
+            ))
+        })?;
+    let preset =
+        Preference::parse(&args.preset).map_err(|e| Failure::Input(anyhow!("--preset: {e}")))?;
+    Agents::deploy(deployment, reference, preset)
+        .map_err(|e| Failure::Input(anyhow!("--preset {}: {e}", args.preset)))
 }
 
 pub fn run(args: GatewayArgs) -> Result<(), Failure> {
@@ -66,30 +89,9 @@ pub fn run(args: GatewayArgs) -> Result<(), Failure> {
     }
     let token = token(args.token_env.as_ref())?;
     let providers = Providers::load(&args.providers).map_err(|e| Failure::Input(e.into()))?;
-    let agents = match (&args.shape, &args.artifact) {
-        (Some(shape), Some(art_path)) => {
-            let wf = load::workflow(shape)?.workflow;
-            let space = wf
-                .design_space()
-                .map_err(|e| Failure::Input(anyhow!("{}: {e}", shape.display())))?;
-            let artifact = load::artifact(art_path)?;
-            let reference = reference(&wf, None)?;
-            let deployment = Deployment::new(&wf, &space, &artifact, &reference, &providers)
-                .map_err(|e| {
-                    Failure::Input(anyhow!(
-                        "{} against {} and {}: {e}",
-                        art_path.display(),
-                        shape.display(),
-                        args.providers.display()
-                    ))
-                })?;
-            let preset = Preference::parse(&args.preset)
-                .map_err(|e| Failure::Input(anyhow!("--preset: {e}")))?;
-            let agents = Agents::deploy(deployment, preset)
-                .map_err(|e| Failure::Input(anyhow!("--preset {}: {e}", args.preset)))?;
-            Some(agents)
-        }
-        _ => None,
+    let agents = match &args.shape {
+        None => None,
+        Some(shape) => Some(agents(&args, shape, &providers)?),
     };
     let opts = GatewayOptions {
         token,
@@ -103,15 +105,17 @@ pub fn run(args: GatewayArgs) -> Result<(), Failure> {
     runtime.block_on(async move {
         let client = Client::new(providers.clone())
             .map_err(|e| Failure::Other(anyhow!("cannot build the model client: {e}")))?;
-        let what = match &agents {
-            Some(a) => format!(
+        let what = match (&agents, &args.artifact, &args.store) {
+            (Some(a), Some(artifact), _) => format!(
                 "routing agent calls by {} (default point {})",
-                args.artifact
-                    .as_ref()
-                    .map_or(String::new(), |p| p.display().to_string()),
+                artifact.display(),
                 a.default_point()
             ),
-            None => "passing calls through".to_string(),
+            (Some(_), None, Some(store)) => format!(
+                "capturing agent calls at their reference settings into {}",
+                store.display()
+            ),
+            _ => "passing calls through".to_string(),
         };
         let auth = opts.token.is_some();
         let router = gateway_router(providers, client, agents, opts);
