@@ -566,6 +566,11 @@ pub struct MeasureArgs {
     /// Refuse to start a measurement of more model calls than this.
     #[arg(long, value_name = "N")]
     pub max_calls: Option<u64>,
+    /// Induce from the calls `flowcompile gateway --capture` wrote to this store (a run's id is
+    /// its --data item's id) instead of running the reference; profiling replays each captured
+    /// request's messages under every setting. The workflow may be a shape (no prompts).
+    #[arg(long, value_name = "STORE", requires = "data", conflicts_with_all = ["dry_run", "judge", "reference", "reference_structure"])]
+    pub captured: Option<PathBuf>,
 }
 
 impl Cli {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use flowcompile_testsupport::ZooServer;
 use flowcompile_zoo::http::ZooServeOptions;
-use flowcompile_zoo::{Zoo, ZooConfig};
+use flowcompile_zoo::{TaskSet, Zoo, ZooConfig};
 use serde_json::Value;
 
 mod common;
@@ -23,7 +23,9 @@ const KEY: &str = "sk-provider-secret-cli-77d0";
 /// The zoo's HTTP server in a runtime of its own, kept for the test's length.
 fn zoo() -> (tokio::runtime::Runtime, ZooServer) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let zoo = Arc::new(Zoo::new(ZooConfig::default(), vec![]).unwrap());
+    let text = std::fs::read_to_string(path("examples/data/gsm8k_validate.jsonl")).unwrap();
+    let tasks = TaskSet::from_jsonl("gsm8k_validate.jsonl", &text).unwrap();
+    let zoo = Arc::new(Zoo::new(ZooConfig::default(), vec![tasks]).unwrap());
     let server = rt.block_on(ZooServer::start(zoo, ZooServeOptions::default()));
     (rt, server)
 }
@@ -474,6 +476,197 @@ fn capture_writes_each_agent_call_at_the_reference_without_secrets() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("shape file") && err.contains("refine_solver"),
+        "{err}"
+    );
+}
+
+/// What the math application would send one agent for `problem` (its own prompts).
+fn app_message(agent: &str, problem: &str, candidates: &[String]) -> String {
+    match agent {
+        "programmer" => {
+            format!("Write a Python 3 program that prints the answer.\n\nProblem: {problem}")
+        }
+        "sc_ensemble" => {
+            let mut text = format!(
+                "Pick the answer most solutions agree on, in \\boxed{{}}.\n\nProblem: {problem}\n"
+            );
+            for (i, c) in candidates.iter().enumerate() {
+                text.push_str(&format!("Solution {} answer: \\boxed{{{c}}}\n", i + 1));
+            }
+            text
+        }
+        _ => format!(
+            "Solve step by step and put the final answer in \\boxed{{}}.\n\nProblem: {problem}"
+        ),
+    }
+}
+
+#[test]
+fn a_capture_compiles_into_an_artifact_by_replaying_its_requests() {
+    let (_rt, zoo) = zoo();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = providers(dir.path(), zoo.base_url());
+    let shape = bare_shape(dir.path());
+    let capture = dir.path().join("capture.sqlite").display().to_string();
+    let gw = Gateway::start(&[
+        "--providers",
+        &providers,
+        "--shape",
+        &shape,
+        "--capture",
+        "--store",
+        &capture,
+        "--reference",
+        "qwen3-14b@1000",
+    ]);
+    let chat = format!("{}/v1/chat/completions", gw.origin);
+    let auth = format!("authorization: Bearer {TOKEN}");
+    let data = path("examples/data/gsm8k_validate.jsonl");
+    let text = std::fs::read_to_string(&data).unwrap();
+    // Eight finished runs, and a ninth that stops before the vote (no final answer).
+    for (n, line) in text.lines().take(9).enumerate() {
+        let item: Value = serde_json::from_str(line).unwrap();
+        let run = item["unique_id"].as_str().unwrap().to_string();
+        let problem = item["problem"].as_str().unwrap();
+        let mut candidates = Vec::new();
+        let agents: &[&str] = if n < 8 {
+            &[
+                "programmer",
+                "refine_solver",
+                "detailed_solver",
+                "generate_solver",
+                "generate_solver",
+                "sc_ensemble",
+            ]
+        } else {
+            &["generate_solver"]
+        };
+        for &agent in agents {
+            let body = serde_json::json!({
+                "model": agent,
+                "messages": [{"role": "user", "content": app_message(agent, problem, &candidates)}],
+            })
+            .to_string();
+            let (status, _, reply) = curl(&[
+                &chat,
+                "-H",
+                "content-type: application/json",
+                "-H",
+                &auth,
+                "-H",
+                &format!("x-flowcompile-run: {run}"),
+                "-d",
+                &body,
+            ]);
+            assert_eq!(status, 200, "{reply}");
+            let reply: Value = serde_json::from_str(&reply).unwrap();
+            let content = reply["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or_default();
+            if agent != "programmer" {
+                candidates.push(
+                    flowcompile_runner::last_boxed(content)
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    gw.terminate();
+
+    let out = dir.path().join("app.json").display().to_string();
+    let store = dir.path().join("store.sqlite").display().to_string();
+    let compile = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+            .args(["compile", &shape, "--captured", &capture, "--data", &data])
+            .args(["--providers", &providers, "--store", &store, "-o", &out])
+            .args([
+                "--models",
+                "qwen3-1.7b,qwen3-8b",
+                "--budgets",
+                "10,200",
+                "--calls-per-setting",
+                "6",
+            ])
+            .args(extra)
+            .env(KEY_VAR, KEY)
+            .output()
+            .unwrap()
+    };
+    let run = compile(&[]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    assert!(err.contains("49 captured calls of 9 runs"), "{err}");
+    assert!(
+        err.contains("9 captured runs: 8 passed, 1 left out"),
+        "{err}"
+    );
+    let artifact: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(artifact["workflow"], "math");
+    assert!(!artifact["points"].as_array().unwrap().is_empty());
+    // The replays are profiling calls in the store, under every setting.
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let settings: i64 = conn
+        .query_row(
+            "SELECT COUNT(DISTINCT model || budget) FROM calls WHERE agent = 'generate_solver'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(settings, 4);
+    // A rerun reuses every call.
+    let again = compile(&[]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        again.status.success() && err.contains(" 0 calls run"),
+        "{err}"
+    );
+
+    // A shape that lacks a captured agent, and a split that lacks a run, are named.
+    let fewer = std::fs::read_to_string(&shape).unwrap().replace(
+        "[agents.programmer]\nrole = \"program\"\noutput = \"code:python\"\n",
+        "",
+    );
+    let fewer = fewer.replace("[graph.nodes.maybe_program]\noptional = \"program\"\n\n[graph.nodes.program]\nseq = [\"programmer\", \"run_program\"]\n", "[graph.nodes.maybe_program]\noptional = \"run_program\"\n");
+    let fewer_path = dir.path().join("fewer.toml");
+    std::fs::write(&fewer_path, fewer).unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .arg("compile")
+        .arg(&fewer_path)
+        .args([
+            "--captured",
+            &capture,
+            "--data",
+            &data,
+            "--providers",
+            &providers,
+            "--store",
+            &store,
+            "-o",
+            &out,
+        ])
+        .env(KEY_VAR, KEY)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("programmer") && err.contains("not in the shape"),
+        "{err}"
+    );
+    let one = dir.path().join("one.jsonl");
+    std::fs::write(&one, format!("{}\n", text.lines().next().unwrap())).unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args(["compile", &shape, "--captured", &capture, "--data"])
+        .arg(&one)
+        .args(["--providers", &providers, "--store", &store, "-o", &out])
+        .env(KEY_VAR, KEY)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("captured run") && err.contains("one.jsonl"),
         "{err}"
     );
 }

@@ -128,6 +128,42 @@ pub fn induction_key(
     digest(&parts)
 }
 
+/// The key of one induction from a capture: workflow name, the split's content, every captured
+/// call (run, agent, index, model, budget, request and reply, error) and the score threshold. A
+/// capture that grows or changes gets a new key; the same capture resumes.
+pub fn capture_key(
+    wf: &Workflow,
+    data_text: &str,
+    calls: &[flowcompile_store::CapturedCallRow],
+    min_score: f64,
+) -> String {
+    let data = digest(&[data_text]);
+    let rows: Vec<String> = calls
+        .iter()
+        .map(|c| {
+            digest(&[
+                &c.run,
+                &c.agent,
+                &c.call_index.to_string(),
+                &c.model,
+                &c.budget_tokens.to_string(),
+                &c.request_json,
+                &c.reply,
+                c.error.as_deref().unwrap_or(""),
+            ])
+        })
+        .collect();
+    let min_score = min_score.to_string();
+    let mut parts = vec![
+        "capture-key-v1",
+        wf.name.as_str(),
+        data.as_str(),
+        min_score.as_str(),
+    ];
+    parts.extend(rows.iter().map(String::as_str));
+    digest(&parts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,6 +100,7 @@ fn measure_options(args: &crate::cli::MeasureArgs) -> Result<MeasureOptions, Fai
         adaptive: args.adaptive || adaptive,
         concurrency: args.concurrency,
         max_calls: args.max_calls,
+        captured: args.captured.clone(),
     })
 }
 
