@@ -217,6 +217,8 @@ pub enum Command {
     ///
     ///   flowcompile gateway --providers examples/providers/zoo.toml --shape app-shape.toml \
     ///       --capture --store capture.sqlite --reference qwen3-8b@1000
+    ///   flowcompile compile app-shape.toml --captured capture.sqlite \
+    ///       --data examples/data/gsm8k_validate.jsonl --providers examples/providers/zoo.toml -o app.json
     #[command(verbatim_doc_comment)]
     Gateway(GatewayArgs),
     /// Run every configuration of a small space on a split (in-process zoo): the true frontier
