@@ -528,7 +528,17 @@ async fn forward(gw: &Gateway, mut value: Value, model: &str, path: &'static str
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("application/json")
                 .to_owned();
-            let mut response = Response::new(Body::from_stream(reply.bytes_stream()));
+            let body = if status.is_success() {
+                Body::from_stream(reply.bytes_stream())
+            } else {
+                // An error body may echo the key (or part of it): it is read whole and redacted.
+                if status.is_server_error() {
+                    gw.metrics.upstream_error("");
+                }
+                let text = reply.text().await.unwrap_or_default();
+                Body::from(provider.redact(&text))
+            };
+            let mut response = Response::new(body);
             *response.status_mut() = status;
             if let Ok(kind) = kind.parse() {
                 response.headers_mut().insert(header::CONTENT_TYPE, kind);

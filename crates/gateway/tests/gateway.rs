@@ -636,3 +636,45 @@ async fn capture_sends_every_call_to_the_reference_and_writes_it_per_run_agent_a
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn an_upstream_error_echoing_the_key_is_redacted() {
+    // An upstream that refuses the key and quotes it back, as some providers do.
+    let echo = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|headers: axum::http::HeaderMap| async move {
+            let sent = headers["authorization"].to_str().unwrap().to_owned();
+            (
+                axum::http::StatusCode::UNAUTHORIZED,
+                format!("{{\"error\": {{\"message\": \"Incorrect API key provided: {sent}\"}}}}"),
+            )
+        }),
+    );
+    let upstream = Loopback::router(echo).await;
+    let toml = format!(
+        "[models.m]\nbase_url = \"{}\"\napi_key_env = \"GW_ECHO_KEY\"\n",
+        upstream.base_url()
+    );
+    let env = |v: &str| (v == "GW_ECHO_KEY").then(|| "sk-echoed-secret-42".to_string());
+    let providers = Providers::from_toml_str_with_env(&toml, "p.toml", &env).unwrap();
+    let client = Client::new(providers.clone()).unwrap();
+    let gateway = Loopback::router(gateway_router(
+        providers,
+        client,
+        None,
+        GatewayOptions::default(),
+    ))
+    .await;
+    let mut body = chat(false);
+    body["model"] = json!("m");
+    let reply = reqwest::Client::new()
+        .post(format!("{}/chat/completions", gateway.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 401);
+    let text = reply.text().await.unwrap();
+    assert!(text.contains("Incorrect API key provided"), "{text}");
+    assert!(!text.contains("sk-echoed-secret-42"), "{text}");
+}
