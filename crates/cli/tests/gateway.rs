@@ -622,6 +622,45 @@ fn a_capture_compiles_into_an_artifact_by_replaying_its_requests() {
         "{err}"
     );
 
+    // A run id reused for another input: two votes in one run, where the shape makes one.
+    let reused = dir.path().join("reused.sqlite");
+    std::fs::copy(&capture, &reused).unwrap();
+    let first_run = text.lines().next().map(|l| {
+        let v: Value = serde_json::from_str(l).unwrap();
+        v["unique_id"].as_str().unwrap().to_string()
+    });
+    rusqlite::Connection::open(&reused)
+        .unwrap()
+        .execute(
+            "INSERT INTO captured_calls SELECT run, agent, call_index + 1, model, budget, request_json, reply, reasoning, prompt_tokens, completion_tokens, latency_s, error, created_at_unix_s FROM captured_calls WHERE run = ?1 AND agent = 'sc_ensemble'",
+            [first_run.clone().unwrap()],
+        )
+        .unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_flowcompile"))
+        .args(["compile", &shape, "--captured"])
+        .arg(&reused)
+        .args([
+            "--data",
+            &data,
+            "--providers",
+            &providers,
+            "--store",
+            &store,
+            "-o",
+            &out,
+        ])
+        .env(KEY_VAR, KEY)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&first_run.unwrap())
+            && err.contains("2 successful calls of agent `sc_ensemble`")
+            && err.contains("reused"),
+        "{err}"
+    );
+
     // A shape that lacks a captured agent, and a split that lacks a run, are named.
     let fewer = std::fs::read_to_string(&shape).unwrap().replace(
         "[agents.programmer]\nrole = \"program\"\noutput = \"code:python\"\n",

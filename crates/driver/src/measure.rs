@@ -456,6 +456,7 @@ fn pipeline_failure(e: PipelineError) -> Error {
         | PipelineError::EmptyData { .. }
         | PipelineError::CaptureMismatch { .. }
         | PipelineError::UnknownRun { .. }
+        | PipelineError::RunReused { .. }
         | PipelineError::Run(_) => Error::Input(e.into()),
         other => Error::Other(other.into()),
     }

@@ -28,11 +28,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Wall milliseconds of one call: to the last byte, or to the first chunk when `stream`.
 async fn timed(http: &reqwest::Client, url: &str, body: &serde_json::Value, stream: bool) -> f64 {
     let started = Instant::now();
-    let reply = http.post(url).json(body).send().await.expect("the call is answered");
+    let reply = http
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("the call is answered");
     assert!(reply.status().is_success(), "status {}", reply.status());
     if stream {
         let mut chunks = reply.bytes_stream();
-        let first = chunks.next().await.expect("a first chunk").expect("a readable chunk");
+        let first = chunks
+            .next()
+            .await
+            .expect("a first chunk")
+            .expect("a readable chunk");
         assert!(!first.is_empty());
         let ms = started.elapsed().as_secs_f64() * 1e3;
         while chunks.next().await.is_some() {}

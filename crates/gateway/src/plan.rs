@@ -4,7 +4,7 @@
 
 use flowcompile_artifact::{Artifact, Point, PointStructure};
 use flowcompile_client::Providers;
-use flowcompile_ir::{Config, DesignSpace, Expr, Setting, SlotId, Workflow};
+use flowcompile_ir::{Config, DesignSpace, Setting, SlotId, Workflow};
 use serde::Serialize;
 
 /// Why a deployment cannot start.
@@ -95,27 +95,6 @@ pub struct Deployment {
     pub points: Vec<PointPlan>,
 }
 
-/// Calls of each agent in `expr`, in evaluation order, with their slots; a retry's fixer is listed
-/// once per attempt.
-fn calls(expr: &Expr, out: &mut Vec<(usize, usize)>) {
-    match expr {
-        Expr::Call { slot, agent } => out.push((agent.0 as usize, slot.0 as usize)),
-        Expr::Tool(_) => {}
-        Expr::Seq(v) | Expr::AnyOf(v) | Expr::AllOf(v) => v.iter().for_each(|e| calls(e, out)),
-        Expr::Cond(b) => b.iter().for_each(|(_, e)| calls(e, out)),
-        Expr::Retry {
-            body,
-            fixer,
-            attempts,
-        } => {
-            calls(body, out);
-            for _ in 0..*attempts {
-                calls(fixer, out);
-            }
-        }
-    }
-}
-
 fn check_model(providers: &Providers, model: &str, place: String) -> Result<(), DeployError> {
     if providers.get(model).is_some() {
         return Ok(());
@@ -139,7 +118,9 @@ fn agent_plans(
     place: &str,
 ) -> Result<Vec<AgentPlan>, DeployError> {
     let mut sites = Vec::new();
-    calls(&space.structures[config.structure].expr, &mut sites);
+    space.structures[config.structure]
+        .expr
+        .for_each_possible_call(&mut |slot, agent| sites.push((agent.0 as usize, slot.0 as usize)));
     let mut agents: Vec<AgentPlan> = fallback
         .iter()
         .map(|s| AgentPlan {

@@ -33,7 +33,8 @@ impl Pipeline {
     /// out and counted in `items_failed`. `split` names the items' file in errors.
     ///
     /// Fails when the capture's agents and the shape's differ (naming both sides), when a run is
-    /// no item of the split, or when nothing is kept.
+    /// no item of the split, when a run has more successful calls of an agent than any structure
+    /// of the shape makes (a run id reused for another input), or when nothing is kept.
     pub async fn induce_captured(
         &self,
         calls: &[CapturedCallRow],
@@ -73,6 +74,15 @@ impl Pipeline {
         let space = self.runner.space();
         let structure = space.largest_structure();
         let mut last = None;
+        let mut most = vec![0usize; wf.agents.len()];
+        for s in &space.structures {
+            let mut n = vec![0usize; wf.agents.len()];
+            s.expr
+                .for_each_possible_call(&mut |_, agent| n[agent.0 as usize] += 1);
+            for (m, k) in most.iter_mut().zip(n) {
+                *m = (*m).max(k);
+            }
+        }
         space.structures[structure]
             .expr
             .for_each_call(&mut |_, agent| last = Some(agent.0 as usize));
@@ -83,6 +93,20 @@ impl Pipeline {
         let mut rows = Vec::new();
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for (run, run_calls) in &runs {
+            for (a, agent) in wf.agents.iter().enumerate() {
+                let calls = run_calls
+                    .iter()
+                    .filter(|c| c.agent == agent.name && c.error.is_none())
+                    .count();
+                if calls > most[a] {
+                    return Err(PipelineError::RunReused {
+                        run: run.to_string(),
+                        agent: agent.name.clone(),
+                        calls,
+                        most: most[a],
+                    });
+                }
+            }
             let item = by_id[*run];
             let gold = item.get(&wf.task.answer).map(gold_text);
             let answer = run_calls

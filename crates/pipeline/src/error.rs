@@ -93,6 +93,18 @@ pub enum PipelineError {
         /// The split file.
         split: String,
     },
+    /// A captured run with more calls of an agent than a run of the shape makes.
+    #[error("captured run `{run}` has {calls} successful calls of agent `{agent}`, more than the {most} any structure of the shape makes: was the run id reused for another input? Give each run (x-flowcompile-run) its own id")]
+    RunReused {
+        /// The run id.
+        run: String,
+        /// The agent.
+        agent: String,
+        /// Its successful calls in the run.
+        calls: usize,
+        /// The most calls of the agent any structure makes.
+        most: usize,
+    },
     /// Settings with no successful measurement, which compile refuses to treat as measured.
     #[error("{}", unprofiled_message(settings))]
     Unprofiled {
