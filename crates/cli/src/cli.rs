@@ -916,7 +916,8 @@ pub struct GatewayArgs {
     /// SQLite store captured calls are written to (with --capture).
     #[arg(long, requires = "capture")]
     pub store: Option<PathBuf>,
-    /// The reference setting of every agent while capturing, MODEL@BUDGET (default: each agent's
+    /// The reference setting of every agent, MODEL@BUDGET: what capture runs every agent under,
+    /// and what a deployment answers an agent its point switches off with (default: each agent's
     /// last model at its largest budget, in the shape's largest structure).
     #[arg(long, value_name = "MODEL@BUDGET", requires = "shape")]
     pub reference: Option<String>,
