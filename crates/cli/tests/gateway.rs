@@ -280,6 +280,36 @@ fn the_gateway_routes_agent_calls_by_the_artifact_and_keeps_provider_keys_to_its
         "{metrics}"
     );
 
+    // The official openai Python client, as an application uses it (when .ci/run installed it).
+    let python_calls = match std::env::var("FLOWCOMPILE_OPENAI_PYTHON") {
+        Err(_) => {
+            eprintln!(
+                "not run: the openai Python client part; set FLOWCOMPILE_OPENAI_PYTHON to a python with `openai` installed (.ci/run does)"
+            );
+            0
+        }
+        Ok(python) => {
+            let out = Command::new(&python)
+                .arg(common::root().join("crates/cli/tests/gateway_openai.py"))
+                .arg(format!("{}/v1", gw.origin))
+                .env(TOKEN_VAR, TOKEN)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openai client run failed:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let summary: Value =
+                serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+            // Preference xhigh, as the first curl run: the same point and model.
+            assert_eq!(summary["point"], point.as_str(), "{summary}");
+            assert_eq!(summary["model"], model.as_str(), "{summary}");
+            2
+        }
+    };
+
     let log = gw.terminate();
     assert!(!log.contains(KEY) && !log.contains(TOKEN), "{log}");
     let lines: Vec<&str> = log
@@ -298,8 +328,9 @@ fn the_gateway_routes_agent_calls_by_the_artifact_and_keeps_provider_keys_to_its
     ] {
         assert!(routed.contains(&field), "{field} missing from {routed}");
     }
-    // 2 refused, 1 pass-through, 1 agent call, 1 unknown agent: one line each.
-    assert_eq!(lines.len(), 5, "{log}");
+    // 2 refused, 1 pass-through, 1 agent call, 1 unknown agent (and the Python client's two
+    // calls): one line each.
+    assert_eq!(lines.len(), 5 + python_calls, "{log}");
 }
 
 #[test]
