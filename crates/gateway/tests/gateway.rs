@@ -258,16 +258,7 @@ fn deployment(upstream: &ZooServer) -> (Reference, Deployment) {
             .iter()
             .map(|s| (*s, setting(model)))
             .collect();
-        Point::from_search(
-            &wf,
-            &space,
-            structure,
-            &settings,
-            Predicted {
-                accuracy: acc,
-                latency_s: lat,
-            },
-        )
+        Point::from_search(&wf, &space, structure, &settings, Predicted::new(acc, lat))
     };
     let mut artifact = Artifact {
         format: ArtifactFormat::V1,
@@ -284,6 +275,7 @@ fn deployment(upstream: &ZooServer) -> (Reference, Deployment) {
             execution: ExecutionModel::Parallel,
             latency: LatencyModel::Measured,
             dependence: 0.0,
+            intervals: None,
         },
         space: None,
         points: vec![

@@ -314,7 +314,15 @@ impl Runner {
         messages.push(ChatMessage::user(prompt));
         Ok(self
             .send(
-                agent_idx, slot_name, setting, messages, &all_text, ctx, item_id, site, sample,
+                agent_idx,
+                slot_name,
+                setting,
+                messages,
+                &all_text,
+                ctx,
+                item_id,
+                (site, sample),
+                deltas,
             )
             .await)
     }
@@ -346,15 +354,16 @@ impl Runner {
             &all_text,
             Map::new(),
             key,
-            0,
-            sample,
+            (0, sample),
+            None,
         )
         .await
         .0
     }
 
-    /// Calls the agent's model on `messages` and parses the reply: the record of the call and, on
-    /// success, its modelled latency (wall when the server reports none).
+    /// Calls the agent's model on `messages` (its text deltas to `deltas` when given) and parses
+    /// the reply: the record of the call and, on success, its modelled latency (wall when the
+    /// server reports none).
     #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
@@ -365,8 +374,8 @@ impl Runner {
         all_text: &str,
         ctx: Map<String, Value>,
         item_id: &str,
-        site: usize,
-        sample: u64,
+        (site, sample): (usize, u64),
+        deltas: Option<DeltaSink>,
     ) -> (CallRecord, Result<f64, ClientError>) {
         let agent = &self.wf.agents[agent_idx];
         let call_seed = seed(item_id, site, sample, "call");
