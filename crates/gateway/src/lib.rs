@@ -17,7 +17,8 @@
 //!   ([`RunLimits`] bounds how many runs are kept and for how long). The call goes through
 //!   [`flowcompile_client::Client::call`] to the (model, budget) the point sets for the agent, the
 //!   budget applied by the provider's budget mode exactly as flowcompile's runner applies it; the
-//!   reply is a chat completion (or its SSE stream, in one content chunk) with the headers
+//!   reply is a chat completion, or an SSE stream (the model's text as `reasoning_content` deltas
+//!   as it arrives, then the answer as `content`, as `flowcompile serve` streams), with the headers
 //!   `x-flowcompile-point`, `x-flowcompile-agent-model` and `x-flowcompile-agent-budget`. A call to an
 //!   agent the point switches off is answered under the agent's reference setting, counted in
 //!   `flowcompile_gateway_structure_drift_total` and logged. An unknown agent is a 400 naming the
@@ -416,7 +417,7 @@ pub(crate) fn header_text<'h>(
 }
 
 async fn answer(
-    gw: &Gateway,
+    gw: &Shared,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     path: &'static str,

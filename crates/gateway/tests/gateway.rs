@@ -515,6 +515,68 @@ async fn a_streamed_agent_call_is_an_sse_stream_with_the_routing_headers() {
         text.contains("\"usage\"") && text.trim_end().ends_with("data: [DONE]"),
         "{text}"
     );
+    // The model's text arrived delta by delta, before the answer as content.
+    let chunks: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let deltas = chunks
+        .iter()
+        .filter(|c| c["choices"][0]["delta"]["reasoning_content"].is_string())
+        .count();
+    assert!(deltas >= 2, "{text}");
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    let whole: Value = reqwest::Client::new()
+        .post(format!("{}/chat/completions", gateway.base_url()))
+        .json(&agent_call("solver"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json!(content), whole["choices"][0]["message"]["content"]);
+}
+
+#[tokio::test]
+async fn a_streamed_agent_call_that_fails_before_its_first_token_is_a_502() {
+    let upstream = upstream().await;
+    let (reference, d) = deployment(&upstream);
+    let agents = Agents::deploy(d, reference, Preference::FAST).unwrap();
+    // The same model names, on a port nothing listens on.
+    let dead = Providers::from_toml_str(
+        "[defaults]\nbase_url = \"http://127.0.0.1:1/v1\"\nmax_retries = 0\n[models.small]\n[models.big]\n",
+        "dead.toml",
+    )
+    .unwrap();
+    let client = Client::new(dead.clone()).unwrap();
+    let gateway = Loopback::router(gateway_router(
+        dead,
+        client,
+        Some(agents),
+        GatewayOptions::default(),
+    ))
+    .await;
+    let mut body = agent_call("solver");
+    body["stream"] = json!(true);
+    let reply = reqwest::Client::new()
+        .post(format!("{}/chat/completions", gateway.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 502);
+    assert_eq!(reply.headers()["x-flowcompile-agent-model"], "small");
+    let text = reply.text().await.unwrap();
+    assert!(
+        text.contains("upstream_error") && !text.contains("127.0.0.1:1"),
+        "{text}"
+    );
 }
 
 /// The shape without prompts: the application owns them.
