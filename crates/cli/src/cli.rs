@@ -179,6 +179,48 @@ pub enum Command {
     ///       -d '{"model": "math@high", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
+    /// An OpenAI-compatible gateway for an application you already have: pass-through, or each
+    /// agent's calls routed by a compiled point
+    ///
+    /// Runs until Ctrl-C or SIGTERM, then answers the calls in flight and exits. Point the app's
+    /// OpenAI client at http://HOST:PORT/v1 (chat completions streamed and not, completions,
+    /// embeddings, models). A call that names no agent goes unchanged to the providers-file model
+    /// its `model` names, with that provider's key: the app never holds a provider key.
+    ///
+    /// With --shape (the workflow TOML: its agents and graph) and --artifact (compiled for it), a
+    /// chat call names its agent by the header x-flowcompile-agent (or a `model` equal to an agent's
+    /// name) and its run by x-flowcompile-run. A run's point is chosen at its first call, by the
+    /// header x-flowcompile-point (p3) or x-flowcompile-preference (fast, medium, high, xhigh or 0..1),
+    /// else by --preset, and kept for the run; each agent call goes to the (model, budget) the point
+    /// sets for that agent, the budget applied by the provider's budget mode. Replies carry
+    /// x-flowcompile-point, x-flowcompile-agent-model and x-flowcompile-agent-budget.
+    /// GET /flowcompile/plan?run=RUN says which agents the run's point calls, how often and on what.
+    /// A call to an agent the point switches off is answered under the agent's reference setting and
+    /// counted in flowcompile_gateway_structure_drift_total. GET /metrics (Prometheus) and GET /health
+    /// stay open; with --token-env every other path needs `Authorization: Bearer TOKEN`. One log line
+    /// per call on stderr (agent, run, point, model, status, latency_ms).
+    ///
+    ///   flowcompile gateway --providers examples/providers/zoo.toml --port 8090
+    ///   export GATEWAY_TOKEN=$(openssl rand -hex 16)
+    ///   flowcompile gateway --providers examples/providers/zoo.toml --token-env GATEWAY_TOKEN \
+    ///       --shape examples/math/workflow.toml --artifact math.json --preset high
+    ///   curl -s localhost:8090/v1/chat/completions -H "authorization: Bearer $GATEWAY_TOKEN" \
+    ///       -H 'x-flowcompile-agent: generate_solver' -H 'x-flowcompile-run: item-17' \
+    ///       -H 'content-type: application/json' \
+    ///       -d '{"model": "generate_solver", "messages": [{"role": "user", "content": "What is 12 * 7?"}]}'
+    ///   curl -s 'localhost:8090/flowcompile/plan?run=item-17' -H "authorization: Bearer $GATEWAY_TOKEN"
+    ///
+    /// With --capture instead of --artifact, every agent call goes to the agent's reference setting
+    /// (--reference, default the induction's: each agent's last model at its largest budget) and
+    /// is written to --store per (run, agent, call index): request messages and sampling
+    /// parameters (no header, no key), reply, usage and latency. The shape may leave out prompts.
+    ///
+    ///   flowcompile gateway --providers examples/providers/zoo.toml --shape app-shape.toml \
+    ///       --capture --store capture.sqlite --reference qwen3-8b@1000
+    ///   flowcompile compile app-shape.toml --captured capture.sqlite \
+    ///       --data examples/data/gsm8k_validate.jsonl --providers examples/providers/zoo.toml -o app.json
+    #[command(verbatim_doc_comment)]
+    Gateway(GatewayArgs),
     /// Run every configuration of a small space on a split (in-process zoo): the true frontier
     ///
     /// Runs each configuration on the first --limit items of the split against the zoo inside the
@@ -526,6 +568,11 @@ pub struct MeasureArgs {
     /// Refuse to start a measurement of more model calls than this.
     #[arg(long, value_name = "N")]
     pub max_calls: Option<u64>,
+    /// Induce from the calls `flowcompile gateway --capture` wrote to this store (a run's id is
+    /// its --data item's id) instead of running the reference; profiling replays each captured
+    /// request's messages under every setting. The workflow may be a shape (no prompts).
+    #[arg(long, value_name = "STORE", requires = "data", conflicts_with_all = ["dry_run", "judge", "reference", "reference_structure"])]
+    pub captured: Option<PathBuf>,
 }
 
 impl Cli {
@@ -844,6 +891,59 @@ pub struct ServeArgs {
     /// reply's `flowcompile.point` is then `knn` and `flowcompile.selected_by.routed` says how.
     #[arg(long = "router", value_name = "FILE")]
     pub routers: Vec<PathBuf>,
+}
+
+/// Where `gateway` sends calls, what it deploys or captures, and its limits.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("agent_mode").args(["artifact", "capture"])))]
+pub struct GatewayArgs {
+    /// Providers file: each model name -> an OpenAI-compatible endpoint and its key variable
+    /// (examples/providers/zoo.toml, examples/providers/vllm.toml).
+    #[arg(long)]
+    pub providers: PathBuf,
+    /// Shape file: the workflow TOML whose agents and graph the application follows (agents may
+    /// leave out `prompt`: the application owns the prompts). Needs --artifact or --capture.
+    #[arg(long, requires = "agent_mode")]
+    pub shape: Option<PathBuf>,
+    /// Artifact compiled for the --shape: each run's agent calls go to its point's settings.
+    #[arg(long, requires = "shape")]
+    pub artifact: Option<PathBuf>,
+    /// Capture: every agent call goes to the agent's reference setting and is written to --store
+    /// (request messages, reply, usage, latency per run, agent and call). Calls must send
+    /// x-flowcompile-run (the labelled item's id).
+    #[arg(long, requires_all = ["shape", "store"])]
+    pub capture: bool,
+    /// SQLite store captured calls are written to (with --capture).
+    #[arg(long, requires = "capture")]
+    pub store: Option<PathBuf>,
+    /// The reference setting of every agent, MODEL@BUDGET: what capture runs every agent under,
+    /// and what a deployment answers an agent its point switches off with (default: each agent's
+    /// last model at its largest budget, in the shape's largest structure).
+    #[arg(long, value_name = "MODEL@BUDGET", requires = "shape")]
+    pub reference: Option<String>,
+    /// The point of runs that name none (x-flowcompile-point or x-flowcompile-preference): a preset
+    /// (fast, medium, high, xhigh) or a weight from 0 (fastest) to 1 (most accurate).
+    #[arg(long, default_value = "medium", requires = "artifact")]
+    pub preset: String,
+    /// Address to listen on (127.0.0.1 = this machine only).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port (0 picks a free one; the address is printed on the first line).
+    #[arg(long, default_value_t = 8090)]
+    pub port: u16,
+    /// Name of the environment variable holding the bearer token apps send
+    /// (`Authorization: Bearer TOKEN`); without it the gateway is open. /health and /metrics stay open.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Largest request body in bytes (larger ones get 413).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_body_bytes: usize,
+    /// Most runs whose point is remembered (the least recently used one is forgotten first).
+    #[arg(long, default_value_t = 100_000)]
+    pub max_runs: usize,
+    /// Seconds a run's point is remembered after its last call.
+    #[arg(long, default_value_t = 3600)]
+    pub run_ttl_s: u64,
 }
 
 /// Where `truth` reads and writes and which space it enumerates.

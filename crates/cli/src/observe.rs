@@ -23,8 +23,9 @@ pub fn set_quiet(quiet: bool) {
 /// Sends the library crates' `tracing` events to stderr: `RUST_LOG` filters them (as
 /// `RUST_LOG=flowcompile_client=debug`); by default warnings, and `serve`'s one line per request.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flowcompile_server=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,flowcompile_server=info,flowcompile_gateway=info")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

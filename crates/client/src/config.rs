@@ -54,7 +54,7 @@ impl ApiKey {
     }
 
     /// The key, for the `Authorization` header and for redacting server messages only.
-    pub(crate) fn expose(&self) -> &str {
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }

@@ -47,6 +47,9 @@ pub struct MeasureOptions {
     pub concurrency: usize,
     /// Refuse to start when the plan has more calls than this.
     pub max_calls: Option<u64>,
+    /// A store of calls captured by `flowcompile gateway --capture`: induction reads them instead
+    /// of running the reference, and profiling replays their messages as captured.
+    pub captured: Option<PathBuf>,
 }
 
 /// Characters per token in the estimate (English text and code average about four).
@@ -147,8 +150,9 @@ pub fn plan(
             .sum::<f64>()
             / items.len() as f64
     };
-    let prompt_tokens =
-        |agent: &flowcompile_ir::Agent| (agent.prompt.len() as f64 + item_chars) / CHARS_PER_TOKEN;
+    let prompt_tokens = |agent: &flowcompile_ir::Agent| {
+        (agent.prompt.as_ref().map_or(0, String::len) as f64 + item_chars) / CHARS_PER_TOKEN
+    };
     let cost = |model: &str, prompt: f64, completion: f64| {
         models
             .providers
@@ -249,6 +253,17 @@ pub fn measure(
     let used_text: String = items.iter().map(|i| format!("{i}\n")).collect();
     let data_name = load::file_name(data);
     load::keep_program_runs(&args.store)?;
+    if let Some(captured) = &args.captured {
+        return measure_captured(
+            wf,
+            args,
+            captured,
+            &items,
+            &used_text,
+            induce_only,
+            observer,
+        );
+    }
     let runtime = crate::models::runtime()?;
     runtime.block_on(async {
         let models = Models::open(&args.models, Some((&data_name, &data_text)))?;
@@ -313,35 +328,123 @@ pub fn measure(
             .await
             .map_err(pipeline_failure)?;
         let induce_s = started.elapsed().as_secs_f64();
-        print_induce(observer, &induce, induce_s, args.calls_per_setting);
-        if induce_only {
-            return Ok(Measured {
-                induce,
-                profile: None,
-                models_label: models.label(),
-                induce_s,
-                profile_s: 0.0,
-            });
-        }
+        print_induce(observer, &induce, induce_s, args.calls_per_setting, false);
+        profile(&pipeline, induce, induce_s, models.label(), args, induce_only, observer).await
+    })
+}
+
+/// Profiling after an induction under `induce.key` (unless `induce_only`), printing what it did.
+async fn profile(
+    pipeline: &Pipeline,
+    induce: InduceReport,
+    induce_s: f64,
+    models_label: Option<String>,
+    args: &MeasureOptions,
+    induce_only: bool,
+    observer: &dyn Observer,
+) -> Result<Measured> {
+    if induce_only {
+        return Ok(Measured {
+            induce,
+            profile: None,
+            models_label,
+            induce_s,
+            profile_s: 0.0,
+        });
+    }
+    let started = Instant::now();
+    let popts = ProfileOptions {
+        calls_per_setting: args.calls_per_setting,
+        concurrency: args.concurrency,
+        adaptive: args.adaptive.then(Adaptive::default),
+    };
+    let profile = pipeline
+        .profile(&induce.key, &popts, observer)
+        .await
+        .map_err(pipeline_failure)?;
+    let profile_s = started.elapsed().as_secs_f64();
+    print_profile(observer, &profile, profile_s);
+    Ok(Measured {
+        induce,
+        profile: Some(profile),
+        models_label,
+        induce_s,
+        profile_s,
+    })
+}
+
+/// Induction from the calls captured in `captured` (no reference run), then profiling that
+/// replays each captured request under every setting.
+fn measure_captured(
+    wf: &Workflow,
+    args: &MeasureOptions,
+    captured: &Path,
+    items: &[serde_json::Value],
+    used_text: &str,
+    induce_only: bool,
+    observer: &dyn Observer,
+) -> Result<Measured> {
+    if !captured.is_file() {
+        return Err(Error::Input(anyhow::anyhow!(
+            "--captured {}: no such file (expected the --store of `flowcompile gateway --capture`)",
+            captured.display()
+        )));
+    }
+    let calls = flowcompile_store::Store::open(captured)
+        .and_then(|s| s.captured_calls())
+        .map_err(|e| Error::Input(e.into()))?;
+    if calls.is_empty() {
+        return Err(Error::Input(anyhow::anyhow!(
+            "--captured {}: no captured calls (table captured_calls is empty)",
+            captured.display()
+        )));
+    }
+    let data_text = load::read(&args.data)?;
+    let data_name = load::file_name(&args.data);
+    let runtime = crate::models::runtime()?;
+    runtime.block_on(async {
+        let models = Models::open(&args.models, Some((&data_name, &data_text)))?;
+        models.check_names(
+            wf.agents
+                .iter()
+                .flat_map(|a| a.settings.iter().map(|s| &s.model)),
+        )?;
+        let runner =
+            Runner::for_replay(wf.clone(), models.client()?).map_err(|e| Error::Input(e.into()))?;
+        let key = keys::capture_key(wf, used_text, &calls, args.min_score);
+        let runs: std::collections::BTreeSet<&str> = calls.iter().map(|c| c.run.as_str()).collect();
+        observer.note(&format!(
+            "induce: {} from {} ({} captured calls of {} runs) over {}",
+            wf.name,
+            captured.display(),
+            calls.len(),
+            runs.len(),
+            args.data.display()
+        ));
+        let pipeline = Pipeline::new(runner, &args.store);
         let started = Instant::now();
-        let popts = ProfileOptions {
-            calls_per_setting: args.calls_per_setting,
-            concurrency: args.concurrency,
-            adaptive: args.adaptive.then(Adaptive::default),
-        };
-        let profile = pipeline
-            .profile(&key, &popts, observer)
+        let induce = pipeline
+            .induce_captured(
+                &calls,
+                items,
+                &args.data.display().to_string(),
+                &key,
+                args.min_score,
+            )
             .await
             .map_err(pipeline_failure)?;
-        let profile_s = started.elapsed().as_secs_f64();
-        print_profile(observer, &profile, profile_s);
-        Ok(Measured {
+        let induce_s = started.elapsed().as_secs_f64();
+        print_induce(observer, &induce, induce_s, args.calls_per_setting, true);
+        profile(
+            &pipeline,
             induce,
-            profile: Some(profile),
-            models_label: models.label(),
             induce_s,
-            profile_s,
-        })
+            models.label(),
+            args,
+            induce_only,
+            observer,
+        )
+        .await
     })
 }
 
@@ -351,23 +454,39 @@ fn pipeline_failure(e: PipelineError) -> Error {
         PipelineError::BadData { .. }
         | PipelineError::Unlabelled { .. }
         | PipelineError::EmptyData { .. }
+        | PipelineError::CaptureMismatch { .. }
+        | PipelineError::UnknownRun { .. }
+        | PipelineError::RunReused { .. }
         | PipelineError::Run(_) => Error::Input(e.into()),
         other => Error::Other(other.into()),
     }
 }
 
 /// The induction's summary lines.
-fn print_induce(observer: &dyn Observer, r: &InduceReport, secs: f64, calls_per_setting: usize) {
-    observer.note(&format!(
-        "induce: {} items ({} run now, {} from the store): {} passed, {} failed; reference score {:.3}; {:.1} s",
-        r.items,
-        r.items_run_now,
-        r.items - r.items_run_now,
-        r.items_kept,
-        r.items_failed,
-        r.reference_score,
-        secs
-    ));
+fn print_induce(
+    observer: &dyn Observer,
+    r: &InduceReport,
+    secs: f64,
+    calls_per_setting: usize,
+    captured: bool,
+) {
+    if captured {
+        observer.note(&format!(
+            "induce: {} captured runs: {} passed, {} left out without a final answer; captured score {:.3}; {:.1} s",
+            r.items, r.items_kept, r.items_failed, r.reference_score, secs
+        ));
+    } else {
+        observer.note(&format!(
+            "induce: {} items ({} run now, {} from the store): {} passed, {} failed; reference score {:.3}; {:.1} s",
+            r.items,
+            r.items_run_now,
+            r.items - r.items_run_now,
+            r.items_kept,
+            r.items_failed,
+            r.reference_score,
+            secs
+        ));
+    }
     for a in &r.agents {
         let mut line = format!("  {:<20} {:>5} examples", a.agent, a.examples);
         if a.rejected_by_judge > 0 {

@@ -82,6 +82,29 @@ impl Expr {
         }
     }
 
+    /// Visits every call a run may make, in evaluation order: as [`Expr::for_each_call`], but a
+    /// retry's fixer once per attempt.
+    pub fn for_each_possible_call(&self, f: &mut impl FnMut(SlotId, AgentId)) {
+        match self {
+            Expr::Call { slot, agent } => f(*slot, *agent),
+            Expr::Tool(_) => {}
+            Expr::Seq(v) | Expr::AnyOf(v) | Expr::AllOf(v) => {
+                v.iter().for_each(|e| e.for_each_possible_call(f))
+            }
+            Expr::Cond(b) => b.iter().for_each(|(_, e)| e.for_each_possible_call(f)),
+            Expr::Retry {
+                body,
+                fixer,
+                attempts,
+            } => {
+                body.for_each_possible_call(f);
+                for _ in 0..*attempts {
+                    fixer.for_each_possible_call(f);
+                }
+            }
+        }
+    }
+
     fn encode(&self, out: &mut Vec<u64>) {
         let list = |tag: u64, v: &[Expr], out: &mut Vec<u64>| {
             out.extend([tag, v.len() as u64]);
@@ -662,6 +685,27 @@ mod tests {
 
     fn settings(n: u32) -> Vec<Setting> {
         (0..n).map(|b| Setting::new("m", b)).collect()
+    }
+
+    #[test]
+    fn possible_calls_count_a_retrys_fixer_once_per_attempt() {
+        let call = |a: u32| Expr::Call {
+            slot: SlotId(a),
+            agent: AgentId(a),
+        };
+        let expr = Expr::Seq(vec![
+            call(0),
+            Expr::Retry {
+                body: Box::new(call(1)),
+                fixer: Box::new(call(2)),
+                attempts: 3,
+            },
+        ]);
+        let (mut once, mut possible) = (Vec::new(), Vec::new());
+        expr.for_each_call(&mut |_, a| once.push(a.0));
+        expr.for_each_possible_call(&mut |_, a| possible.push(a.0));
+        assert_eq!(once, [0, 1, 2]);
+        assert_eq!(possible, [0, 1, 2, 2, 2]);
     }
 
     fn agents(names: &[&str], n: u32) -> Vec<Agent> {

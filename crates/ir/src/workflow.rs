@@ -125,8 +125,9 @@ pub struct Agent {
     pub role: String,
     /// Optional system prompt (a template).
     pub system: Option<String>,
-    /// User prompt template.
-    pub prompt: String,
+    /// User prompt template; `None` in a shape file, whose application owns the prompts (such a
+    /// workflow can be compiled from captured calls, but flowcompile's runner refuses it).
+    pub prompt: Option<String>,
     /// How the reply becomes the agent's output.
     pub output: OutputParser,
     /// The settings the design space allows for this agent, in file order.
@@ -140,7 +141,7 @@ impl Agent {
             name: name.into(),
             role: "solve".into(),
             system: None,
-            prompt: String::new(),
+            prompt: Some(String::new()),
             output: OutputParser::Raw,
             settings,
         }

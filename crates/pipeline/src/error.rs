@@ -74,12 +74,60 @@ pub enum PipelineError {
         /// Whether a judge filtered the calls.
         judged: bool,
     },
+    /// The capture's agents and the shape's differ.
+    #[error(
+        "the capture does not fit the shape: {}",
+        capture_mismatch(captured_only, shape_only)
+    )]
+    CaptureMismatch {
+        /// Agents in the capture that the shape lacks.
+        captured_only: Vec<String>,
+        /// Agents of the shape that never appear in the capture.
+        shape_only: Vec<String>,
+    },
+    /// A captured run whose id is no item of the labelled split.
+    #[error("captured run `{run}` is no item of {split}: a run's id (x-flowcompile-run) must be the id of its labelled item")]
+    UnknownRun {
+        /// The run id.
+        run: String,
+        /// The split file.
+        split: String,
+    },
+    /// A captured run with more calls of an agent than a run of the shape makes.
+    #[error("captured run `{run}` has {calls} successful calls of agent `{agent}`, more than the {most} any structure of the shape makes: was the run id reused for another input? Give each run (x-flowcompile-run) its own id")]
+    RunReused {
+        /// The run id.
+        run: String,
+        /// The agent.
+        agent: String,
+        /// Its successful calls in the run.
+        calls: usize,
+        /// The most calls of the agent any structure makes.
+        most: usize,
+    },
     /// Settings with no successful measurement, which compile refuses to treat as measured.
     #[error("{}", unprofiled_message(settings))]
     Unprofiled {
         /// Every unmeasured setting.
         settings: Vec<Unprofiled>,
     },
+}
+
+fn capture_mismatch(captured_only: &[String], shape_only: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !captured_only.is_empty() {
+        parts.push(format!(
+            "captured agent(s) {} are not in the shape",
+            captured_only.join(", ")
+        ));
+    }
+    if !shape_only.is_empty() {
+        parts.push(format!(
+            "the shape's agent(s) {} never appear in the capture",
+            shape_only.join(", ")
+        ));
+    }
+    parts.join("; ")
 }
 
 fn judge_note(judged: bool) -> &'static str {

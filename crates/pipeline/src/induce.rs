@@ -330,7 +330,7 @@ pub fn answers_to_gold(wf: &Workflow, agent: usize) -> bool {
 }
 
 /// The gold answer as reference text: a string as it is, anything else as JSON.
-fn gold_text(gold: &Value) -> String {
+pub(crate) fn gold_text(gold: &Value) -> String {
     match gold {
         Value::String(s) => s.clone(),
         other => other.to_string(),

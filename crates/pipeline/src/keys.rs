@@ -85,7 +85,7 @@ pub fn prompt_key(agent: &Agent, induction_key: &str, providers: &Providers) -> 
         agent.name.as_str(),
         agent.role.as_str(),
         agent.system.as_deref().unwrap_or(""),
-        agent.prompt.as_str(),
+        agent.prompt.as_deref().unwrap_or(""),
         parser.as_str(),
     ];
     parts.extend(fingerprints.iter().map(String::as_str));
@@ -128,6 +128,42 @@ pub fn induction_key(
     digest(&parts)
 }
 
+/// The key of one induction from a capture: workflow name, the split's content, every captured
+/// call (run, agent, index, model, budget, request and reply, error) and the score threshold. A
+/// capture that grows or changes gets a new key; the same capture resumes.
+pub fn capture_key(
+    wf: &Workflow,
+    data_text: &str,
+    calls: &[flowcompile_store::CapturedCallRow],
+    min_score: f64,
+) -> String {
+    let data = digest(&[data_text]);
+    let rows: Vec<String> = calls
+        .iter()
+        .map(|c| {
+            digest(&[
+                &c.run,
+                &c.agent,
+                &c.call_index.to_string(),
+                &c.model,
+                &c.budget_tokens.to_string(),
+                &c.request_json,
+                &c.reply,
+                c.error.as_deref().unwrap_or(""),
+            ])
+        })
+        .collect();
+    let min_score = min_score.to_string();
+    let mut parts = vec![
+        "capture-key-v1",
+        wf.name.as_str(),
+        data.as_str(),
+        min_score.as_str(),
+    ];
+    parts.extend(rows.iter().map(String::as_str));
+    digest(&parts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,7 +183,7 @@ mod tests {
     #[test]
     fn prompt_keys_follow_prompts_and_models_not_urls() {
         let mut agent = Agent::new("solver", vec![Setting::new("m", 10)]);
-        agent.prompt = "Solve {{ q }}".into();
+        agent.prompt = Some("Solve {{ q }}".into());
         let p = providers("zoo-8b", "http://127.0.0.1:1/v1");
         let k = prompt_key(&agent, "ind", &p);
         assert_eq!(
@@ -164,7 +200,7 @@ mod tests {
         );
         assert_ne!(k, prompt_key(&agent, "other", &p));
         let mut edited = agent.clone();
-        edited.prompt = "Solve carefully {{ q }}".into();
+        edited.prompt = Some("Solve carefully {{ q }}".into());
         assert_ne!(k, prompt_key(&edited, "ind", &p));
         let mut parser = agent.clone();
         parser.output = OutputParser::Boxed;

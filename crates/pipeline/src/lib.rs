@@ -8,6 +8,9 @@
 //!    summarise per setting into profile rows the proxy reads; fit each model's token throughput
 //!    for token-based latency. An adaptive mode stops sampling settings that are clearly dominated.
 //!
+//!    With a capture ([`Pipeline::induce_captured`]), induction reads an application's agent calls
+//!    captured by `flowcompile gateway --capture` instead of running the reference, and profiling
+//!    replays each captured request's messages as captured.
 //! 3. **Per-query profiles** ([`item_profiles`]): the same profiling calls grouped by the validation
 //!    item they came from, for the KNN router.
 //!
@@ -18,6 +21,7 @@
 //! OpenAI-compatible server or the zoo.
 #![deny(missing_docs)]
 
+mod captured;
 mod data;
 mod error;
 mod induce;
@@ -33,6 +37,7 @@ use std::path::{Path, PathBuf};
 use flowcompile_ir::Workflow;
 use flowcompile_runner::Runner;
 
+pub use captured::CAPTURED_MESSAGES;
 pub use data::{parse_split, read_split, BadLine, Split};
 pub use error::{PipelineError, Unprofiled};
 pub use induce::{answers_to_gold, AgentExamples, InduceOptions, InduceReport, JUDGE_AGENT};

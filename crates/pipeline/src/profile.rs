@@ -391,16 +391,31 @@ impl Pipeline {
                     let agent = &self.wf().agents[job.agent];
                     let setting: &Setting = &agent.settings[job.setting];
                     let (input_id, inputs, reference) = &plans[job.agent].examples[job.example];
-                    let record = self
-                        .runner
-                        .call_agent(
-                            AgentId(job.agent as u32),
-                            setting,
-                            inputs,
-                            input_id,
-                            u64::from(job.sample),
-                        )
-                        .await?;
+                    let record = match crate::captured::captured_messages(inputs) {
+                        // A captured call is replayed with its messages as captured.
+                        Some(messages) => {
+                            self.runner
+                                .call_messages(
+                                    AgentId(job.agent as u32),
+                                    setting,
+                                    messages,
+                                    input_id,
+                                    u64::from(job.sample),
+                                )
+                                .await
+                        }
+                        None => {
+                            self.runner
+                                .call_agent(
+                                    AgentId(job.agent as u32),
+                                    setting,
+                                    inputs,
+                                    input_id,
+                                    u64::from(job.sample),
+                                )
+                                .await?
+                        }
+                    };
                     let score = match &record.error {
                         Some(_) => None,
                         None => Some(scorer.score(agent, &record.parsed, reference, inputs).await),

@@ -49,3 +49,19 @@ async fn unscored_runs_need_no_gold_answer() {
     let unscored = runner.run_unscored(&config, &with_gold).await;
     assert!(unscored.score.is_none(), "the gold answer is ignored");
 }
+
+#[test]
+fn a_shape_without_prompts_is_refused_by_name() {
+    let text = "name = \"app\"\n[space]\nmodels = [\"m\"]\nbudgets = [0]\n[agents.solver]\n[agents.judge]\nprompt = \"ok? {{ input }}\"\n[graph]\nroot = \"flow\"\n[graph.nodes.flow]\nseq = [\"solver\", \"judge\"]\n";
+    let wf = flowcompile_spec::parse(text, "shape.toml").unwrap();
+    let err = Runner::new(wf, client())
+        .err()
+        .expect("a shape does not run");
+    assert!(matches!(err, RunError::NoPrompt { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("`app`") && message.contains("solver") && !message.contains("judge"),
+        "{message}"
+    );
+    assert!(message.contains("shape file"), "{message}");
+}

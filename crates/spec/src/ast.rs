@@ -74,9 +74,12 @@ pub struct AgentSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub system: Option<Spanned<String>>,
-    /// User prompt template (minijinja): dataset fields, `input`, `candidates`, `feedback`.
-    #[schemars(with = "String")]
-    pub prompt: Spanned<String>,
+    /// User prompt template (minijinja): dataset fields, `input`, `candidates`, `feedback`. A shape
+    /// file (for `flowcompile gateway --shape`, whose application owns the prompts) may leave it
+    /// out; flowcompile's own runner cannot run an agent without one.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub prompt: Option<Spanned<String>>,
     /// Output parser: `raw`, `boxed`, `tag:NAME`, `code` or `code:LANG` (default `raw`).
     #[serde(default)]
     #[schemars(with = "Option<String>")]

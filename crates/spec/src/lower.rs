@@ -220,7 +220,9 @@ impl<'f> Lowerer<'f> {
                 }
             },
         };
-        self.check_template(name, &spec.prompt);
+        if let Some(prompt) = &spec.prompt {
+            self.check_template(name, prompt);
+        }
         if let Some(system) = &spec.system {
             self.check_template(name, system);
         }
@@ -280,7 +282,7 @@ impl<'f> Lowerer<'f> {
             name: name.to_string(),
             role: spec.role.clone().unwrap_or_else(|| "solve".into()),
             system: spec.system.as_ref().map(|s| s.get_ref().clone()),
-            prompt: spec.prompt.get_ref().clone(),
+            prompt: spec.prompt.as_ref().map(|p| p.get_ref().clone()),
             output,
             settings,
         }

@@ -131,3 +131,31 @@ fn a_graph_nested_past_the_limit_is_an_error_naming_the_node_not_a_stack_overflo
         assert!(err.starts_with("deep.toml:"), "{err}");
     }
 }
+
+#[test]
+fn a_shape_may_leave_out_prompts_and_parsers() {
+    let text = r#"
+name = "app"
+[space]
+models = ["small", "big"]
+budgets = [0, 100]
+[agents.solver]
+[agents.judge]
+role = "judge"
+prompt = "Is {{ input }} right?"
+[graph]
+root = "flow"
+[graph.nodes.flow]
+seq = ["solver", "maybe_judge"]
+[graph.nodes.maybe_judge]
+optional = "judge"
+"#;
+    let wf = flowcompile_spec::parse(text, "shape.toml").unwrap();
+    assert_eq!(wf.agents[0].prompt, None);
+    assert_eq!(wf.agents[0].output, flowcompile_ir::OutputParser::Raw);
+    assert_eq!(
+        wf.agents[1].prompt.as_deref(),
+        Some("Is {{ input }} right?")
+    );
+    assert_eq!(wf.design_space().unwrap().structures.len(), 2);
+}

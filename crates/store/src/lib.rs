@@ -13,7 +13,9 @@
 //! - `induced` ([`InducedRow`]): per-agent pseudo-ground-truth examples;
 //! - `artifacts` ([`ArtifactRow`]): compiled artifacts and other named documents;
 //! - `program_runs` ([`ProgramRunRow`]): what a program written by a model printed, keyed by the
-//!   caller's hash of the program, its input and the sandbox it ran in, so it runs once.
+//!   caller's hash of the program, its input and the sandbox it ran in, so it runs once;
+//! - `captured_calls` ([`CapturedCallRow`]): an application's agent calls captured by the gateway,
+//!   keyed by (run, agent, call index), the index given by the store in the order calls are written.
 //!
 //! The store has no clock: times are given by the caller.
 //!
@@ -56,4 +58,6 @@ mod store;
 
 pub use error::{Result, StoreError};
 pub use schema::SCHEMA_VERSION;
-pub use store::{Aggregate, ArtifactRow, CallRow, EvalRow, InducedRow, ProgramRunRow, Store};
+pub use store::{
+    Aggregate, ArtifactRow, CallRow, CapturedCallRow, EvalRow, InducedRow, ProgramRunRow, Store,
+};

@@ -68,6 +68,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         error TEXT,
         exit_code INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // Version 5: agent calls an application made through `flowcompile gateway --capture`, per
+    // (run, agent, call index): the request as captured (no secrets), the reply, usage, latency.
+    "CREATE TABLE captured_calls (
+        run TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        call_index INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        budget INTEGER NOT NULL,
+        request_json TEXT NOT NULL,
+        reply TEXT NOT NULL,
+        reasoning TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        latency_s REAL NOT NULL,
+        error TEXT,
+        created_at_unix_s INTEGER NOT NULL,
+        PRIMARY KEY (run, agent, call_index)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this code writes.

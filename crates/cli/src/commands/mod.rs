@@ -2,6 +2,7 @@
 
 mod compile;
 mod eval;
+mod gateway;
 mod measure;
 mod report;
 mod route;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Test(args) => test::run(args),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Gateway(args) => gateway::run(args),
         Command::Truth(args) => truth::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => {
@@ -98,6 +100,7 @@ fn measure_options(args: &crate::cli::MeasureArgs) -> Result<MeasureOptions, Fai
         adaptive: args.adaptive || adaptive,
         concurrency: args.concurrency,
         max_calls: args.max_calls,
+        captured: args.captured.clone(),
     })
 }
 

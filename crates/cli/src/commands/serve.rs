@@ -37,17 +37,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             "--max-body-bytes 0: expected a number of bytes above 0"
         )));
     }
-    let token = match &args.token_env {
-        None => None,
-        Some(var) => match std::env::var(var) {
-            Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
-            _ => {
-                return Err(Failure::Input(anyhow!(
-                    "--token-env {var}: the environment variable {var} is not set or empty"
-                )))
-            }
-        },
-    };
+    let token = super::gateway::token(args.token_env.as_ref())?;
     let mut loaded = Vec::new();
     for (wf_path, art_path) in args.workflows.iter().zip(&args.artifacts) {
         let wf = load::workflow(wf_path)?.workflow;
@@ -164,7 +154,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -126,9 +126,30 @@ fn seed(item_id: &str, site: usize, sample: u64, salt: &str) -> u64 {
 }
 
 impl Runner {
-    /// A runner of `wf` calling models through `client`; builds the design space. The runner
+    /// A runner of `wf` calling models through `client`; builds the design space, and refuses a
+    /// shape (an agent without a prompt) with [`RunError::NoPrompt`]. The runner
     /// shares the workflow (an `Arc`), so a server can hold it for as long as it serves.
     pub fn new(wf: impl Into<Arc<Workflow>>, client: Client) -> Result<Runner, RunError> {
+        let wf = wf.into();
+        let missing: Vec<&str> = wf
+            .agents
+            .iter()
+            .filter(|a| a.prompt.is_none())
+            .map(|a| a.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(RunError::NoPrompt {
+                workflow: wf.name.clone(),
+                agents: missing.join(", "),
+            });
+        }
+        Runner::for_replay(wf, client)
+    }
+
+    /// A runner of `wf` that also takes a shape (agents without a prompt), for replaying
+    /// captured calls with [`Runner::call_messages`]; running a prompt-less agent any other way
+    /// fails with [`RunError::NoPrompt`].
+    pub fn for_replay(wf: impl Into<Arc<Workflow>>, client: Client) -> Result<Runner, RunError> {
         let wf = wf.into();
         let space = wf.design_space().map_err(|source| RunError::Space {
             workflow: wf.name.clone(),
@@ -284,9 +305,79 @@ impl Runner {
             all_text.push('\u{0}');
             messages.push(ChatMessage::system(text));
         }
-        let prompt = render(&agent.name, "prompt", &agent.prompt, &ctx, item_id, fields)?;
+        let template = agent.prompt.as_deref().ok_or_else(|| RunError::NoPrompt {
+            workflow: self.wf.name.clone(),
+            agents: agent.name.clone(),
+        })?;
+        let prompt = render(&agent.name, "prompt", template, &ctx, item_id, fields)?;
         all_text.push_str(&prompt);
         messages.push(ChatMessage::user(prompt));
+        Ok(self
+            .send(
+                agent_idx,
+                slot_name,
+                setting,
+                messages,
+                &all_text,
+                ctx,
+                item_id,
+                (site, sample),
+                deltas,
+            )
+            .await)
+    }
+
+    /// Calls `agent` on `messages` as given (a captured request: no template is rendered) under
+    /// `setting`, and parses the reply with the agent's parser: what profiling does with a
+    /// captured call. `key` names the example (the seed derives from it and `sample`). A failed
+    /// model call comes back as a record with `error` set.
+    pub async fn call_messages(
+        &self,
+        agent: AgentId,
+        setting: &Setting,
+        messages: Vec<ChatMessage>,
+        key: &str,
+        sample: u64,
+    ) -> CallRecord {
+        let idx = agent.0 as usize;
+        let name = self.wf.agents[idx].name.clone();
+        let all_text: String = messages
+            .iter()
+            .map(|m| m.text())
+            .collect::<Vec<_>>()
+            .join("\u{0}");
+        self.send(
+            idx,
+            name,
+            setting,
+            messages,
+            &all_text,
+            Map::new(),
+            key,
+            (0, sample),
+            None,
+        )
+        .await
+        .0
+    }
+
+    /// Calls the agent's model on `messages` (its text deltas to `deltas` when given) and parses
+    /// the reply: the record of the call and, on success, its modelled latency (wall when the
+    /// server reports none).
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        agent_idx: usize,
+        slot_name: String,
+        setting: &Setting,
+        messages: Vec<ChatMessage>,
+        all_text: &str,
+        ctx: Map<String, Value>,
+        item_id: &str,
+        (site, sample): (usize, u64),
+        deltas: Option<DeltaSink>,
+    ) -> (CallRecord, Result<f64, ClientError>) {
+        let agent = &self.wf.agents[agent_idx];
         let call_seed = seed(item_id, site, sample, "call");
         let started = Instant::now();
         let mut request = CallRequest::new(&setting.model, messages, setting.budget_tokens)
@@ -320,7 +411,7 @@ impl Runner {
         match result {
             Err(source) => {
                 record.error = Some(source.to_string());
-                Ok((record, Err(source)))
+                (record, Err(source))
             }
             Ok(outcome) => {
                 let (parsed, parse_ok) = match parse_output(&agent.output, &outcome.text) {
@@ -337,7 +428,7 @@ impl Runner {
                 record.parse_ok = parse_ok;
                 record.modelled_latency_s = outcome.modelled_latency_s;
                 record.cost_usd = outcome.cost_usd;
-                Ok((record, Ok(modelled)))
+                (record, Ok(modelled))
             }
         }
     }

@@ -20,6 +20,14 @@ pub enum RunError {
         /// Why.
         source: SpaceError,
     },
+    /// Agents without a prompt: the workflow is a shape file, whose application owns the prompts.
+    #[error("workflow `{workflow}`: agent(s) {agents} have no `prompt`: this is a shape file, whose application owns the prompts; flowcompile's runner cannot run it: give each agent a `prompt`, or put `flowcompile gateway --shape` in front of the application")]
+    NoPrompt {
+        /// Workflow name.
+        workflow: String,
+        /// The agents without a prompt, comma-separated.
+        agents: String,
+    },
     /// The configuration does not fit the design space.
     #[error(transparent)]
     Config(#[from] ConfigError),

@@ -1,6 +1,6 @@
 //! The [`Store`]: opening, configuring and migrating the file, and the transaction and checks every
 //! write goes through; the typed rows, reads and writes of each table are in its submodule (`eval`,
-//! `calls`, `induced`, `artifacts`, `programs`).
+//! `calls`, `induced`, `artifacts`, `programs`, `captured`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,12 +15,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 mod artifacts;
 mod calls;
+mod captured;
 mod eval;
 mod induced;
 mod programs;
 
 pub use artifacts::ArtifactRow;
 pub use calls::{Aggregate, CallRow};
+pub use captured::CapturedCallRow;
 pub use eval::EvalRow;
 pub use induced::InducedRow;
 pub use programs::ProgramRunRow;

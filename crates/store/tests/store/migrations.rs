@@ -1,4 +1,4 @@
-use flowcompile_store::{CallRow, Store, StoreError, SCHEMA_VERSION};
+use flowcompile_store::{CallRow, CapturedCallRow, Store, StoreError, SCHEMA_VERSION};
 use rusqlite::Connection;
 
 use crate::util::TempDir;
@@ -7,7 +7,7 @@ use crate::util::TempDir;
 fn a_fresh_file_gets_the_latest_version() {
     let dir = TempDir::new("fresh");
     let store = Store::open(dir.path().join("project.sqlite")).unwrap();
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
 }
 
@@ -136,7 +136,8 @@ fn a_version_3_file_drops_its_program_cache_and_keeps_its_calls() {
         drop(store);
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE program_runs;
+            "DROP TABLE captured_calls;
+             DROP TABLE program_runs;
              CREATE TABLE program_runs (program_sha256 TEXT PRIMARY KEY, stdout TEXT NOT NULL)
                  WITHOUT ROWID;
              INSERT INTO program_runs VALUES ('aa', '42');
@@ -149,4 +150,53 @@ fn a_version_3_file_drops_its_program_cache_and_keeps_its_calls() {
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(store.program_runs().unwrap(), 0);
     assert_eq!(store.induced("solver").unwrap().len(), 1);
+}
+
+#[test]
+fn a_version_4_file_gains_the_captured_calls_and_keeps_its_rows() {
+    let dir = TempDir::new("v4");
+    let path = dir.path().join("project.sqlite");
+    {
+        let store = Store::open(&path).unwrap();
+        drop(store);
+        // Back to the released version-4 shape: no captured_calls table.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE captured_calls;
+             INSERT INTO program_runs VALUES ('k', '42', NULL, 0);
+             INSERT INTO induced VALUES ('solver', 'q1', '{}', '42');
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+        let tables: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'captured_calls'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0);
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.program_runs().unwrap(), 1);
+    assert_eq!(store.induced("solver").unwrap().len(), 1);
+    assert!(store.captured_calls().unwrap().is_empty());
+    let row = CapturedCallRow {
+        run: "q1".into(),
+        agent: "solver".into(),
+        call_index: 0,
+        model: "qwen3-8b".into(),
+        budget_tokens: 400,
+        request_json: "{}".into(),
+        reply: "42".into(),
+        reasoning: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_s: 1.0,
+        error: None,
+        created_at_unix_s: 1,
+    };
+    assert_eq!(store.record_captured_call(&row).unwrap(), 0);
+    assert_eq!(store.captured_calls().unwrap(), [row]);
 }
