@@ -172,9 +172,11 @@ lines += [
     "  (any-of candidates that fail on the same items add little); the dependent proxy measures how much",
     "  they fail together and predicts lower there. Where they do not (`shared` 0) the measured",
     "  dependence is near 0 and the two proxies nearly agree.",
-    "- MATH-500 stays far off (raw MAE about 0.16-0.23 with either proxy): its fast points are votes",
-    "  among weak models, and the voter's profile is measured on the reference's strong candidates, so it",
-    "  overrates voting among weak ones (the same gap shows at the fast end of GSM8K; measured below).",
+    "- The dependent proxy predicts its points again item by item, votes by their candidates' agreement",
+    "  (the voter's accuracy on the unanimous and the mixed inputs it was profiled on, below): votes among",
+    "  weak, disagreeing candidates are no longer overrated, and mostly leave the frontier.",
+    "- MATH-500 stays far off (raw MAE about 0.15-0.18): its validation split is small (97 items), so",
+    "  the points the search picks are those that did best on those items, predicted from the same items.",
     "- Coverage below 0.9 is the proxy's own error: the intervals carry the profiles' sampling noise",
     "  (a bootstrap over validation items) and the test sample's, not a bias of the composition;",
     "  `compile --verify N` widens them by the error it measures end to end.",
@@ -218,12 +220,11 @@ for v in voter["settings"]:
     )
 lines += [
     "",
-    "The proxy composes a vote as P(some candidate right) times the voter's profiled accuracy, and that",
-    "accuracy is measured on these inputs, nearly all unanimous. Weak candidates disagree far more often,",
-    "and on disagreement a weak voter is far below its profiled accuracy: this is the fast-end",
-    "overprediction of the votes in the tables above. Modelling it needs the voter's accuracy as a",
-    "function of the candidates' agreement, and the probability of each agreement under the composed",
-    "candidates, which the scalar composition and its exact search do not carry yet.",
+    "The search's scalar rule composes a vote as P(some candidate right) times the voter's profiled",
+    "accuracy, which is measured on these inputs, nearly all unanimous; weak candidates disagree far more",
+    "often, and on disagreement a weak voter is far below that accuracy. The item-wise pass of the",
+    "dependent proxy uses the two columns apart: per validation item, the probability that all, some or",
+    "none of the point's candidates are right, times the voter's accuracy on that kind of input.",
 ]
 open(sys.argv[2], "w").write("\n".join(lines) + "\n")
 print(f"wrote {sys.argv[2]}")
