@@ -31,6 +31,7 @@ import math
 import operator
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -220,14 +221,14 @@ class State(TypedDict, total=False):
 
 def run_python(code: str) -> str | None:
     """Runs `code` with python3 in a subprocess, 5 s timeout; its stdout if it exited 0.
-    A demo: the program runs unsandboxed with this user's rights."""
-    import subprocess
-
+    A demo: the program runs unsandboxed with this user's rights. The python3 is the one running
+    this app (sys.executable, isolated mode): a `python3` found on PATH may be a slow shim (pyenv's
+    took 0.2 s a run here)."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(code)
         path = f.name
     try:
-        p = subprocess.run(["python3", path], capture_output=True, text=True, timeout=PROGRAM_TIMEOUT_S)
+        p = subprocess.run([sys.executable, "-I", path], capture_output=True, text=True, timeout=PROGRAM_TIMEOUT_S)
         out = p.stdout.strip()
         return out if p.returncode == 0 and out else None
     except subprocess.TimeoutExpired:
