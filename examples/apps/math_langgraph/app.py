@@ -20,6 +20,7 @@ and its own answer check. The only things that know about a flowcompile gateway:
 
 Usage: python app.py --data FILE.jsonl [--limit N] [--base-url URL] [--out results.jsonl]
                      [--concurrency K] [--model NAME] [--api-key-env VAR] [--no-plan] [--json]
+Exits 1 if any item's run failed (the others still run and are written).
 """
 
 from __future__ import annotations
@@ -413,6 +414,7 @@ def main() -> None:
         lat = f"{s['mean_latency_s']:.3f} s" if s["mean_latency_s"] is not None else "-"
         print(f"{s['items']} items: accuracy {s['accuracy']:.3f} ({s['correct']} correct, "
               f"{s['failed']} failed), mean latency {lat}, wall {s['wall_s']:.1f} s")
+    sys.exit(1 if s["failed"] else 0)  # a failed run (its error on stderr) fails the command
 
 
 if __name__ == "__main__":
