@@ -180,8 +180,17 @@ FULL_PLAN = {
 }
 
 
+def plan_url(base_url: str) -> str:
+    """The plan endpoint of a gateway whose OpenAI base URL is `base_url`: it is served next to
+    /v1, not under it, so a trailing /v1 is stripped (http://h:p/v1 -> http://h:p/flowcompile/plan)."""
+    root = base_url.rstrip("/")
+    if root.endswith("/v1"):
+        root = root[: -len("/v1")]
+    return f"{root}/flowcompile/plan"
+
+
 async def fetch_plan(http: httpx.AsyncClient | None, base_url: str, run_id: str) -> dict:
-    """GET {base_url}/flowcompile/plan?run=<id>, e.g.
+    """GET {plan_url(base_url)}?run=<id> (the base URL without its /v1), e.g.
         {"point": "p3", "agents": {"generate_solver": {"samples": 1}, "programmer": {"enabled": false}}}
     Agents not named keep their defaults: all solvers enabled, 2 generic samples. Any failure
     (no such endpoint, connection refused, not JSON) means the full structure."""
@@ -189,7 +198,7 @@ async def fetch_plan(http: httpx.AsyncClient | None, base_url: str, run_id: str)
     if http is None:
         return plan
     try:
-        r = await http.get(f"{base_url.rstrip('/')}/flowcompile/plan", params={"run": run_id})
+        r = await http.get(plan_url(base_url), params={"run": run_id})
         if r.status_code != 200:
             return plan
         agents = r.json().get("agents", {})
@@ -404,7 +413,7 @@ def main() -> None:
     p.add_argument("--model", help="send this model for every agent (default: the agent's name)")
     p.add_argument("--out", help="write per-item results (JSONL) here")
     p.add_argument("--concurrency", type=int, default=8, help="items run at once (default 8)")
-    p.add_argument("--no-plan", action="store_true", help="do not ask {base_url}/flowcompile/plan")
+    p.add_argument("--no-plan", action="store_true", help="do not ask the server for a plan ({base_url without /v1}/flowcompile/plan)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = p.parse_args()
     s = asyncio.run(main_async(args))
