@@ -6,8 +6,8 @@
 #   2. capture: a capture gateway (--shape examples/math/workflow.toml --capture); the app runs
 #      over every validation item through it (concurrency 8);
 #   3. compile: `flowcompile compile ... --captured` replays the captured calls under every
-#      setting and writes the artifact;
-#   4. deploy: the zoo again at --time-scale S (latency measurable), one deploy gateway per
+#      setting (profiling calls into DIR/store.sqlite) and writes the artifact;
+#   4. deploy: the zoo again at --time-scale S (default 1: latency measurable), one deploy gateway per
 #      preset (--artifact, --preset); the app runs on the first N test items at each;
 #   5. a table per preset: the point (the gateway's plan endpoint), predicted accuracy with its
 #      90% interval, the app's own measured accuracy, predicted and measured latency (the app's
@@ -67,7 +67,7 @@ val=examples/data/gsm8k_validate.jsonl
 test=examples/data/gsm8k_test.jsonl
 app=examples/apps/math_langgraph/app.py
 mkdir -p "$out"
-rm -f "$out"/capture.sqlite* "$out"/app.artifact.json "$out"/app-demo.json "$out"/*.log "$out"/*.jsonl
+rm -f "$out"/capture.sqlite* "$out"/store.sqlite* "$out"/app.artifact.json "$out"/app-demo.json "$out"/*.log "$out"/*.jsonl
 
 pids=()
 cleanup() {
@@ -140,8 +140,8 @@ timings+=("capture=$(elapsed "$t")")
 stage "3. compile from the capture"
 t=$(now)
 "$bin" compile "$shape" --captured "$out/capture.sqlite" --data "$val" \
-  --providers "$out/providers.toml" -o "$out/app.artifact.json" > "$out/compile.out" 2> "$out/compile.log" \
-  || { tail -20 "$out/compile.log" >&2; fail "$bin compile $shape --captured $out/capture.sqlite --data $val --providers $out/providers.toml -o $out/app.artifact.json"; }
+  --providers "$out/providers.toml" --store "$out/store.sqlite" -o "$out/app.artifact.json" > "$out/compile.out" 2> "$out/compile.log" \
+  || { tail -20 "$out/compile.log" >&2; fail "$bin compile $shape --captured $out/capture.sqlite --data $val --providers $out/providers.toml --store $out/store.sqlite -o $out/app.artifact.json"; }
 grep -E 'captured (calls|runs)' "$out/compile.log" >&2 || true
 timings+=("compile=$(elapsed "$t")")
 stop "$zoo_pid" "zoo" "$out/zoo.log" 143
