@@ -18,7 +18,8 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/app-demo.sh [--items-test N] [--out DIR] [--presets LIST] [--time-scale S] [--bin PATH]
+Usage: scripts/app-demo.sh [--items-test N] [--out DIR] [--presets LIST] [--time-scale S]
+                           [--calls-per-setting K] [--bin PATH]
 
 Capture, compile and deploy the LangGraph math app (examples/apps/math_langgraph) through
 `flowcompile gateway` against the zoo, then print predicted against measured accuracy and
@@ -31,6 +32,9 @@ latency per preset.
   --time-scale S   the zoo's time scale while deploying (default 1: real time): measured latency
                    is the app's wall latency per item divided by S. A smaller S is faster but
                    multiplies the app's own overhead (Python, HTTP, the program it runs) by 1/S
+  --calls-per-setting K
+                   compile's replays per (agent, model, budget) (default: compile's, 100 of
+                   the 264 captured runs; 264 replays them all, about 2.5x the compile time)
   --bin PATH       the flowcompile binary (default: $FLOWCOMPILE_BIN, else flowcompile on PATH,
                    else target/release/flowcompile)
   -h, --help       this help
@@ -43,12 +47,14 @@ out=.flowcompile/app-demo
 presets=fast,medium,high
 scale=1
 bin="${FLOWCOMPILE_BIN:-}"
+compile_extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --items-test) items_test="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --presets) presets="$2"; shift 2 ;;
     --time-scale) scale="$2"; shift 2 ;;
+    --calls-per-setting) compile_extra=(--calls-per-setting "$2"); shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "app-demo: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -140,8 +146,8 @@ timings+=("capture=$(elapsed "$t")")
 stage "3. compile from the capture"
 t=$(now)
 "$bin" compile "$shape" --captured "$out/capture.sqlite" --data "$val" \
-  --providers "$out/providers.toml" --store "$out/store.sqlite" -o "$out/app.artifact.json" > "$out/compile.out" 2> "$out/compile.log" \
-  || { tail -20 "$out/compile.log" >&2; fail "$bin compile $shape --captured $out/capture.sqlite --data $val --providers $out/providers.toml --store $out/store.sqlite -o $out/app.artifact.json"; }
+  --providers "$out/providers.toml" --store "$out/store.sqlite" "${compile_extra[@]+"${compile_extra[@]}"}" -o "$out/app.artifact.json" > "$out/compile.out" 2> "$out/compile.log" \
+  || { tail -20 "$out/compile.log" >&2; fail "$bin compile $shape --captured $out/capture.sqlite --data $val --providers $out/providers.toml --store $out/store.sqlite ${compile_extra[*]+"${compile_extra[*]}"} -o $out/app.artifact.json"; }
 grep -E 'captured (calls|runs)' "$out/compile.log" >&2 || true
 timings+=("compile=$(elapsed "$t")")
 stop "$zoo_pid" "zoo" "$out/zoo.log" 143
