@@ -455,8 +455,14 @@ fn per_item_profiles(
     let store =
         flowcompile_store::Store::open(&options.store).map_err(|e| Error::Other(e.into()))?;
     let items = item_profiles(&store, wf, &keys).map_err(|e| Error::Other(e.into()))?;
-    let agreement =
-        Agreement::read(&store, wf, induction_key).map_err(|e| Error::Other(e.into()))?;
+    let capture = match &options.captured {
+        Some(path) => {
+            Some(flowcompile_store::Store::open(path).map_err(|e| Error::Other(e.into()))?)
+        }
+        None => None,
+    };
+    let agreement = Agreement::read(&store, wf, induction_key, capture.as_ref())
+        .map_err(|e| Error::Other(e.into()))?;
     Ok((items, agreement))
 }
 

@@ -54,14 +54,33 @@ enum Class {
 impl Agreement {
     /// Reads the voters' induced inputs under `induction_key` from `store` and scores each input's
     /// candidates against its item's gold answer. An input whose candidates the scorer cannot judge
-    /// without running code (unit-test scorers) is left out.
+    /// without running code (unit-test scorers) is left out. Inputs induced from a capture
+    /// (`captured`: the store `flowcompile gateway --capture` wrote) hold the voter's messages, not
+    /// its candidates: there the candidates are the run's captured replies of the answer agents the
+    /// vote is over, read with their agents' parsers.
     pub fn read(
         store: &Store,
         wf: &Workflow,
         induction_key: &str,
+        captured: Option<&Store>,
     ) -> Result<Agreement, StoreError> {
+        let mut replies: BTreeMap<(String, usize), Vec<String>> = BTreeMap::new();
+        if let Some(capture) = captured {
+            for row in capture.captured_calls()? {
+                if row.error.is_some() {
+                    continue;
+                }
+                if let Some(a) = wf.agents.iter().position(|a| a.name == row.agent) {
+                    replies.entry((row.run, a)).or_default().push(row.reply);
+                }
+            }
+        }
         let mut by_voter = BTreeMap::new();
-        for voter in voters(wf) {
+        for (voter, over) in votes(wf) {
+            let answerers: Vec<usize> = over
+                .into_iter()
+                .filter(|&a| flowcompile_pipeline::answers_to_gold(wf, a))
+                .collect();
             let agent = &wf.agents[voter];
             let rows = store.induced(&flowcompile_pipeline::Pipeline::examples_key(
                 induction_key,
@@ -78,15 +97,28 @@ impl Agreement {
                     Some(v) => v.to_string(),
                     None => continue,
                 };
-                let Some(Value::Array(candidates)) = inputs.get("candidates") else {
-                    continue;
+                let run = ItemProfiles::item_of(&row.input_id);
+                let candidates: Vec<String> = match inputs.get("candidates") {
+                    Some(Value::Array(c)) => c
+                        .iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect(),
+                    _ => answerers
+                        .iter()
+                        .flat_map(|&a| {
+                            let parser = &wf.agents[a].output;
+                            replies
+                                .get(&(run.to_string(), a))
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|r| flowcompile_runner::parse_output(parser, r).ok())
+                        })
+                        .collect(),
                 };
                 let right: Option<Vec<bool>> = candidates
                     .iter()
                     .map(|c| {
-                        let text = c.as_str()?;
-                        flowcompile_runner::score_text(wf.task.scorer, text, &gold)
-                            .map(|s| s.correct)
+                        flowcompile_runner::score_text(wf.task.scorer, c, &gold).map(|s| s.correct)
                     })
                     .collect();
                 let Some(right) = right.filter(|r| !r.is_empty()) else {
@@ -125,11 +157,28 @@ impl Agreement {
 
 /// The agents that vote: the ensemble of every vote node.
 fn voters(wf: &Workflow) -> BTreeSet<usize> {
+    votes(wf).into_iter().map(|(voter, _)| voter).collect()
+}
+
+/// Every vote: its ensemble agent and the agents under the node it votes over.
+fn votes(wf: &Workflow) -> Vec<(usize, BTreeSet<usize>)> {
+    fn under(wf: &Workflow, node: flowcompile_ir::NodeId, out: &mut BTreeSet<usize>) {
+        if let NodeKind::Agent(AgentId(a)) = wf.node(node).kind {
+            out.insert(a as usize);
+        }
+        for child in wf.children(node) {
+            under(wf, child, out);
+        }
+    }
     wf.nodes
         .iter()
         .filter_map(|n| match n.kind {
-            NodeKind::Vote { ensemble, .. } => match wf.node(ensemble).kind {
-                NodeKind::Agent(AgentId(a)) => Some(a as usize),
+            NodeKind::Vote { ensemble, over, .. } => match wf.node(ensemble).kind {
+                NodeKind::Agent(AgentId(a)) => {
+                    let mut agents = BTreeSet::new();
+                    under(wf, over, &mut agents);
+                    Some((a as usize, agents))
+                }
                 _ => None,
             },
             _ => None,
