@@ -32,6 +32,7 @@
 
 #[cfg(feature = "axum")]
 mod api_error;
+mod auth;
 mod chat;
 mod common;
 mod completions;
@@ -41,6 +42,7 @@ mod models;
 
 #[cfg(feature = "axum")]
 pub use api_error::{parse_json, unknown_path, wrong_method, ApiError};
+pub use auth::bearer_matches;
 pub use chat::{
     AssistantMessage, ChatChoice, ChatChunkChoice, ChatCompletionChunk, ChatCompletionRequest,
     ChatCompletionResponse, ChatDelta, ChatMessage, ContentPart, MessageContent,
