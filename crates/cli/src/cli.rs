@@ -314,7 +314,7 @@ pub struct RouteBuildArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ZooCommand {
-    /// Serve the zoo's models over the OpenAI API on loopback until Ctrl-C.
+    /// Serve the zoo's models over the OpenAI API on loopback until Ctrl-C or SIGTERM.
     ///
     /// Every reply is synthetic ("system_fingerprint": "zoo (synthetic)"). The zoo answers questions
     /// from the task files it is given (GSM8K, MATH, HotpotQA JSONL) with seeded correctness; other

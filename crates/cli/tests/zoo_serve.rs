@@ -42,7 +42,7 @@ fn zoo_serve_answers_the_openai_api_on_loopback() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let _server = Server(child);
+    let mut server = Server(child);
     assert!(
         line.contains("zoo (synthetic)") && line.contains("264 tasks"),
         "{line}"
@@ -84,4 +84,13 @@ fn zoo_serve_answers_the_openai_api_on_loopback() {
         r#"{"model":"gpt-9","messages":[]}"#,
     );
     assert!(unknown.starts_with("HTTP/1.1 4"), "{unknown}");
+
+    // SIGTERM (what a supervisor or `timeout` sends) stops the server cleanly, with exit code 0.
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "zoo serve ended with {status} on SIGTERM");
 }

@@ -44,7 +44,7 @@ pub fn serve(args: ZooServeArgs) -> Result<(), Failure> {
         let addr = listener.local_addr().context("no local address")?;
         let models: Vec<String> = zoo.model_names().map(String::from).collect();
         println!(
-            "zoo (synthetic): {} models ({}) and {} tasks on http://{addr}/v1 (time scale {time_scale}); Ctrl-C stops",
+            "zoo (synthetic): {} models ({}) and {} tasks on http://{addr}/v1 (time scale {time_scale}); Ctrl-C or SIGTERM stops",
             models.len(),
             models.join(", "),
             zoo.n_tasks()
@@ -52,9 +52,7 @@ pub fn serve(args: ZooServeArgs) -> Result<(), Failure> {
         if zoo.n_tasks() == 0 {
             eprintln!("warning: no --tasks given: every prompt is unknown to the zoo and its correctness undefined");
         }
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
+        let shutdown = super::serve::shutdown_signal();
         let opts = ZooServeOptions { time_scale, ..ZooServeOptions::default() };
         serve_zoo(listener, Arc::new(zoo), opts, shutdown).await.context("zoo server failed")?;
         Ok::<(), anyhow::Error>(())
