@@ -163,6 +163,7 @@ pub fn import_v2(text: &str, source: &str) -> Result<Artifact, ArtifactError> {
             latency: LatencyModel::Tokens,
             dependence: 0.0,
             intervals: None,
+            selection: None,
         },
         space: None,
         points,

@@ -212,6 +212,21 @@ impl Artifact {
             _ => {}
         }
         for (i, p) in self.points.iter().enumerate() {
+            if let Some(d) = p.predicted.selection_optimism {
+                if !(d.is_finite() && (-1.0..=1.0).contains(&d)) {
+                    return Err(fail(
+                        format!("points[{i}].predicted.selection_optimism"),
+                        format!("{d} is not an accuracy correction: expected a finite number in [-1, 1]"),
+                    ));
+                }
+                if self.proxy.selection.is_none() {
+                    return Err(fail(
+                        format!("points[{i}].predicted.selection_optimism"),
+                        "the point is corrected for selection but proxy.selection does not say how"
+                            .into(),
+                    ));
+                }
+            }
             let checks = [
                 (
                     "accuracy_interval",
@@ -372,6 +387,7 @@ mod tests {
                 latency_s: lat,
                 accuracy_interval: Some([acc - 0.1, acc + 0.05]),
                 latency_interval_s: Some([lat * 0.9, lat * 1.2]),
+                selection_optimism: Some(0.01),
             },
             origin: None,
         };
@@ -397,6 +413,10 @@ mod tests {
                     seed: 7,
                     verified_accuracy_rms: None,
                     verified_latency_rel_rms: None,
+                }),
+                selection: Some(SelectionCorrection {
+                    resamples: 60,
+                    seed: 23,
                 }),
             },
             space: Some(SpaceSummary {
@@ -447,6 +467,7 @@ mod tests {
         let mut a = artifact();
         a.format = ArtifactFormat::V1;
         a.proxy.intervals = None;
+        a.proxy.selection = None;
         for p in &mut a.points {
             p.predicted = Predicted::new(p.predicted.accuracy, p.predicted.latency_s);
         }
@@ -493,6 +514,14 @@ mod tests {
         check_invalid(
             |a| a.proxy.intervals.as_mut().unwrap().level = 0.95,
             "a.json: proxy.intervals.level: level 0.95 is not 0.9: every interval of an artifact is a 90% interval",
+        );
+        check_invalid(
+            |a| a.proxy.selection = None,
+            "a.json: points[0].predicted.selection_optimism: the point is corrected for selection but proxy.selection does not say how",
+        );
+        check_invalid(
+            |a| a.points[1].predicted.selection_optimism = Some(1.5),
+            "a.json: points[1].predicted.selection_optimism: 1.5 is not an accuracy correction: expected a finite number in [-1, 1]",
         );
         // NaN cannot be written as JSON; the check refuses it in memory.
         let mut a = artifact();

@@ -40,6 +40,6 @@ pub use import::import_v2;
 pub use json::{json_schema, parse_any, sha256_hex};
 pub use model::{
     Artifact, ArtifactFormat, IntervalMethod, Intervals, Origin, Point, PointSetting,
-    PointStructure, Predicted, Provenance, ProxyModel, SlotSummary, SpaceSummary,
-    FORMAT_PROTOTYPE_V2, FORMAT_V1, FORMAT_V2, INTERVAL_LEVEL,
+    PointStructure, Predicted, Provenance, ProxyModel, SelectionCorrection, SlotSummary,
+    SpaceSummary, FORMAT_PROTOTYPE_V2, FORMAT_V1, FORMAT_V2, INTERVAL_LEVEL,
 };

@@ -108,6 +108,25 @@ pub struct ProxyModel {
     /// profiles read from files, which hold averages only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intervals: Option<Intervals>,
+    /// How the points' accuracies were corrected for their selection on the items they were
+    /// predicted from; absent when they were not (profiles read from files, `--proxy independent`,
+    /// artifacts before the correction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<SelectionCorrection>,
+}
+
+/// The selection-optimism correction of an artifact's accuracies: the validation items resampled
+/// with replacement, the whole selection (profiles, exact search, item-wise prediction) run again on
+/// each resample, and each point lowered by the mean of how much the resample's pick at its latency
+/// was more accurate on the resample than on the original items (the optimism bootstrap).
+#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectionCorrection {
+    /// Resamples of the selection.
+    #[schemars(range(min = 1))]
+    pub resamples: u32,
+    /// Seed of the resampling (the same inputs and seed give the same correction, bit for bit).
+    pub seed: u64,
 }
 
 /// How the intervals of an artifact's points were made, and what they promise.
@@ -259,6 +278,10 @@ pub struct Predicted {
     /// `accuracy_interval` is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_interval_s: Option<[f64; 2]>,
+    /// How much `accuracy` (and its interval) was lowered for the point's selection on the items it
+    /// was predicted from (see [`SelectionCorrection`]); absent when it was not corrected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection_optimism: Option<f64>,
 }
 
 impl Predicted {
@@ -269,6 +292,7 @@ impl Predicted {
             latency_s,
             accuracy_interval: None,
             latency_interval_s: None,
+            selection_optimism: None,
         }
     }
 }

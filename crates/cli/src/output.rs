@@ -46,6 +46,23 @@ pub fn header(a: &Artifact) {
             digits(&s.n_configs_after_pruning)
         );
     }
+    if let Some(sel) = &a.proxy.selection {
+        let shifts: Vec<f64> = a
+            .points
+            .iter()
+            .filter_map(|p| p.predicted.selection_optimism)
+            .collect();
+        if let (Some(lo), Some(hi)) = (
+            shifts.iter().copied().reduce(f64::min),
+            shifts.iter().copied().reduce(f64::max),
+        ) {
+            println!(
+                "accuracy: corrected for selection on the validation items (optimism bootstrap, {} resamples): {} points lowered by {lo:.3} to {hi:.3}",
+                sel.resamples,
+                shifts.len()
+            );
+        }
+    }
     if let Some(from) = &a.provenance.imported_from {
         println!("imported from {from}");
     }

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use flowcompile_artifact::{
-    sha256_hex, Artifact, ArtifactFormat, Point, Predicted, Provenance, ProxyModel, SlotSummary,
-    SpaceSummary,
+    sha256_hex, Artifact, ArtifactFormat, Point, Predicted, Provenance, ProxyModel,
+    SelectionCorrection, SlotSummary, SpaceSummary,
 };
 use flowcompile_ir::{DesignSpace, ExecutionModel, LatencyModel, Workflow};
 use flowcompile_pipeline::{item_profiles, ItemProfiles, PipelineError};
@@ -19,6 +19,7 @@ use crate::dependence::FailurePairs;
 use crate::itemwise::{self, Agreement};
 use crate::load::{self, Restriction};
 use crate::measure::{self, MeasureOptions, Measured};
+use crate::optimism::{self, Selection};
 use crate::uncertainty;
 use crate::{Error, Observer, Result};
 
@@ -80,8 +81,10 @@ pub struct Timings {
     pub profile_s: f64,
     /// Resolving per-setting metrics.
     pub resolve_s: f64,
-    /// Pruning and the exact search.
+    /// Pruning and the exact search (and the item-wise re-prediction of its points).
     pub search_s: f64,
+    /// The selection-optimism correction: the selection run again on resampled items.
+    pub selection_s: f64,
     /// The bootstrap of the points' intervals.
     pub intervals_s: f64,
     /// Writing the artifact.
@@ -213,8 +216,11 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
     let problem =
         Problem::new(&space, &wf.tools, &metrics, opts.execution).with_dependence(dependence);
     let mut frontier = pareto(&problem);
-    timings.search_s = started.elapsed().as_secs_f64();
-    let itemwise = match (opts.proxy, &profiles.per_item, &profiles.agreement) {
+    let resampled_dependence = failure_pairs
+        .as_ref()
+        .filter(|_| opts.proxy == ProxyKind::Dependent && measured_dependence.is_some())
+        .map(|pairs| (pairs, dependence));
+    let mut itemwise = match (opts.proxy, &profiles.per_item, &profiles.agreement) {
         (ProxyKind::Dependent, Some(items), Some(agreement)) => {
             let r = itemwise::repredict(&wf, &space, &mut frontier, items, agreement);
             observer.note(&format!(
@@ -227,6 +233,41 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
         }
         _ => None,
     };
+    timings.search_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let proxy = uncertainty::Proxy {
+        wf: &wf,
+        space: &space,
+        metrics: &metrics,
+        execution: opts.execution,
+        dependence: resampled_dependence,
+    };
+    let selection = match (&mut itemwise, &profiles.per_item, &profiles.agreement) {
+        (Some(r), Some(items), Some(agreement)) if r.n_repredicted > 0 => {
+            let sel = Selection {
+                proxy: &proxy,
+                items,
+                agreement,
+            };
+            let c = optimism::correct(&sel, &mut frontier, &mut r.per_item);
+            let shifts: Vec<f64> = c.optimism.iter().flatten().copied().collect();
+            if !shifts.is_empty() {
+                let (lo, hi) = shifts
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                        (lo.min(x), hi.max(x))
+                    });
+                observer.note(&format!(
+                    "note: accuracies lowered by {lo:.3} to {hi:.3} for selection on the items they are predicted from ({} resamples of the whole selection); {} then matched or beaten by a faster point dropped",
+                    optimism::RESAMPLES,
+                    c.n_dropped
+                ));
+            }
+            Some(c)
+        }
+        _ => None,
+    };
+    timings.selection_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
     let models_label = opts.models_label.clone().or_else(|| {
@@ -237,16 +278,6 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
     });
     let (intervals, method) = match &profiles.per_item {
         Some(items) => {
-            let proxy = uncertainty::Proxy {
-                wf: &wf,
-                space: &space,
-                metrics: &metrics,
-                execution: opts.execution,
-                dependence: failure_pairs
-                    .as_ref()
-                    .filter(|_| opts.proxy == ProxyKind::Dependent && measured_dependence.is_some())
-                    .map(|pairs| (pairs, dependence)),
-            };
             let (mut intervals, method) =
                 uncertainty::intervals(&proxy, &frontier, items, observer);
             if let Some(r) = &itemwise {
@@ -261,11 +292,13 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
     };
     timings.intervals_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
+    let optimism = selection.as_ref().map(|c| c.optimism.as_slice());
     let artifact = artifact(
         &wf,
         &space,
         &frontier,
         &intervals,
+        optimism.unwrap_or(&[]),
         Provenance {
             tool: "flowcompile".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -279,6 +312,10 @@ pub fn compile(opts: &CompileOptions, observer: &dyn Observer) -> Result<Compile
             latency: opts.latency,
             dependence: dependence.any_of,
             intervals: method,
+            selection: selection.as_ref().map(|_| SelectionCorrection {
+                resamples: optimism::RESAMPLES,
+                seed: optimism::SEED,
+            }),
         },
     );
     let output = opts
@@ -473,6 +510,7 @@ fn artifact(
     space: &DesignSpace,
     frontier: &Frontier,
     intervals: &[uncertainty::PointIntervals],
+    optimism: &[Option<f64>],
     provenance: Provenance,
     proxy: ProxyModel,
 ) -> Artifact {
@@ -485,6 +523,7 @@ fn artifact(
             let predicted = Predicted {
                 accuracy_interval: interval.accuracy,
                 latency_interval_s: interval.latency_s,
+                selection_optimism: optimism.get(i).copied().flatten(),
                 ..Predicted::new(p.metrics.accuracy, p.metrics.latency_s)
             };
             Point::from_search(wf, space, p.structure, &p.settings, predicted)

@@ -206,6 +206,105 @@ pub struct Repredicted {
     pub n_dropped: usize,
 }
 
+/// Points composed per validation item from per-item profiles, with the voters' rates by
+/// agreement measured under optional item weights (a bootstrap resample's draw counts).
+pub struct ItemModel<'a> {
+    space: &'a DesignSpace,
+    rows: Vec<&'a Vec<Vec<Option<SettingStats>>>>,
+    eval: Eval,
+}
+
+impl<'a> ItemModel<'a> {
+    /// The model of `items`: `weights[i]` weighs the `i`-th item (in id order) in the voters'
+    /// rates, all 1 without weights.
+    pub fn new(
+        wf: &Workflow,
+        space: &'a DesignSpace,
+        items: &'a ItemProfiles,
+        agreement: &Agreement,
+        weights: Option<&[f64]>,
+    ) -> ItemModel<'a> {
+        let rows: Vec<&Vec<Vec<Option<SettingStats>>>> = items.items.values().collect();
+        let mut rates = BTreeMap::new();
+        for (&voter, classes) in &agreement.by_voter {
+            for j in 0..wf.agents[voter].settings.len() {
+                let mut sums = [(0.0, 0.0); 3];
+                let mut overall = (0.0, 0.0);
+                for (i, (id, row)) in items.items.iter().enumerate() {
+                    let Some(s) = row.get(voter).and_then(|r| r.get(j)).copied().flatten() else {
+                        continue;
+                    };
+                    let w = weights.map_or(1.0, |w| w[i]);
+                    overall.0 += w * s.accuracy;
+                    overall.1 += w;
+                    let k = match classes.get(id.as_str()) {
+                        Some(Class::All) => 0,
+                        Some(Class::Mixed) => 1,
+                        Some(Class::None) => 2,
+                        None => continue,
+                    };
+                    sums[k].0 += w * s.accuracy;
+                    sums[k].1 += w;
+                }
+                if overall.1 == 0.0 {
+                    continue;
+                }
+                let mean = overall.0 / overall.1;
+                let rate =
+                    |(s, n): (f64, f64), fallback: f64| if n > 0.0 { s / n } else { fallback };
+                rates.insert(
+                    (voter, j),
+                    Rates {
+                        all: rate(sums[0], mean),
+                        mixed: rate(sums[1], mean),
+                        none: rate(sums[2], 0.0),
+                    },
+                );
+            }
+        }
+        ItemModel {
+            space,
+            rows,
+            eval: Eval {
+                voters: voters(wf),
+                rates,
+            },
+        }
+    }
+
+    /// The point's success on each item where every call it makes was measured, as (item index,
+    /// success); `None` when that is fewer than [`MIN_ITEMS`] items.
+    pub fn successes(&self, p: &Point) -> Option<Vec<(usize, f64)>> {
+        let expr = &self.space.structures[p.structure].expr;
+        let setting = |slot: SlotId| {
+            p.settings
+                .iter()
+                .find(|(s, _)| *s == slot)
+                .map_or(0, |(_, j)| *j as usize)
+        };
+        let values: Vec<(usize, f64)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, row)| Some((i, self.eval.success(expr, row, &setting)?)))
+            .collect();
+        (values.len() >= MIN_ITEMS).then_some(values)
+    }
+
+    /// The point's item-wise accuracy: the mean of its successes, each item weighted by
+    /// `weights[item]` (all 1 without weights); `None` as for [`ItemModel::successes`], or when
+    /// no weight is left on its items.
+    pub fn accuracy(&self, p: &Point, weights: Option<&[f64]>) -> Option<f64> {
+        let (mut sum, mut n) = (0.0, 0.0);
+        for (i, v) in self.successes(p)? {
+            let w = weights.map_or(1.0, |w| w[i]);
+            sum += w * v;
+            n += w;
+        }
+        (n > 0.0).then(|| sum / n)
+    }
+}
+
 /// Predicts every point of `frontier` again item-wise (see the module docs), then drops the points
 /// another point now matches or beats: the frontier stays fastest first with strictly rising
 /// accuracy.
@@ -216,84 +315,43 @@ pub fn repredict(
     items: &ItemProfiles,
     agreement: &Agreement,
 ) -> Repredicted {
-    let rows: Vec<&Vec<Vec<Option<SettingStats>>>> = items.items.values().collect();
-    let mut rates = BTreeMap::new();
-    for (&voter, classes) in &agreement.by_voter {
-        let ids: Vec<&String> = items.items.keys().collect();
-        for j in 0..wf.agents[voter].settings.len() {
-            let mut sums = [(0.0, 0.0); 3];
-            let mut overall = (0.0, 0.0);
-            for (id, row) in ids.iter().zip(&rows) {
-                let Some(s) = row.get(voter).and_then(|r| r.get(j)).copied().flatten() else {
-                    continue;
-                };
-                overall.0 += s.accuracy;
-                overall.1 += 1.0;
-                let k = match classes.get(id.as_str()) {
-                    Some(Class::All) => 0,
-                    Some(Class::Mixed) => 1,
-                    Some(Class::None) => 2,
-                    None => continue,
-                };
-                sums[k].0 += s.accuracy;
-                sums[k].1 += 1.0;
-            }
-            if overall.1 == 0.0 {
-                continue;
-            }
-            let mean = overall.0 / overall.1;
-            let rate = |(s, n): (f64, f64), fallback: f64| if n > 0.0 { s / n } else { fallback };
-            rates.insert(
-                (voter, j),
-                Rates {
-                    all: rate(sums[0], mean),
-                    mixed: rate(sums[1], mean),
-                    none: rate(sums[2], 0.0),
-                },
-            );
-        }
-    }
-    let eval = Eval {
-        voters: voters(wf),
-        rates,
-    };
+    let model = ItemModel::new(wf, space, items, agreement, None);
     let mut scored: Vec<(Point, Option<Vec<f64>>)> = Vec::with_capacity(frontier.points.len());
     let mut n_repredicted = 0;
-    for p in frontier.points.drain(..) {
-        let expr = &space.structures[p.structure].expr;
-        let setting = |slot: SlotId| {
-            p.settings
-                .iter()
-                .find(|(s, _)| *s == slot)
-                .map_or(0, |(_, j)| *j as usize)
-        };
-        let values: Vec<f64> = rows
-            .iter()
-            .filter_map(|row| eval.success(expr, row, &setting))
-            .collect();
-        if values.len() < MIN_ITEMS {
+    for mut p in frontier.points.drain(..) {
+        let Some(values) = model.successes(&p) else {
             scored.push((p, None));
             continue;
-        }
+        };
+        let values: Vec<f64> = values.into_iter().map(|(_, v)| v).collect();
         n_repredicted += 1;
-        let mut p = p;
         p.metrics.accuracy = values.iter().sum::<f64>() / values.len() as f64;
         scored.push((p, Some(values)));
     }
     let before = scored.len();
-    let mut best = f64::NEG_INFINITY;
     let mut per_item = Vec::new();
-    for (p, values) in scored {
-        if p.metrics.accuracy > best {
-            best = p.metrics.accuracy;
-            frontier.points.push(p);
-            per_item.push(values);
-        }
-    }
+    keep_rising(&mut frontier.points, &mut per_item, scored);
     Repredicted {
         n_dropped: before - frontier.points.len(),
         per_item,
         n_repredicted,
+    }
+}
+
+/// Moves `scored` (fastest first) into `points` and `per_item`, keeping a point only when it is
+/// strictly more accurate than every faster point kept.
+pub(crate) fn keep_rising<T>(
+    points: &mut Vec<Point>,
+    per_item: &mut Vec<T>,
+    scored: impl IntoIterator<Item = (Point, T)>,
+) {
+    let mut best = f64::NEG_INFINITY;
+    for (p, values) in scored {
+        if p.metrics.accuracy > best {
+            best = p.metrics.accuracy;
+            points.push(p);
+            per_item.push(values);
+        }
     }
 }
 
@@ -547,6 +605,75 @@ count = [1, 2]
         };
         repredict(&wf, &space, &mut only_vote, &items, &agreement);
         assert_eq!(only_vote.points[0].metrics.accuracy, 0.5);
+    }
+
+    /// On the capture path a voter's induced input holds its messages, not its candidates: the
+    /// classes come from the same run's captured replies of the solver, parsed and scored against
+    /// the item's gold answer; a run whose solver calls failed is left out.
+    #[test]
+    fn a_captured_vote_is_classed_by_the_runs_captured_answers() {
+        let text = WORKFLOW.replace(
+            "[agents.solver]\nprompt = \"{{ q }}\"",
+            "[agents.solver]\nprompt = \"{{ q }}\"\noutput = \"boxed\"",
+        );
+        let wf = flowcompile_spec::parse(&text, "v.toml").unwrap();
+        let solver = wf.agents.iter().position(|a| a.name == "solver").unwrap();
+        assert!(flowcompile_pipeline::answers_to_gold(&wf, solver));
+        let dir = std::env::temp_dir().join(format!("fc-agreement-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(dir.join("store.sqlite")).unwrap();
+        let capture = Store::open(dir.join("capture.sqlite")).unwrap();
+        let key = flowcompile_pipeline::Pipeline::examples_key("ind", "voter");
+        let induced: Vec<flowcompile_store::InducedRow> = ["r1", "r2", "r3", "r4"]
+            .iter()
+            .map(|run| flowcompile_store::InducedRow {
+                agent: key.clone(),
+                input_id: format!("{run}#0.0"),
+                inputs_json: serde_json::json!({
+                    "a": "4",
+                    "messages": [{"role": "user", "content": "which is right?"}],
+                })
+                .to_string(),
+                reference_output: "4".into(),
+            })
+            .collect();
+        store.record_induced(&induced).unwrap();
+        let call = |run: &str, agent: &str, reply: &str, error: Option<&str>| {
+            capture
+                .record_captured_call(&flowcompile_store::CapturedCallRow {
+                    run: run.into(),
+                    agent: agent.into(),
+                    call_index: 0,
+                    model: "small".into(),
+                    budget_tokens: 10,
+                    request_json: "{}".into(),
+                    reply: reply.into(),
+                    reasoning: None,
+                    prompt_tokens: None,
+                    completion_tokens: None,
+                    latency_s: 0.1,
+                    error: error.map(str::to_string),
+                    created_at_unix_s: 0,
+                })
+                .unwrap();
+        };
+        // r1 unanimous and right, r2 split, r3 unanimous and wrong, r4 only failed calls.
+        for (run, replies) in [("r1", ["4", "4"]), ("r2", ["4", "5"]), ("r3", ["5", "6"])] {
+            for r in replies {
+                call(run, "solver", &format!("so \\boxed{{{r}}}"), None);
+            }
+            call(run, "voter", "4", None);
+        }
+        call("r4", "solver", "", Some("upstream 502"));
+        let agreement = Agreement::read(&store, &wf, "ind", Some(&capture)).unwrap();
+        let voter = wf.agents.iter().position(|a| a.name == "voter").unwrap();
+        assert_eq!(agreement.counts(voter), (1, 1, 1));
+        assert_eq!(agreement.by_voter[&voter]["r2"], Class::Mixed);
+        assert!(!agreement.by_voter[&voter].contains_key("r4"));
+        // Without the capture the same inputs have no candidates to class.
+        let blind = Agreement::read(&store, &wf, "ind", None).unwrap();
+        assert_eq!(blind.counts(voter), (0, 0, 0));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! | restrict | [`load::restrict`] | narrows the design space to some models and budgets |
 //! | measure | [`measure`] | data induction and profiling through the store (`flowcompile_pipeline`) |
 //! | resolve, search, write | [`compile`] | per-setting metrics, the exact Pareto set, the artifact |
+//! | item-wise | [`itemwise`] | the frontier's points composed again per validation item, votes by agreement |
+//! | selection | [`optimism`] | each point's selection optimism, by the whole selection rerun on resampled items |
 //! | intervals | [`uncertainty`] | 90% intervals of the points' predictions, by a bootstrap over validation items |
 //! | eval | [`runs`] | end-to-end runs of configurations, resumable under one run-key scheme |
 //! | validate | [`validate`] | a compiled frontier against held-out runs (`flowcompile test`) |
@@ -55,6 +57,7 @@ pub mod load;
 pub mod measure;
 pub mod models;
 mod observe;
+pub mod optimism;
 pub mod route;
 pub mod runs;
 #[cfg(test)]

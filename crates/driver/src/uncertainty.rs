@@ -72,7 +72,7 @@ pub struct Proxy<'a> {
 }
 
 /// One (agent, setting)'s calls by item: (item index, score sum, latency sum, calls).
-type Cells = Vec<(usize, f64, f64, f64)>;
+pub(crate) type Cells = Vec<(usize, f64, f64, f64)>;
 
 /// The intervals of every frontier point (in the frontier's order), and how they were made.
 pub fn intervals(
@@ -242,7 +242,7 @@ fn wilson(p: f64, n: usize) -> [f64; 2] {
 
 /// The weighted mean score and latency of one setting's calls (each item weighted by
 /// `weights[item]`, all 1 without weights); `None` when no weighted call is left.
-fn weighted(cells: &Cells, weights: Option<&[f64]>) -> Option<(f64, f64)> {
+pub(crate) fn weighted(cells: &Cells, weights: Option<&[f64]>) -> Option<(f64, f64)> {
     let (mut score, mut latency, mut calls) = (0.0, 0.0, 0.0);
     for &(item, s, l, n) in cells {
         let w = weights.map_or(1.0, |w| w[item]);
@@ -274,7 +274,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// The splitmix64 generator: a fixed, portable sequence from a seed.
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
     fn next(&mut self) -> u64 {
@@ -286,7 +286,7 @@ impl SplitMix {
     }
 
     /// A draw from 0..n (n > 0), by the multiply-shift map of a 64-bit word.
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next()) * n as u128) >> 64) as usize
     }
 }

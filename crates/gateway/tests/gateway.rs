@@ -276,6 +276,7 @@ fn deployment(upstream: &ZooServer) -> (Reference, Deployment) {
             latency: LatencyModel::Measured,
             dependence: 0.0,
             intervals: None,
+            selection: None,
         },
         space: None,
         points: vec![

@@ -91,6 +91,7 @@ fn point() -> impl Strategy<Value = Point> {
                     }),
                     latency_interval_s: widths
                         .map(|(_, _, below, above)| [latency_s * below, latency_s + above]),
+                    selection_optimism: widths.map(|(below, ..)| below * 0.05),
                 },
                 origin,
             },
@@ -139,6 +140,10 @@ fn artifact() -> impl Strategy<Value = Artifact> {
                 verified_accuracy_rms: rms,
                 verified_latency_rel_rms: rms,
             }),
+            selection: Some(SelectionCorrection {
+                resamples: 60,
+                seed,
+            }),
         });
     (
         text(),
@@ -152,6 +157,7 @@ fn artifact() -> impl Strategy<Value = Artifact> {
             let v1 = proxy.dependence < 0.5;
             if v1 {
                 proxy.intervals = None;
+                proxy.selection = None;
                 for p in &mut points {
                     p.predicted = Predicted::new(p.predicted.accuracy, p.predicted.latency_s);
                 }
