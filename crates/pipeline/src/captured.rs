@@ -10,7 +10,7 @@ use flowcompile_store::{CapturedCallRow, InducedRow, Store};
 use serde_json::{Map, Value};
 
 use crate::error::PipelineError;
-use crate::induce::{answers_to_gold, gold_text, AgentExamples, InduceReport};
+use crate::induce::{answers_to_gold, gold_text, votes_among_answers, AgentExamples, InduceReport};
 use crate::Pipeline;
 
 /// The template variable under which a captured example keeps its request's messages; profiling
@@ -29,7 +29,8 @@ impl Pipeline {
     /// against the gold answer with the task's scorer; every successful call of a run that
     /// scores at least `min_score` becomes an example of its agent, its captured reply the
     /// reference output, and the calls of answer agents ([`answers_to_gold`]) of every finished
-    /// run become examples labelled with the gold answer. A run without a final answer is left
+    /// run become examples labelled with the gold answer, as do a vote's ensemble's
+    /// ([`votes_among_answers`]) in every run where an answer agent's reply was right. A run without a final answer is left
     /// out and counted in `items_failed`. `split` names the items' file in errors.
     ///
     /// Fails when the capture's agents and the shape's differ (naming both sides), when a run is
@@ -130,11 +131,28 @@ impl Pipeline {
                     fields.insert(f.clone(), v.clone());
                 }
             }
+            // Whether one of the run's answers was right: a vote's ensemble is kept from a failed
+            // run when it had a right answer to pick.
+            let mut some_right = false;
             for c in run_calls.iter().filter(|c| c.error.is_none()) {
                 let Some(a) = wf.agents.iter().position(|a| a.name == c.agent) else {
                     continue;
                 };
-                let to_gold = answers_to_gold(wf, a);
+                if answers_to_gold(wf, a) {
+                    let answer =
+                        parse_output(&wf.agents[a].output, &c.reply).unwrap_or_else(|raw| raw);
+                    if score(wf.task.scorer, &answer, &gold_value).await.correct {
+                        some_right = true;
+                        break;
+                    }
+                }
+            }
+            for c in run_calls.iter().filter(|c| c.error.is_none()) {
+                let Some(a) = wf.agents.iter().position(|a| a.name == c.agent) else {
+                    continue;
+                };
+                let picks = votes_among_answers(wf, a) && (passed || some_right);
+                let to_gold = answers_to_gold(wf, a) || picks;
                 if !passed && !to_gold {
                     continue;
                 }

@@ -5,6 +5,10 @@
 //! kept from every completed run, passing or not, with the item's gold answer as the reference, so
 //! that profiling measures them on the task's whole distribution rather than on the items the
 //! reference configuration happened to solve, and against the truth rather than the reference.
+//! A vote's ensemble that picks among answers ([`votes_among_answers`]) is kept, with the gold
+//! answer as the reference, from every completed run in which at least one of its candidates was
+//! right (and from passing runs): its accuracy is that of picking a right candidate when there is
+//! one, measured whether or not the reference's own pick was right.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
@@ -239,13 +243,14 @@ impl Pipeline {
         verdicts
     }
 
-    /// Whether the agent named `name` is scored against the gold answer ([`answers_to_gold`]).
-    fn gold_scored(&self, name: &str) -> bool {
+    /// Whether the agent named `name` is one `which` says of: [`answers_to_gold`] (scored
+    /// against the gold answer) or [`votes_among_answers`].
+    fn agent_is(&self, name: &str, which: fn(&Workflow, usize) -> bool) -> bool {
         let wf = self.wf();
         wf.agents
             .iter()
             .position(|a| a.name == name)
-            .is_some_and(|i| answers_to_gold(wf, i))
+            .is_some_and(|i| which(wf, i))
     }
 
     /// Stores one item's induced examples, then its result (so a crash in between re-runs it).
@@ -270,10 +275,18 @@ impl Pipeline {
             if call.error.is_some() {
                 continue;
             }
-            if let (Some(gold), true) = (&gold, self.gold_scored(&call.agent)) {
+            if let (Some(gold), true) = (&gold, self.agent_is(&call.agent, answers_to_gold)) {
                 let mut row = induced_row(key, &run.item_id, call);
                 row.reference_output = gold.clone();
                 rows.push(row);
+                continue;
+            }
+            if let (Some(gold), true) = (&gold, self.agent_is(&call.agent, votes_among_answers)) {
+                if passed || some_candidate_right(self.wf().task.scorer, call, gold) {
+                    let mut row = induced_row(key, &run.item_id, call);
+                    row.reference_output = gold.clone();
+                    rows.push(row);
+                }
                 continue;
             }
             if !passed {
@@ -313,20 +326,47 @@ impl Pipeline {
 
 /// Whether `wf.agents[agent]`'s output is an answer to the task, scored against the gold answer:
 /// its parser extracts an answer (`boxed` or a tag; not raw text or a program), the task's scorer
-/// compares answers (not a test suite), and it is not a vote's ensemble, whose accuracy is that of
-/// picking among candidates and so stays measured on the runs that passed.
+/// compares answers (not a test suite), and it is not a vote's ensemble (see
+/// [`votes_among_answers`]).
 pub fn answers_to_gold(wf: &Workflow, agent: usize) -> bool {
-    let answer_parser = matches!(
+    gives_answer(wf, agent) && !is_ensemble(wf, agent)
+}
+
+/// Whether `wf.agents[agent]` is a vote's ensemble whose output is an answer scored against the
+/// gold one: its accuracy is that of picking a right candidate, measured on the inputs that have
+/// one.
+pub fn votes_among_answers(wf: &Workflow, agent: usize) -> bool {
+    gives_answer(wf, agent) && is_ensemble(wf, agent)
+}
+
+/// An answer parser under a scorer that compares answers.
+fn gives_answer(wf: &Workflow, agent: usize) -> bool {
+    matches!(
         wf.agents[agent].output,
         OutputParser::Boxed | OutputParser::Tag(_)
-    );
-    let votes = wf.nodes.iter().any(|n| match n.kind {
+    ) && wf.task.scorer != Scorer::Tests
+}
+
+/// Whether the agent is the ensemble of some vote node.
+fn is_ensemble(wf: &Workflow, agent: usize) -> bool {
+    wf.nodes.iter().any(|n| match n.kind {
         NodeKind::Vote { ensemble, .. } => {
             matches!(wf.node(ensemble).kind, NodeKind::Agent(a) if a.0 as usize == agent)
         }
         _ => false,
-    });
-    answer_parser && wf.task.scorer != Scorer::Tests && !votes
+    })
+}
+
+/// Whether one of a vote call's `candidates` inputs is right against `gold` by `scorer`.
+fn some_candidate_right(scorer: Scorer, call: &CallRecord, gold: &str) -> bool {
+    let Some(Value::Array(candidates)) = call.inputs.get("candidates") else {
+        return false;
+    };
+    candidates.iter().any(|c| {
+        c.as_str()
+            .and_then(|c| flowcompile_runner::score_text(scorer, c, gold))
+            .is_some_and(|s| s.correct)
+    })
 }
 
 /// The gold answer as reference text: a string as it is, anything else as JSON.

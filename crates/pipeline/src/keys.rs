@@ -18,13 +18,21 @@ pub fn digest(parts: &[&str]) -> String {
         .collect()
 }
 
+/// How end-to-end runs are scored, in their keys: runs stored under an older version are run again
+/// (2: `extract_answer` keeps an answer it used to cut to its last number, `[-2,7]` to `-27`).
+pub const RUNS_VERSION: &str = "runs-v2";
+
 /// The key the stored end-to-end runs of one configuration live under (`eval`, `test`, `eval
 /// --preferences`): the full SHA-256 of what they depend on, the workflow text, the configuration
 /// (`s<structure> slot=model@budget ...`), the split's file name (so moving the file keeps its
-/// results) and the providers (an embedded zoo counts as `embedded zoo`, whatever its port).
+/// results) and the providers (an embedded zoo counts as `embedded zoo`, whatever its port), after
+/// a version of how runs are scored ([`RUNS_VERSION`]).
 pub fn run_key(spec_text: &str, config_text: &str, data_name: &str, providers_key: &str) -> String {
     Sha256::digest(
-        format!("{spec_text}\u{0}{config_text}\u{0}{data_name}\u{0}{providers_key}").as_bytes(),
+        format!(
+            "{RUNS_VERSION}\u{0}{spec_text}\u{0}{config_text}\u{0}{data_name}\u{0}{providers_key}"
+        )
+        .as_bytes(),
     )
     .iter()
     .map(|b| format!("{b:02x}"))
@@ -117,7 +125,9 @@ pub fn induction_key(
     }
     fingerprints.sort();
     let mut parts = vec![
-        "induction-key-v2",
+        // v3: a vote's ensemble is also induced from failed runs with a right candidate, and
+        // `extract_answer` keeps answers it used to cut to their last number.
+        "induction-key-v3",
         wf.name.as_str(),
         data.as_str(),
         reference,
@@ -155,7 +165,8 @@ pub fn capture_key(
         .collect();
     let min_score = min_score.to_string();
     let mut parts = vec![
-        "capture-key-v1",
+        // v2: a vote's ensemble is also kept from failed runs with a right answer.
+        "capture-key-v2",
         wf.name.as_str(),
         data.as_str(),
         min_score.as_str(),

@@ -40,7 +40,9 @@ use flowcompile_runner::Runner;
 pub use captured::CAPTURED_MESSAGES;
 pub use data::{parse_split, read_split, BadLine, Split};
 pub use error::{PipelineError, Unprofiled};
-pub use induce::{answers_to_gold, AgentExamples, InduceOptions, InduceReport, JUDGE_AGENT};
+pub use induce::{
+    answers_to_gold, votes_among_answers, AgentExamples, InduceOptions, InduceReport, JUDGE_AGENT,
+};
 pub use items::{item_profiles, ItemProfiles, SettingStats};
 pub use profile::{Adaptive, AgentProfile, ProfileOptions, ProfileReport, ThroughputFit};
 pub use progress::{Progress, Silent};

@@ -28,12 +28,40 @@ pub use programs::ProgramRuns;
 /// Longest a Python program may run.
 pub const PYTHON_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The final answer in a solution: the last `\boxed{}` content, else the last number, else the text.
+/// The final answer in a solution: the last `\boxed{}` content; else, in prose (a word of two or
+/// more letters that is not a LaTeX command), the last number; else the text itself, trimmed. An
+/// answer already extracted (`x \in [-2,7]`, `\frac{3}{4}`, `3/4`, an agent's parsed output) passes
+/// unchanged: taking its last number would turn `[-2,7]` into `-27`.
 pub fn extract_answer(text: &str) -> String {
     if let Some(b) = last_boxed(text) {
         return b.to_string();
     }
-    last_number_str(text).unwrap_or_else(|| text.trim().to_string())
+    if is_prose(text) {
+        if let Some(n) = last_number_str(text) {
+            return n;
+        }
+    }
+    text.trim().to_string()
+}
+
+/// Whether `text` has a word of two or more ASCII letters not led by a backslash.
+fn is_prose(text: &str) -> bool {
+    let (mut prev, mut run, mut command) = (' ', 0, false);
+    for c in text.chars() {
+        if c.is_ascii_alphabetic() {
+            if run == 0 {
+                command = prev == '\\';
+            }
+            run += 1;
+        } else {
+            if run >= 2 && !command {
+                return true;
+            }
+            run = 0;
+        }
+        prev = c;
+    }
+    run >= 2 && !command
 }
 
 /// What a Python run gave: stdout, or why it failed.
@@ -195,7 +223,15 @@ mod tests {
             "\\frac{3}{4}"
         );
         assert_eq!(extract_answer("2 apples and 1,200 pears"), "1200");
+        assert_eq!(extract_answer("She sold 72 clips."), "72");
+        assert_eq!(extract_answer("5\\text{ cm}"), "5");
         assert_eq!(extract_answer("  Paris "), "Paris");
+        // Answers already extracted pass unchanged: no last number taken out of them.
+        assert_eq!(extract_answer("x \\in [-2,7]"), "x \\in [-2,7]");
+        assert_eq!(extract_answer("\\frac{3}{4}"), "\\frac{3}{4}");
+        assert_eq!(extract_answer(" 3/4 "), "3/4");
+        assert_eq!(extract_answer("(-\\infty, 3)"), "(-\\infty, 3)");
+        assert_eq!(extract_answer("1,200"), "1,200");
     }
 
     #[tokio::test]
