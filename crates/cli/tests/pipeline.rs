@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{calls, check, compile_small, n_calls, run, small_math};
+use common::{calls, check, compile_small, n_calls, root, run, small_math};
 
 fn n_program_runs(store: &Path) -> u64 {
     rusqlite::Connection::open(store)
@@ -421,12 +421,31 @@ fn adaptive_profiling_saves_calls_and_keeps_the_frontier() {
 #[test]
 fn a_judge_keeps_only_the_calls_it_rates_correct() {
     let dir = tempfile::tempdir().unwrap();
-    let (wf, data) = small_math(dir.path(), 40);
-    // A voter whose output is raw text is no answer to label with the gold one: the judge rates it.
-    let text = std::fs::read_to_string(&wf).unwrap();
+    // Agents whose output is an answer are labelled with the gold one and need no judge; here the
+    // voter's raw pick goes to a formatter that always runs, so it is no answer and the judge
+    // rates it.
+    let text = std::fs::read_to_string(root().join("examples/hotpotqa/workflow.toml")).unwrap();
     let (head, voter) = text.split_once("[agents.sc_ensemble]").unwrap();
-    let voter = voter.replacen("output = \"boxed\"", "output = \"raw\"", 1);
+    let voter = voter
+        .replacen("output = \"tag:answer\"", "output = \"raw\"", 1)
+        .replace(
+            "seq = [\"vote\", \"format\"]",
+            "seq = [\"vote\", \"format_answer\"]",
+        )
+        .replace("[graph.nodes.format]\noptional = \"format_answer\"\n", "");
+    let wf = dir.path().join("hotpotqa.toml");
     std::fs::write(&wf, format!("{head}[agents.sc_ensemble]{voter}")).unwrap();
+    let wf = wf.display().to_string();
+    let items: String =
+        std::fs::read_to_string(root().join("examples/data/hotpotqa_validate.jsonl"))
+            .unwrap()
+            .lines()
+            .take(40)
+            .map(|l| format!("{l}\n"))
+            .collect();
+    let data = dir.path().join("val.jsonl");
+    std::fs::write(&data, items).unwrap();
+    let data = data.display().to_string();
     let induce = |judge: Option<&str>| {
         let mut args = vec![
             "induce", &wf, "--data", &data, "--zoo", "--store", "s.sqlite", "--json",
@@ -450,11 +469,8 @@ fn a_judge_keeps_only_the_calls_it_rates_correct() {
         let r = j["rejected_by_judge"].as_u64().unwrap();
         rejected += r;
         let examples = j["examples"].as_u64().unwrap();
-        if j["agent"] == "programmer" {
-            assert_eq!(
-                r, 0,
-                "programs are judged by running them, not by the judge"
-            );
+        if j["agent"] != "sc_ensemble" {
+            assert_eq!(r, 0, "answers are labelled with the gold one, not judged");
         }
         assert!(examples <= p["examples"].as_u64().unwrap(), "{j}");
     }

@@ -325,8 +325,9 @@ impl Pipeline {
 }
 
 /// Whether `wf.agents[agent]`'s output is an answer to the task, scored against the gold answer:
-/// its parser extracts an answer (`boxed` or a tag; not raw text or a program), the task's scorer
-/// compares answers (not a test suite), and it is not a vote's ensemble (see
+/// its parser extracts an answer (`boxed` or a tag), or its raw text is the workflow's final answer
+/// in some structure (the last call, or a candidate a final vote picks among); the task's scorer
+/// compares answers (not a test suite); and it is not a vote's ensemble (see
 /// [`votes_among_answers`]).
 pub fn answers_to_gold(wf: &Workflow, agent: usize) -> bool {
     gives_answer(wf, agent) && !is_ensemble(wf, agent)
@@ -339,12 +340,47 @@ pub fn votes_among_answers(wf: &Workflow, agent: usize) -> bool {
     gives_answer(wf, agent) && is_ensemble(wf, agent)
 }
 
-/// An answer parser under a scorer that compares answers.
+/// An answer under a scorer that compares answers: an answer parser (`boxed` or a tag), or raw
+/// text that is the workflow's final answer in some structure (the last call of the structure, or
+/// a candidate of a vote whose ensemble is) and so is scored as one.
 fn gives_answer(wf: &Workflow, agent: usize) -> bool {
-    matches!(
-        wf.agents[agent].output,
-        OutputParser::Boxed | OutputParser::Tag(_)
-    ) && wf.task.scorer != Scorer::Tests
+    if wf.task.scorer == Scorer::Tests {
+        return false;
+    }
+    match wf.agents[agent].output {
+        OutputParser::Boxed | OutputParser::Tag(_) => true,
+        OutputParser::Raw => final_answer_agents(wf).contains(&agent),
+        _ => false,
+    }
+}
+
+/// The agents whose output is the final answer of some structure: the last call of a structure,
+/// and when that is a vote's ensemble, the agents the vote is over.
+fn final_answer_agents(wf: &Workflow) -> HashSet<usize> {
+    let Ok(space) = wf.design_space() else {
+        return HashSet::new();
+    };
+    let mut out = HashSet::new();
+    for s in &space.structures {
+        let mut last = None;
+        s.expr.for_each_call(&mut |_, a| last = Some(a.0 as usize));
+        out.extend(last);
+    }
+    for n in &wf.nodes {
+        if let NodeKind::Vote { ensemble, over, .. } = n.kind {
+            if matches!(wf.node(ensemble).kind, NodeKind::Agent(a) if out.contains(&(a.0 as usize)))
+            {
+                let mut stack = vec![over];
+                while let Some(node) = stack.pop() {
+                    if let NodeKind::Agent(a) = wf.node(node).kind {
+                        out.insert(a.0 as usize);
+                    }
+                    stack.extend(wf.children(node));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Whether the agent is the ensemble of some vote node.
@@ -404,6 +440,57 @@ fn judge_question(item: &Value, fields: &[String]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Raw text is an answer where it is the final answer: the last call, or what a final vote
+    /// picks among; a raw step earlier in the pipeline is not.
+    #[test]
+    fn raw_text_answers_to_gold_where_it_is_the_final_answer() {
+        let text = r#"
+name = "r"
+[task]
+fields = ["q"]
+answer = "a"
+scorer = "f1"
+[space]
+models = ["m"]
+budgets = [0]
+[agents.plan]
+prompt = "{{ q }}"
+output = "raw"
+[agents.solve]
+prompt = "{{ q }}"
+output = "raw"
+[agents.pick]
+prompt = "{% for c in candidates %}{{ c }}{% endfor %}"
+output = "raw"
+[agents.format]
+prompt = "{{ q }}"
+output = "raw"
+[graph]
+root = "pipeline"
+[graph.nodes.pipeline]
+seq = ["plan", "vote", "fmt"]
+[graph.nodes.vote]
+vote = "pick"
+over = "solvers"
+min_inputs = 2
+[graph.nodes.solvers]
+repeat = "solve"
+count = [1, 2]
+[graph.nodes.fmt]
+optional = "format"
+"#;
+        let wf = flowcompile_spec::parse(text, "r.toml").unwrap();
+        let at = |name: &str| wf.agents.iter().position(|a| a.name == name).unwrap();
+        assert!(!answers_to_gold(&wf, at("plan")));
+        assert!(answers_to_gold(&wf, at("solve")));
+        assert!(answers_to_gold(&wf, at("format")));
+        assert!(!answers_to_gold(&wf, at("pick")));
+        assert!(votes_among_answers(&wf, at("pick")));
+        let mut tests = wf.clone();
+        tests.task.scorer = Scorer::Tests;
+        assert!(!answers_to_gold(&tests, at("solve")));
+    }
 
     #[test]
     fn the_judge_sees_text_fields_only() {

@@ -125,8 +125,9 @@ pub fn induction_key(
     }
     fingerprints.sort();
     let mut parts = vec![
-        // v3: a vote's ensemble is also induced from failed runs with a right candidate, and
-        // `extract_answer` keeps answers it used to cut to their last number.
+        // v3: a vote's ensemble is also induced from failed runs with a right candidate, raw text
+        // that is a final answer is labelled with the gold one, and `extract_answer` keeps
+        // answers it used to cut to their last number.
         "induction-key-v3",
         wf.name.as_str(),
         data.as_str(),
