@@ -328,9 +328,9 @@ def main():
     w("- Latency is wall time on a shared 2-core machine: other processes add noise. The server runs one "
       "request at a time and keeps one model loaded, so a configuration that mixes models pays a model swap "
       "per change, which per-agent profiles do not see.")
-    w("- Induction keeps the validation items the reference configuration got right, so profiled accuracy "
-      "is measured on items a model already solved once: with weak models few items are kept and the "
-      "profiles are optimistic (compare the predicted and measured accuracy above).")
+    w("- The answer agents' raw replies are the workflow's answer, so induction keeps them from every "
+      "completed reference run, labelled with the gold answer (before 2026-12-07 it kept only the runs "
+      "the reference got right, and the profiles were optimistic: raw accuracy MAE 0.263).")
     w("- llama.cpp reuses the cached prefix of the previous prompt: when profiling sends the same few "
       "examples again and again, most prompts are already cached and the profiled latency (and any "
       "throughput fitted from it) is far below what a fresh prompt costs, as in the single-configuration "

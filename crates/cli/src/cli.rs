@@ -363,8 +363,9 @@ fn execution_values() -> impl TypedValueParser<Value = ExecutionModel> {
 /// The `--proxy` values, with their help.
 fn proxy_values() -> impl TypedValueParser<Value = ProxyKind> {
     PossibleValuesParser::new([
-        PossibleValue::new("dependent")
-            .help("any-of candidates fail together as measured per validation item (needs --data)"),
+        PossibleValue::new("dependent").help(
+            "composed per validation item as measured (votes by how often candidates agree), then corrected for selection (needs --data)",
+        ),
         PossibleValue::new("independent").help("the paper's proxy: candidates fail independently"),
     ])
     .map(|s| match s.as_str() {
@@ -483,9 +484,12 @@ pub struct CompileArgs {
     /// Where per-agent latency comes from.
     #[arg(long, value_parser = latency_values(), default_value = "measured")]
     pub latency: LatencyModel,
-    /// How any-of candidates (solvers before a vote) compose: with the dependence of their failures
-    /// measured on the validation items, or independently as in the paper. Profile files hold
-    /// averages only, so with --profiles both are the independent proxy.
+    /// How the points are predicted. dependent: the search composes any-of candidates with the
+    /// dependence of their failures measured on the validation items, then each point found is
+    /// composed again item by item (a vote by how often its candidates agree) and lowered by its
+    /// selection optimism (the whole selection rerun on resampled items). independent: the paper's
+    /// proxy, candidates failing independently. Profile files hold averages only, so with
+    /// --profiles both are the independent proxy.
     #[arg(long, value_parser = proxy_values(), default_value = "dependent")]
     pub proxy: ProxyKind,
     /// With --data: after compiling, run N points spread along the frontier end to end on the
