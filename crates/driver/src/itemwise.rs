@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flowcompile_ir::{AgentId, DesignSpace, Expr, NodeKind, SlotId, Workflow};
+use flowcompile_ir::{DesignSpace, Expr, SlotId, Workflow};
 use flowcompile_pipeline::{ItemProfiles, SettingStats};
 use flowcompile_search::{Frontier, Point};
 use flowcompile_store::{Store, StoreError};
@@ -76,7 +76,7 @@ impl Agreement {
             }
         }
         let mut by_voter = BTreeMap::new();
-        for (voter, over) in votes(wf) {
+        for (voter, over) in flowcompile_pipeline::votes(wf) {
             let answerers: Vec<usize> = over
                 .into_iter()
                 .filter(|&a| flowcompile_pipeline::answers_to_gold(wf, a))
@@ -157,32 +157,9 @@ impl Agreement {
 
 /// The agents that vote: the ensemble of every vote node.
 fn voters(wf: &Workflow) -> BTreeSet<usize> {
-    votes(wf).into_iter().map(|(voter, _)| voter).collect()
-}
-
-/// Every vote: its ensemble agent and the agents under the node it votes over.
-fn votes(wf: &Workflow) -> Vec<(usize, BTreeSet<usize>)> {
-    fn under(wf: &Workflow, node: flowcompile_ir::NodeId, out: &mut BTreeSet<usize>) {
-        if let NodeKind::Agent(AgentId(a)) = wf.node(node).kind {
-            out.insert(a as usize);
-        }
-        for child in wf.children(node) {
-            under(wf, child, out);
-        }
-    }
-    wf.nodes
-        .iter()
-        .filter_map(|n| match n.kind {
-            NodeKind::Vote { ensemble, over, .. } => match wf.node(ensemble).kind {
-                NodeKind::Agent(AgentId(a)) => {
-                    let mut agents = BTreeSet::new();
-                    under(wf, over, &mut agents);
-                    Some((a as usize, agents))
-                }
-                _ => None,
-            },
-            _ => None,
-        })
+    flowcompile_pipeline::votes(wf)
+        .into_iter()
+        .map(|(voter, _)| voter)
         .collect()
 }
 
@@ -452,6 +429,7 @@ fn vote(q: &[f64], r: &Rates) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowcompile_ir::AgentId;
     use flowcompile_proxy::Metrics;
 
     const WORKFLOW: &str = r#"

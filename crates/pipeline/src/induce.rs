@@ -10,11 +10,11 @@
 //! right (and from passing runs): its accuracy is that of picking a right candidate when there is
 //! one, measured whether or not the reference's own pick was right.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
 
 use flowcompile_client::CallRequest;
-use flowcompile_ir::{NodeKind, OutputParser, Scorer, Workflow};
+use flowcompile_ir::{AgentId, NodeId, NodeKind, OutputParser, Scorer, Workflow};
 use flowcompile_openai::ChatMessage;
 use flowcompile_runner::{item_id, CallRecord, Config, RunResult};
 use flowcompile_store::{EvalRow, InducedRow, Store};
@@ -243,16 +243,6 @@ impl Pipeline {
         verdicts
     }
 
-    /// Whether the agent named `name` is one `which` says of: [`answers_to_gold`] (scored
-    /// against the gold answer) or [`votes_among_answers`].
-    fn agent_is(&self, name: &str, which: fn(&Workflow, usize) -> bool) -> bool {
-        let wf = self.wf();
-        wf.agents
-            .iter()
-            .position(|a| a.name == name)
-            .is_some_and(|i| which(wf, i))
-    }
-
     /// Stores one item's induced examples, then its result (so a crash in between re-runs it).
     fn record_item(
         &self,
@@ -271,17 +261,30 @@ impl Pipeline {
             .get(&self.wf().task.answer)
             .filter(|_| run.answer.is_ok())
             .map(gold_text);
+        // Per agent (by name): scored against the gold answer, or a vote's ensemble picking answers.
+        let wf = self.wf();
+        let kinds: BTreeMap<&str, (bool, bool)> = (0..wf.agents.len())
+            .map(|i| {
+                let gives = gives_answer(wf, i);
+                let ensemble = is_ensemble(wf, i);
+                (
+                    wf.agents[i].name.as_str(),
+                    (gives && !ensemble, gives && ensemble),
+                )
+            })
+            .collect();
         for (call, verdict) in run.calls.iter().zip(verdicts) {
             if call.error.is_some() {
                 continue;
             }
-            if let (Some(gold), true) = (&gold, self.agent_is(&call.agent, answers_to_gold)) {
+            let (to_gold, picks) = kinds.get(call.agent.as_str()).copied().unwrap_or_default();
+            if let (Some(gold), true) = (&gold, to_gold) {
                 let mut row = induced_row(key, &run.item_id, call);
                 row.reference_output = gold.clone();
                 rows.push(row);
                 continue;
             }
-            if let (Some(gold), true) = (&gold, self.agent_is(&call.agent, votes_among_answers)) {
+            if let (Some(gold), true) = (&gold, picks) {
                 if passed || some_candidate_right(self.wf().task.scorer, call, gold) {
                     let mut row = induced_row(key, &run.item_id, call);
                     row.reference_output = gold.clone();
@@ -366,31 +369,43 @@ fn final_answer_agents(wf: &Workflow) -> HashSet<usize> {
         s.expr.for_each_call(&mut |_, a| last = Some(a.0 as usize));
         out.extend(last);
     }
-    for n in &wf.nodes {
-        if let NodeKind::Vote { ensemble, over, .. } = n.kind {
-            if matches!(wf.node(ensemble).kind, NodeKind::Agent(a) if out.contains(&(a.0 as usize)))
-            {
-                let mut stack = vec![over];
-                while let Some(node) = stack.pop() {
-                    if let NodeKind::Agent(a) = wf.node(node).kind {
-                        out.insert(a.0 as usize);
-                    }
-                    stack.extend(wf.children(node));
-                }
-            }
+    for (voter, over) in votes(wf) {
+        if out.contains(&voter) {
+            out.extend(over);
         }
     }
     out
 }
 
+/// Every vote: its ensemble agent and the agents under the node it votes over.
+pub fn votes(wf: &Workflow) -> Vec<(usize, BTreeSet<usize>)> {
+    fn under(wf: &Workflow, node: NodeId, out: &mut BTreeSet<usize>) {
+        if let NodeKind::Agent(AgentId(a)) = wf.node(node).kind {
+            out.insert(a as usize);
+        }
+        for child in wf.children(node) {
+            under(wf, child, out);
+        }
+    }
+    wf.nodes
+        .iter()
+        .filter_map(|n| match n.kind {
+            NodeKind::Vote { ensemble, over, .. } => match wf.node(ensemble).kind {
+                NodeKind::Agent(AgentId(a)) => {
+                    let mut agents = BTreeSet::new();
+                    under(wf, over, &mut agents);
+                    Some((a as usize, agents))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
 /// Whether the agent is the ensemble of some vote node.
 fn is_ensemble(wf: &Workflow, agent: usize) -> bool {
-    wf.nodes.iter().any(|n| match n.kind {
-        NodeKind::Vote { ensemble, .. } => {
-            matches!(wf.node(ensemble).kind, NodeKind::Agent(a) if a.0 as usize == agent)
-        }
-        _ => false,
-    })
+    votes(wf).iter().any(|(voter, _)| *voter == agent)
 }
 
 /// Whether one of a vote call's `candidates` inputs is right against `gold` by `scorer`.

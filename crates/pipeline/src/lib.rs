@@ -41,7 +41,8 @@ pub use captured::CAPTURED_MESSAGES;
 pub use data::{parse_split, read_split, BadLine, Split};
 pub use error::{PipelineError, Unprofiled};
 pub use induce::{
-    answers_to_gold, votes_among_answers, AgentExamples, InduceOptions, InduceReport, JUDGE_AGENT,
+    answers_to_gold, votes, votes_among_answers, AgentExamples, InduceOptions, InduceReport,
+    JUDGE_AGENT,
 };
 pub use items::{item_profiles, ItemProfiles, SettingStats};
 pub use profile::{Adaptive, AgentProfile, ProfileOptions, ProfileReport, ThroughputFit};
